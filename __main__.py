@@ -1,0 +1,23 @@
+"""clearml-openshift: the ClearML server on OpenShift under the restricted-v2 SCC.
+
+Reads and validates the stack configuration (nothing is registered if it is invalid), then
+deploys `components.server.ClearmlServer`. See README.md.
+"""
+
+import pulumi
+
+from components.server import ClearmlServer
+from settings import ConfigError, current_config, settings_from_config
+
+try:
+    settings = settings_from_config(current_config())
+except ConfigError as err:
+    raise pulumi.RunError(str(err)) from None
+
+server = ClearmlServer("clearml", settings)
+
+pulumi.export("namespace", server.namespace)
+pulumi.export("urls", server.urls)
+pulumi.export("credentialsSecret", server.credentials_secret)
+pulumi.export("adminUsername", "admin")
+pulumi.export("adminPassword", server.admin_password)

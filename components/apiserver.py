@@ -1,0 +1,114 @@
+"""ClearML API server tier: Deployment, Service (8008), ServiceAccount and, when replicated, a PDB."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pulumi
+import pulumi_kubernetes as k8s
+
+from settings.models import ApiServerSettings, FeatureSettings, ImageSettings
+
+from . import clearml_env as ce
+from . import clearml_image as ci
+from . import seeding
+from . import credentials as c
+from . import workload as w
+
+COMPONENT = "apiserver"
+PORT = 8008
+
+
+@dataclass(frozen=True)
+class ApiServerArgs:
+    namespace: pulumi.Input[str]
+    settings: ApiServerSettings
+    images: ImageSettings
+    features: FeatureSettings
+    peers: ce.Peers
+    credentials_secret: pulumi.Input[str]
+    server_config: pulumi.Input[str]
+    files_url: str
+    cookie_domain: str | None
+
+
+class ApiServer(pulumi.ComponentResource):
+    """Outputs: `service_name`, `port`, `url` (in-cluster)."""
+
+    service_name: pulumi.Output[str]
+    port: int
+    url: str
+
+    def __init__(self, name: str, args: ApiServerArgs, opts: pulumi.ResourceOptions | None = None):
+        super().__init__("clearml:apiserver:ApiServer", name, None, opts)
+        child = pulumi.ResourceOptions(parent=self)
+        spec, image = args.settings, args.images.clearml
+        creds = args.credentials_secret
+
+        settings_env = {
+            "CLEARML__apiserver__auth__fixed_users__enabled": "true",
+            "CLEARML__apiserver__pre_populate__enabled": str(args.features.prepopulate_examples).lower(),
+            "CLEARML__apiserver__pre_populate__zip_files": "/opt/clearml/db-pre-populate",
+            "CLEARML__services__async_urls_delete__enabled": str(args.features.async_delete).lower(),
+        }
+        if args.cookie_domain:
+            settings_env["CLEARML__apiserver__auth__cookies__domain"] = f".{args.cookie_domain}"
+        if spec.gunicorn_workers:
+            settings_env["CLEARML_USE_GUNICORN"] = "1"
+            settings_env["CLEARML_GUNICORN_WORKERS"] = str(spec.gunicorn_workers)
+        env_vars = (
+            w.env(ce.PROCESS_ENV)
+            + ce.peer_env(args.peers)
+            + ce.credential_env(creds, "apiserver", "tests", "services_agent", "fileserver", "webserver")
+            + ce.token_env(creds)
+            + [
+                w.secret_env("CLEARML__secure__http__session_secret__apiserver", creds, c.SESSION_SECRET),
+                w.secret_env("CLEARML__apiserver__auth__fixed_users__users", creds, c.FIXED_USERS),
+            ]
+            + ce.url_prefixes_env(args.files_url)
+            + w.env(settings_env)
+        )
+        main = w.container(
+            name="apiserver",
+            image=image.ref,
+            pull_policy=args.images.pull_policy,
+            resources_spec=spec.resources,
+            read_only_root_filesystem=True,
+            command=ci.entrypoint("apiserver"),
+            env_vars=env_vars,
+            ports=[w.port("http", PORT)],
+            mounts=[w.mount("logs", ci.LOG_DIR), w.mount("tmp", "/tmp"), ci.config_mount()] + seeding.seeded_mounts(ci.APISERVER_SEEDED),
+            # /debug.ping needs no authentication (clearml-server schema/services/debug.conf).
+            startup=w.http_probe("/debug.ping", "http", period=10, failures=30),
+            readiness=w.http_probe("/debug.ping", "http", period=10, failures=3),
+            liveness=w.http_probe("/debug.ping", "http", period=20, failures=6, timeout=10),
+        )
+        init = [
+            ci.wait_init_container(image, args.images.pull_policy, ce.wait_command(*args.peers.endpoints()),
+                                   ce.mongo_env(args.peers)),
+            seeding.seed_container(image.ref, args.images.pull_policy, ci.APISERVER_SEEDED),
+        ]
+        account = w.service_account(name, args.namespace, COMPONENT, child)
+        self.deployment = w.deployment(
+            f"{name}-deployment", name=name, namespace=args.namespace, component=COMPONENT,
+            replicas=spec.replicas, opts=child,
+            template=w.pod_template(
+                component=COMPONENT,
+                service_account=account.metadata.name,
+                containers=[main],
+                init_containers=init,
+                volumes=[w.empty_dir("logs", "64Mi"), w.empty_dir("tmp", "1Gi"), ci.config_volume(args.server_config)] + seeding.seeded_volumes(ci.APISERVER_SEEDED),
+                replicas=spec.replicas,
+                spread=args.features.topology_spread,
+                termination_grace_seconds=60,
+            ),
+        )
+        service = w.service(f"{name}-service", name=name, namespace=args.namespace, component=COMPONENT,
+                            ports={"http": PORT}, opts=child)
+        w.disruption_budget(f"{name}-pdb", name=name, namespace=args.namespace, component=COMPONENT,
+                            replicas=spec.replicas, opts=child)
+
+        self.service_name = service.metadata.name
+        self.port = PORT
+        self.url = f"http://{name}:{PORT}"
+        self.register_outputs({"service_name": self.service_name, "url": self.url})

@@ -1,0 +1,79 @@
+"""ClearML async-delete worker (`jobs.async_urls_delete`): deletes task artifacts from the file server."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pulumi
+
+from settings.models import AsyncDeleteSettings, ImageSettings
+
+from . import clearml_env as ce
+from . import clearml_image as ci
+from . import seeding
+from . import workload as w
+
+COMPONENT = "async-delete"
+
+
+@dataclass(frozen=True)
+class AsyncDeleteArgs:
+    namespace: pulumi.Input[str]
+    settings: AsyncDeleteSettings
+    images: ImageSettings
+    peers: ce.Peers
+    credentials_secret: pulumi.Input[str]
+    server_config: pulumi.Input[str]
+    fileserver_url: str
+    files_url: str
+
+
+class AsyncDelete(pulumi.ComponentResource):
+    """One worker pod (it polls MongoDB for delete requests; two would race), no Service."""
+
+    def __init__(self, name: str, args: AsyncDeleteArgs, opts: pulumi.ResourceOptions | None = None):
+        super().__init__("clearml:asyncdelete:AsyncDelete", name, None, opts)
+        child = pulumi.ResourceOptions(parent=self)
+        image = args.images.clearml
+        env_vars = (
+            w.env(ce.PROCESS_ENV)
+            + w.env({"PYTHONPATH": ci.APISERVER_DIR})
+            + ce.peer_env(args.peers)
+            + ce.token_env(args.credentials_secret)
+            + ce.url_prefixes_env(args.files_url)
+        )
+        # No port to probe: readiness and liveness check that the worker can reach its peers.
+        peers_reachable = ce.wait_command(*args.peers.endpoints())
+        probe_cmd = ["timeout", "20", *peers_reachable]
+        main = w.container(
+            name="async-delete",
+            image=image.ref,
+            pull_policy=args.images.pull_policy,
+            resources_spec=args.settings.resources,
+            read_only_root_filesystem=True,
+            # Same command as upstream's compose file; the entrypoint is not involved.
+            command=["python3", "-m", "jobs.async_urls_delete", "--fileserver-host", args.fileserver_url],
+            working_dir=ci.APISERVER_DIR,
+            env_vars=env_vars,
+            mounts=[w.mount("tmp", "/tmp"), ci.config_mount()] + seeding.seeded_mounts(ci.APISERVER_SEEDED),
+            readiness=w.exec_probe(probe_cmd, period=30, timeout=25, failures=3),
+            liveness=w.exec_probe(probe_cmd, period=60, timeout=25, failures=5, initial_delay=30),
+        )
+        init = [
+            ci.wait_init_container(image, args.images.pull_policy, peers_reachable, ce.mongo_env(args.peers)),
+            seeding.seed_container(image.ref, args.images.pull_policy, ci.APISERVER_SEEDED),
+        ]
+        account = w.service_account(name, args.namespace, COMPONENT, child)
+        self.deployment = w.deployment(
+            f"{name}-deployment", name=name, namespace=args.namespace, component=COMPONENT, replicas=1,
+            single_writer=True, opts=child,
+            template=w.pod_template(
+                component=COMPONENT,
+                service_account=account.metadata.name,
+                containers=[main],
+                init_containers=init,
+                volumes=[w.empty_dir("tmp", "1Gi"), ci.config_volume(args.server_config)] + seeding.seeded_volumes(ci.APISERVER_SEEDED),
+                termination_grace_seconds=60,
+            ),
+        )
+        self.register_outputs({})

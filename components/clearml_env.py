@@ -1,0 +1,123 @@
+"""The explicit `CLEARML_*` environment of the server pods, built from the data tiers' outputs.
+
+ClearML reads peers from env (clearml-server `apiserver/database/__init__.py`, `es_factory.py`,
+`redis_manager.py`) and any `CLEARML__a__b=value` as config key `a.b` (HOCON-parsed). Everything a
+pod needs is set here explicitly; secrets only ever arrive through `secretKeyRef`.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+
+import pulumi
+import pulumi_kubernetes as k8s
+
+from . import credentials as c
+from .workload import env, secret_env
+
+ELASTIC_CLUSTERS = ("EVENTS", "WORKERS", "DATASETS", "LOGS")
+# Process and write-path environment shared by every container of the ClearML image.
+PROCESS_ENV = {
+    "PYTHONDONTWRITEBYTECODE": "1",  # the image's code directories are read-only
+    "PYTHONUNBUFFERED": "1",
+    "TMPDIR": "/tmp",
+    "HOME": "/tmp",
+    # Logs go to stdout; the rotating log file would only fill an emptyDir nobody reads.
+    "CLEARML__logging__handlers__text_file__filename": "/dev/null",
+}
+
+
+@dataclass(frozen=True)
+class SecretRef:
+    name: pulumi.Input[str]
+    key: str
+
+
+@dataclass(frozen=True)
+class Peers:
+    """How the ClearML processes reach MongoDB, Redis and Elasticsearch."""
+
+    mongo_connection: SecretRef
+    redis_host: str
+    redis_port: int
+    redis_password: SecretRef | None
+    elastic_hosts: list[dict]
+    elastic_username: SecretRef | None = None
+    elastic_password: SecretRef | None = None
+
+    def endpoints(self) -> list[str]:
+        """`host:port` pairs a start-up check waits for (MongoDB's come from its connection string)."""
+        return [f"{self.redis_host}:{self.redis_port}"] + [f"{h['host']}:{h['port']}" for h in self.elastic_hosts]
+
+
+def mongo_env(peers: Peers) -> list[k8s.core.v1.EnvVarArgs]:
+    return [secret_env("CLEARML_MONGODB_SERVICE_CONNECTION_STRING", peers.mongo_connection.name, peers.mongo_connection.key)]
+
+
+def peer_env(peers: Peers) -> list[k8s.core.v1.EnvVarArgs]:
+    hosts = json.dumps(peers.elastic_hosts, separators=(",", ":"))
+    out = mongo_env(peers)
+    out += env({"CLEARML_REDIS_SERVICE_HOST": peers.redis_host, "CLEARML_REDIS_SERVICE_PORT": str(peers.redis_port)})
+    if peers.redis_password:
+        out.append(secret_env("CLEARML_REDIS_SERVICE_PASSWORD", peers.redis_password.name, peers.redis_password.key))
+    out += env({f"CLEARML__HOSTS__ELASTIC__{cluster}__HOSTS": hosts for cluster in ELASTIC_CLUSTERS})
+    if peers.elastic_username and peers.elastic_password:
+        out.append(secret_env("CLEARML_ELASTIC_SERVICE_USERNAME", peers.elastic_username.name, peers.elastic_username.key))
+        out.append(secret_env("CLEARML_ELASTIC_SERVICE_PASSWORD", peers.elastic_password.name, peers.elastic_password.key))
+    return out
+
+
+def credential_env(secret: pulumi.Input[str], *names: str) -> list[k8s.core.v1.EnvVarArgs]:
+    """`secure.credentials.<name>.user_key/user_secret` for each named system user."""
+    keys = {
+        "apiserver": (c.APISERVER_KEY, c.APISERVER_SECRET),
+        "tests": (c.TESTS_KEY, c.TESTS_SECRET),
+        "services_agent": (c.AGENT_KEY, c.AGENT_SECRET),
+        "fileserver": (c.FILESERVER_KEY, c.FILESERVER_SECRET),
+        "webserver": (c.WEBSERVER_KEY, c.WEBSERVER_SECRET),
+    }
+    out = []
+    for name in names:
+        key, value = keys[name]
+        out.append(secret_env(f"CLEARML__secure__credentials__{name}__user_key", secret, key))
+        out.append(secret_env(f"CLEARML__secure__credentials__{name}__user_secret", secret, value))
+    return out
+
+
+def token_env(secret: pulumi.Input[str]) -> list[k8s.core.v1.EnvVarArgs]:
+    return [secret_env("CLEARML__secure__auth__token_secret", secret, c.TOKEN_SECRET)]
+
+
+def url_prefixes_env(files_url: str) -> list[k8s.core.v1.EnvVarArgs]:
+    """async-delete removes only artifacts whose URL starts with one of these: the public files URL."""
+    return env({"CLEARML__services__async_urls_delete__fileserver__url_prefixes": json.dumps([files_url])})
+
+
+# Waits (at most `timeout` seconds) until every TCP endpoint answers. MongoDB hosts come from the
+# connection string in the environment, so the script never sees or prints the password.
+WAIT_SCRIPT = r"""
+import os, socket, sys, time, urllib.parse
+targets = [t for t in sys.argv[1:] if t]
+conn = os.environ.get("CLEARML_MONGODB_SERVICE_CONNECTION_STRING", "")
+if conn.startswith("mongodb://"):
+    netloc = conn[len("mongodb://"):].split("/", 1)[0].rsplit("@", 1)[-1]
+    targets += [h if ":" in h else h + ":27017" for h in netloc.split(",")]
+deadline = time.time() + 600
+for target in targets:
+    host, port = target.rsplit(":", 1)
+    while True:
+        try:
+            socket.create_connection((host, int(port)), 3).close()
+            print("reachable:", target, flush=True)
+            break
+        except OSError as err:
+            if time.time() > deadline:
+                sys.exit("gave up waiting for %s: %s" % (target, err))
+            print("waiting for", target, "-", err, flush=True)
+            time.sleep(3)
+"""
+
+
+def wait_command(*endpoints: str) -> list[str]:
+    return ["python3", "-c", WAIT_SCRIPT, *endpoints]

@@ -1,0 +1,123 @@
+"""ClearML file server tier: Deployment, volume claim at /mnt/fileserver, Service (8081), PDB when replicated."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pulumi
+import pulumi_kubernetes as k8s
+
+from settings.models import FeatureSettings, FileServerSettings, ImageSettings
+
+from . import clearml_env as ce
+from . import clearml_image as ci
+from . import workload as w
+
+COMPONENT = "fileserver"
+PORT = 8081
+DATA_DIR = "/mnt/fileserver"
+
+
+@dataclass(frozen=True)
+class FileServerArgs:
+    namespace: pulumi.Input[str]
+    settings: FileServerSettings
+    images: ImageSettings
+    features: FeatureSettings
+    storage_class: str | None
+    retain_on_delete: bool
+    apiserver_url: str
+    redis_host: str
+    redis_port: int
+    redis_password: ce.SecretRef | None
+    credentials_secret: pulumi.Input[str]
+
+
+class FileServer(pulumi.ComponentResource):
+    """Outputs: `service_name`, `port`, `url` (in-cluster), `claim_name`."""
+
+    service_name: pulumi.Output[str]
+    claim_name: pulumi.Output[str]
+    port: int
+    url: str
+
+    def __init__(self, name: str, args: FileServerArgs, opts: pulumi.ResourceOptions | None = None):
+        super().__init__("clearml:fileserver:FileServer", name, None, opts)
+        child = pulumi.ResourceOptions(parent=self)
+        spec, image = args.settings, args.images.clearml
+
+        claim = k8s.core.v1.PersistentVolumeClaim(
+            f"{name}-data",
+            metadata=k8s.meta.v1.ObjectMetaArgs(name=f"{name}-data", namespace=args.namespace,
+                                                labels=w.labels(COMPONENT)),
+            spec=k8s.core.v1.PersistentVolumeClaimSpecArgs(
+                access_modes=[spec.storage.access_mode],
+                storage_class_name=args.storage_class,
+                resources=k8s.core.v1.VolumeResourceRequirementsArgs(requests={"storage": spec.storage.size}),
+            ),
+            # The uploaded artifacts outlive `pulumi destroy` and replacements (see README, "Deleting data").
+            opts=pulumi.ResourceOptions(parent=self, retain_on_delete=args.retain_on_delete),
+        )
+        env_vars = (
+            w.env(ce.PROCESS_ENV)
+            + w.env({
+                "CLEARML__hosts__api_server": args.apiserver_url,
+                "CLEARML_REDIS_SERVICE_HOST": args.redis_host,
+                "CLEARML_REDIS_SERVICE_PORT": str(args.redis_port),
+                "CLEARML__fileserver__delete__allow_batch": "true",
+            })
+            + ([w.secret_env("CLEARML_REDIS_SERVICE_PASSWORD", args.redis_password.name, args.redis_password.key)]
+               if args.redis_password else [])
+            + ce.credential_env(args.credentials_secret, "fileserver")
+        )
+        main = w.container(
+            name="fileserver",
+            image=image.ref,
+            pull_policy=args.images.pull_policy,
+            resources_spec=spec.resources,
+            read_only_root_filesystem=True,
+            command=ci.entrypoint("fileserver"),
+            env_vars=env_vars,
+            ports=[w.port("http", PORT)],
+            mounts=[w.mount("data", DATA_DIR), w.mount("logs", ci.LOG_DIR), w.mount("tmp", "/tmp")],
+            startup=w.tcp_probe("http", period=5, failures=60),
+            readiness=w.tcp_probe("http", period=10, failures=3),
+            liveness=w.tcp_probe("http", period=20, failures=6),
+        )
+        wait = ci.wait_init_container(image, args.images.pull_policy,
+                                      ce.wait_command(f"{args.redis_host}:{args.redis_port}"), [])
+        account = w.service_account(name, args.namespace, COMPONENT, child)
+        self.deployment = w.deployment(
+            f"{name}-deployment", name=name, namespace=args.namespace, component=COMPONENT,
+            replicas=spec.replicas, opts=child,
+            # A ReadWriteOnce volume cannot be mounted by the old and the new pod on different nodes.
+            single_writer=spec.storage.access_mode != "ReadWriteMany",
+            template=w.pod_template(
+                component=COMPONENT,
+                service_account=account.metadata.name,
+                containers=[main],
+                init_containers=[wait],
+                volumes=[
+                    k8s.core.v1.VolumeArgs(
+                        name="data",
+                        persistent_volume_claim=k8s.core.v1.PersistentVolumeClaimVolumeSourceArgs(
+                            claim_name=claim.metadata.name),
+                    ),
+                    w.empty_dir("logs", "64Mi"),
+                    w.empty_dir("tmp", "2Gi"),
+                ],
+                replicas=spec.replicas,
+                spread=args.features.topology_spread,
+                termination_grace_seconds=120,  # let uploads in flight finish
+            ),
+        )
+        service = w.service(f"{name}-service", name=name, namespace=args.namespace, component=COMPONENT,
+                            ports={"http": PORT}, opts=child)
+        w.disruption_budget(f"{name}-pdb", name=name, namespace=args.namespace, component=COMPONENT,
+                            replicas=spec.replicas, opts=child)
+
+        self.service_name = service.metadata.name
+        self.claim_name = claim.metadata.name
+        self.port = PORT
+        self.url = f"http://{name}:{PORT}"
+        self.register_outputs({"service_name": self.service_name, "claim_name": self.claim_name, "url": self.url})

@@ -1,0 +1,225 @@
+"""MongoDB tier: StatefulSet with authentication, volume claims, headless + client Services.
+
+One member in dev; an N-member replica set (N odd) in prod, initialised by a Job that waits for
+the members and runs `rs.initiate` once (idempotent: it does nothing if the set exists).
+
+The official image creates the root user from MONGO_INITDB_ROOT_USERNAME/PASSWORD when the data
+directory is empty. Members of a set authenticate to each other with a shared keyfile, which
+mongod refuses unless only its owner can read it; a Secret volume is owned by root, so an init
+container copies the key into an emptyDir with mode 0400 under the pod's own UID.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pulumi
+import pulumi_kubernetes as k8s
+import pulumi_random as random
+
+from settings.models import FeatureSettings, ImageSettings, MongoSettings, ResourceAmounts, Resources
+
+from . import workload as w
+from .clearml_env import SecretRef
+
+COMPONENT = "mongodb"
+PORT = 27017
+REPLICA_SET = "rs0"
+ROOT_USER = "clearml-root"
+KEYFILE_DIR = "/var/run/mongodb-keyfile"
+JOB_RESOURCES = Resources(
+    requests=ResourceAmounts(cpu="10m", memory="64Mi"), limits=ResourceAmounts(cpu="200m", memory="256Mi")
+)
+
+# mongosh script of the replica-set Job. Reads credentials and members from the environment.
+RS_INIT_SCRIPT = r"""
+const members = process.env.RS_MEMBERS.split(",");
+function connect(host) {
+  for (let i = 0; i < 120; i++) {
+    try {
+      const conn = new Mongo("mongodb://" + host + "/?directConnection=true&serverSelectionTimeoutMS=3000");
+      const admin = conn.getDB("admin");
+      admin.auth(process.env.MONGO_USER, process.env.MONGO_PASSWORD);
+      return admin;
+    } catch (err) {
+      print("waiting for " + host + ": " + err.message);
+      sleep(5000);
+    }
+  }
+  throw new Error("member " + host + " did not become reachable");
+}
+members.forEach(connect);
+const admin = connect(members[0]);
+let status;
+try { status = admin.runCommand({replSetGetStatus: 1}); } catch (err) { status = {ok: 0, code: err.code}; }
+if (status.ok === 1) {
+  print("replica set " + status.set + " already initialised with " + status.members.length + " members");
+} else if (status.code === 94) {  // NotYetInitialized
+  const config = {_id: process.env.RS_NAME, members: members.map((host, i) => ({_id: i, host: host}))};
+  printjson(admin.runCommand({replSetInitiate: config}));
+} else {
+  printjson(status);
+  quit(1);
+}
+"""
+
+
+@dataclass(frozen=True)
+class MongoDBArgs:
+    namespace: str
+    settings: MongoSettings
+    images: ImageSettings
+    features: FeatureSettings
+    storage_class: str | None
+
+
+class MongoDB(pulumi.ComponentResource):
+    """Outputs: `connection` (Secret name and key of the ClearML connection string), `members`."""
+
+    connection: SecretRef
+    members: list[str]
+
+    def __init__(self, name: str, args: MongoDBArgs, opts: pulumi.ResourceOptions | None = None):
+        super().__init__("clearml:mongodb:MongoDB", name, None, opts)
+        child = pulumi.ResourceOptions(parent=self)
+        spec = args.settings
+        headless_name = f"{name}-headless"
+        replicated = spec.replicas > 1
+        self.members = [f"{name}-{i}.{headless_name}.{args.namespace}.svc:{PORT}" for i in range(spec.replicas)]
+
+        password = random.RandomPassword(f"{name}-root-password", length=40, special=False, opts=child)
+        data = {"username": pulumi.Output.from_input(ROOT_USER), "password": password.result}
+        if replicated:
+            # 6 to 1024 base64 characters (MongoDB keyfile format).
+            data["keyfile"] = random.RandomPassword(f"{name}-keyfile", length=756, special=False, opts=child).result
+            hosts, query = ",".join(self.members), f"?replicaSet={REPLICA_SET}&authSource=admin"
+        else:
+            hosts, query = f"{name}:{PORT}", "?authSource=admin"
+        data["connection-string"] = password.result.apply(
+            lambda pw: f"mongodb://{ROOT_USER}:{pw}@{hosts}/{query}"
+        )
+        secret = k8s.core.v1.Secret(
+            f"{name}-secret",
+            metadata=k8s.meta.v1.ObjectMetaArgs(name=name, namespace=args.namespace, labels=w.labels(COMPONENT)),
+            type="Opaque",
+            string_data=data,
+            opts=child,
+        )
+        credential_env = [
+            w.secret_env("MONGO_INITDB_ROOT_USERNAME", secret.metadata.name, "username"),
+            w.secret_env("MONGO_INITDB_ROOT_PASSWORD", secret.metadata.name, "password"),
+        ]
+
+        mongod = ["mongod", "--bind_ip_all", "--port", str(PORT)]
+        init_containers = []
+        # mongod writes only its dbPath and /tmp (unix socket; the entrypoint's pid file during init).
+        volumes = [w.empty_dir("tmp", "256Mi")]
+        mounts = [w.mount("data", "/data/db"), w.mount("tmp", "/tmp")]
+        if replicated:
+            mongod += ["--replSet", REPLICA_SET, "--keyFile", f"{KEYFILE_DIR}/keyfile"]
+            volumes += [
+                k8s.core.v1.VolumeArgs(
+                    name="keyfile-source",
+                    secret=k8s.core.v1.SecretVolumeSourceArgs(
+                        secret_name=secret.metadata.name, default_mode=0o440,
+                        items=[k8s.core.v1.KeyToPathArgs(key="keyfile", path="keyfile")]),
+                ),
+                w.empty_dir("keyfile", "1Mi", medium="Memory"),
+            ]
+            mounts.append(w.mount("keyfile", KEYFILE_DIR, read_only=True))
+            init_containers.append(w.container(
+                name="install-keyfile",
+                image=args.images.mongodb.ref,
+                pull_policy=args.images.pull_policy,
+                resources_spec=JOB_RESOURCES,
+                read_only_root_filesystem=True,
+                command=["sh", "-c", "install -m 0400 /keyfile-source/keyfile /keyfile/keyfile"],
+                mounts=[w.mount("keyfile-source", "/keyfile-source", read_only=True), w.mount("keyfile", "/keyfile")],
+            ))
+
+        ping = ["mongosh", "--quiet", "--norc", "--eval", "db.adminCommand('ping').ok"]
+        server = w.container(
+            name="mongodb",
+            image=args.images.mongodb.ref,
+            pull_policy=args.images.pull_policy,
+            resources_spec=spec.resources,
+            read_only_root_filesystem=True,
+            args=mongod,  # the image's docker-entrypoint.sh (mode 755) creates the root user on first start
+            env_vars=credential_env + w.env({"HOME": "/tmp"}),
+            ports=[w.port("mongodb", PORT)],
+            mounts=mounts,
+            startup=w.tcp_probe("mongodb", period=5, failures=120),
+            readiness=w.exec_probe(ping, period=10, timeout=10, failures=3),
+            liveness=w.exec_probe(ping, period=30, timeout=10, failures=6),
+        )
+        account = w.service_account(name, args.namespace, COMPONENT, child)
+        headless = w.service(f"{name}-headless", name=headless_name, namespace=args.namespace, component=COMPONENT,
+                             ports={"mongodb": PORT}, headless=True, opts=child)
+        w.service(f"{name}-service", name=name, namespace=args.namespace, component=COMPONENT,
+                  ports={"mongodb": PORT}, opts=child)
+        self.statefulset = k8s.apps.v1.StatefulSet(
+            f"{name}-statefulset",
+            metadata=k8s.meta.v1.ObjectMetaArgs(name=name, namespace=args.namespace, labels=w.labels(COMPONENT)),
+            spec=k8s.apps.v1.StatefulSetSpecArgs(
+                replicas=spec.replicas,
+                service_name=headless.metadata.name,
+                pod_management_policy="Parallel",
+                selector=k8s.meta.v1.LabelSelectorArgs(match_labels=w.selector_labels(COMPONENT)),
+                persistent_volume_claim_retention_policy=w.RETAIN_CLAIMS,
+                update_strategy=k8s.apps.v1.StatefulSetUpdateStrategyArgs(type="RollingUpdate"),
+                template=w.pod_template(
+                    component=COMPONENT,
+                    service_account=account.metadata.name,
+                    containers=[server],
+                    init_containers=init_containers,
+                    volumes=volumes,
+                    replicas=spec.replicas,
+                    spread=args.features.topology_spread,
+                    termination_grace_seconds=120,  # mongod flushes and steps down on SIGTERM
+                ),
+                volume_claim_templates=[
+                    w.volume_claim_template("data", spec.storage.size, spec.storage.access_mode,
+                                            args.storage_class, COMPONENT)
+                ],
+            ),
+            opts=child,
+        )
+        w.disruption_budget(f"{name}-pdb", name=name, namespace=args.namespace, component=COMPONENT,
+                            replicas=spec.replicas, opts=child)
+        if replicated:
+            self._replica_set_job(name, args, secret, account, child)
+
+        self.connection = SecretRef(name=secret.metadata.name, key="connection-string")
+        self.register_outputs({"connection_secret": secret.metadata.name, "members": self.members})
+
+    def _replica_set_job(self, name: str, args: MongoDBArgs, secret: k8s.core.v1.Secret,
+                         account: k8s.core.v1.ServiceAccount, child: pulumi.ResourceOptions) -> None:
+        runner = w.container(
+            name="rs-initiate",
+            image=args.images.mongodb.ref,
+            pull_policy=args.images.pull_policy,
+            resources_spec=JOB_RESOURCES,
+            read_only_root_filesystem=True,
+            command=["mongosh", "--nodb", "--quiet", "--norc", "--eval", RS_INIT_SCRIPT],
+            env_vars=[
+                w.secret_env("MONGO_USER", secret.metadata.name, "username"),
+                w.secret_env("MONGO_PASSWORD", secret.metadata.name, "password"),
+            ] + w.env({"RS_MEMBERS": ",".join(self.members), "RS_NAME": REPLICA_SET, "HOME": "/tmp"}),
+            mounts=[w.mount("tmp", "/tmp")],
+        )
+        k8s.batch.v1.Job(
+            f"{name}-rs-init",
+            metadata=k8s.meta.v1.ObjectMetaArgs(name=f"{name}-rs-init", namespace=args.namespace,
+                                                labels=w.labels(COMPONENT)),
+            spec=k8s.batch.v1.JobSpecArgs(
+                backoff_limit=10,
+                template=w.pod_template(
+                    component=f"{COMPONENT}-rs-init",
+                    service_account=account.metadata.name,
+                    containers=[runner],
+                    volumes=[w.empty_dir("tmp", "64Mi")],
+                    restart_policy="OnFailure",
+                ),
+            ),
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[self.statefulset]),
+        )

@@ -1,0 +1,117 @@
+"""Redis tier: a single-member StatefulSet with a password, a volume claim and a ClusterIP Service."""
+
+from __future__ import annotations
+
+import pulumi
+import pulumi_kubernetes as k8s
+import pulumi_random as random
+from dataclasses import dataclass
+
+from settings.models import ImageSettings, RedisSettings
+
+from . import workload as w
+
+COMPONENT = "redis"
+PORT = 6379
+
+
+@dataclass(frozen=True)
+class RedisArgs:
+    namespace: pulumi.Input[str]
+    settings: RedisSettings
+    images: ImageSettings
+    storage_class: str | None
+
+
+class Redis(pulumi.ComponentResource):
+    """In-cluster Redis. Outputs: `host`, `port`, `password_secret` (Secret name; key `password`)."""
+
+    host: str
+    port: int
+    password_secret: pulumi.Output[str]
+    password_key: str = "password"
+
+    def __init__(self, name: str, args: RedisArgs, opts: pulumi.ResourceOptions | None = None):
+        super().__init__("clearml:redis:Redis", name, None, opts)
+        child = pulumi.ResourceOptions(parent=self)
+        spec = args.settings
+
+        password = random.RandomPassword(f"{name}-password", length=40, special=False, opts=child)
+        config_text = password.result.apply(
+            lambda pw: "\n".join([
+                "bind 0.0.0.0",
+                f"port {PORT}",
+                "dir /data",
+                "appendonly yes",
+                "protected-mode no",
+                f"requirepass {pw}",
+                "",
+            ])
+        )
+        secret = k8s.core.v1.Secret(
+            f"{name}-secret",
+            metadata=k8s.meta.v1.ObjectMetaArgs(name=name, namespace=args.namespace, labels=w.labels(COMPONENT)),
+            type="Opaque",
+            string_data={self.password_key: password.result, "redis.conf": config_text},
+            opts=child,
+        )
+        account = w.service_account(name, args.namespace, COMPONENT, child)
+        headless = w.service(f"{name}-headless", name=f"{name}-headless", namespace=args.namespace,
+                             component=COMPONENT, ports={"redis": PORT}, headless=True, opts=child)
+        client = w.service(f"{name}-service", name=name, namespace=args.namespace, component=COMPONENT,
+                           ports={"redis": PORT}, opts=child)
+
+        ping = ["sh", "-c", "redis-cli -h 127.0.0.1 -p %d ping | grep -q PONG" % PORT]
+        server = w.container(
+            name="redis",
+            image=args.images.redis.ref,
+            pull_policy=args.images.pull_policy,
+            resources_spec=spec.resources,
+            read_only_root_filesystem=True,
+            # Bypasses the image entrypoint (its chown/gosu branch is for root only).
+            command=["redis-server", "/etc/redis-secret/redis.conf"],
+            env_vars=[w.secret_env("REDISCLI_AUTH", secret.metadata.name, self.password_key)],
+            ports=[w.port("redis", PORT)],
+            mounts=[
+                w.mount("data", "/data"),
+                w.mount("config", "/etc/redis-secret", read_only=True),
+                w.mount("tmp", "/tmp"),
+            ],
+            readiness=w.exec_probe(ping, period=10, failures=3),
+            liveness=w.exec_probe(ping, period=20, failures=6),
+            startup=w.exec_probe(ping, period=5, failures=60),
+        )
+        self.statefulset = k8s.apps.v1.StatefulSet(
+            f"{name}-statefulset",
+            metadata=k8s.meta.v1.ObjectMetaArgs(name=name, namespace=args.namespace, labels=w.labels(COMPONENT)),
+            spec=k8s.apps.v1.StatefulSetSpecArgs(
+                replicas=spec.replicas,
+                service_name=headless.metadata.name,
+                selector=k8s.meta.v1.LabelSelectorArgs(match_labels=w.selector_labels(COMPONENT)),
+                persistent_volume_claim_retention_policy=w.RETAIN_CLAIMS,
+                update_strategy=k8s.apps.v1.StatefulSetUpdateStrategyArgs(type="RollingUpdate"),
+                template=w.pod_template(
+                    component=COMPONENT,
+                    service_account=account.metadata.name,
+                    containers=[server],
+                    volumes=[
+                        k8s.core.v1.VolumeArgs(
+                            name="config",
+                            secret=k8s.core.v1.SecretVolumeSourceArgs(secret_name=secret.metadata.name, default_mode=0o440),
+                        ),
+                        w.empty_dir("tmp", "64Mi"),
+                    ],
+                    termination_grace_seconds=60,
+                ),
+                volume_claim_templates=[
+                    w.volume_claim_template("data", spec.storage.size, spec.storage.access_mode,
+                                            args.storage_class, COMPONENT)
+                ],
+            ),
+            opts=child,
+        )
+
+        self.host = name  # the client Service's name
+        self.port = PORT
+        self.password_secret = secret.metadata.name
+        self.register_outputs({"host": client.metadata.name, "port": self.port, "password_secret": self.password_secret})

@@ -1,0 +1,120 @@
+"""`ClearmlServer`: the whole ClearML server in one namespace, wiring every tier together."""
+
+from __future__ import annotations
+
+import pulumi
+import pulumi_kubernetes as k8s
+
+from settings import Settings
+
+from . import clearml_image as ci
+from . import workload as w
+from .apiserver import ApiServer, ApiServerArgs
+from .async_delete import AsyncDelete, AsyncDeleteArgs
+from .clearml_env import Peers, SecretRef
+from .credentials import Credentials, CredentialsArgs
+from .elasticsearch import Elasticsearch, ElasticsearchArgs
+from .fileserver import FileServer, FileServerArgs
+from .mongodb import MongoDB, MongoDBArgs
+from .redis import Redis, RedisArgs
+from .webserver import WebServer, WebServerArgs
+
+
+def _ref(ref) -> SecretRef | None:
+    return None if ref is None else SecretRef(name=ref.name, key=ref.key)
+
+
+class ClearmlServer(pulumi.ComponentResource):
+    """Outputs: `namespace`, `urls` (public), `credentials_secret`, `admin_password` (secret)."""
+
+    namespace: str
+    urls: dict[str, str]
+    credentials_secret: pulumi.Output[str]
+    admin_password: pulumi.Output[str]
+
+    def __init__(self, name: str, settings: Settings, opts: pulumi.ResourceOptions | None = None):
+        super().__init__("clearml:index:ClearmlServer", name, None, opts)
+        child = pulumi.ResourceOptions(parent=self)
+        ns = settings.namespace.name
+        urls = settings.public_urls
+
+        if settings.namespace.create:
+            namespace = k8s.core.v1.Namespace(
+                f"{name}-namespace",
+                metadata=k8s.meta.v1.ObjectMetaArgs(name=ns, labels=w.labels("server")),
+                # Deleting the namespace would delete every volume claim in it.
+                opts=pulumi.ResourceOptions(parent=self, retain_on_delete=settings.storage.retain_on_delete),
+            )
+            child = pulumi.ResourceOptions(parent=self, depends_on=[namespace])
+
+        credentials = Credentials(f"{name}-credentials", CredentialsArgs(namespace=ns), opts=child)
+        server_config = k8s.core.v1.ConfigMap(
+            f"{name}-server-config",
+            metadata=k8s.meta.v1.ObjectMetaArgs(name=f"{name}-server-config", namespace=ns, labels=w.labels("server")),
+            data={"logging.conf": ci.LOGGING_CONF},
+            opts=child,
+        )
+
+        # ---- data tiers (in-cluster, or the user's own endpoints) -------------------------
+        if settings.mongodb.external:
+            mongo_connection = _ref(settings.mongodb.external.connection_string)
+        else:
+            mongo = MongoDB(f"{name}-mongodb", MongoDBArgs(
+                namespace=ns, settings=settings.mongodb, images=settings.images, features=settings.features,
+                storage_class=settings.storage_class(settings.mongodb.storage)), opts=child)
+            mongo_connection = mongo.connection
+
+        if settings.redis.external:
+            ext = settings.redis.external
+            redis_host, redis_port, redis_password = ext.host, ext.port, _ref(ext.password)
+        else:
+            redis = Redis(f"{name}-redis", RedisArgs(
+                namespace=ns, settings=settings.redis, images=settings.images,
+                storage_class=settings.storage_class(settings.redis.storage)), opts=child)
+            redis_host, redis_port = redis.host, redis.port
+            redis_password = SecretRef(name=redis.password_secret, key=redis.password_key)
+
+        if settings.elasticsearch.external:
+            ext = settings.elasticsearch.external
+            elastic_hosts = [h.model_dump() for h in ext.hosts]
+            elastic_user, elastic_password = _ref(ext.username), _ref(ext.password)
+        else:
+            elastic = Elasticsearch(f"{name}-elastic", ElasticsearchArgs(
+                namespace=ns, settings=settings.elasticsearch, images=settings.images, features=settings.features,
+                storage_class=settings.storage_class(settings.elasticsearch.storage)), opts=child)
+            elastic_hosts, elastic_user, elastic_password = elastic.hosts, None, None
+
+        peers = Peers(
+            mongo_connection=mongo_connection, redis_host=redis_host, redis_port=redis_port,
+            redis_password=redis_password, elastic_hosts=elastic_hosts,
+            elastic_username=elastic_user, elastic_password=elastic_password,
+        )
+
+        # ---- ClearML tiers ----------------------------------------------------------------
+        api = ApiServer(f"{name}-apiserver", ApiServerArgs(
+            namespace=ns, settings=settings.apiserver, images=settings.images, features=settings.features,
+            peers=peers, credentials_secret=credentials.secret_name, server_config=server_config.metadata.name,
+            files_url=urls["files"], cookie_domain=settings.cookie_domain), opts=child)
+        files = FileServer(f"{name}-fileserver", FileServerArgs(
+            namespace=ns, settings=settings.fileserver, images=settings.images, features=settings.features,
+            storage_class=settings.storage_class(settings.fileserver.storage),
+            retain_on_delete=settings.storage.retain_on_delete, apiserver_url=api.url,
+            redis_host=redis_host, redis_port=redis_port, redis_password=redis_password,
+            credentials_secret=credentials.secret_name), opts=child)
+        WebServer(f"{name}-webserver", WebServerArgs(
+            namespace=ns, settings=settings.webserver, images=settings.images, features=settings.features,
+            apiserver_url=api.url, fileserver_url=files.url, public_urls=urls), opts=child)
+        if settings.features.async_delete:
+            AsyncDelete(f"{name}-async-delete", AsyncDeleteArgs(
+                namespace=ns, settings=settings.async_delete, images=settings.images, peers=peers,
+                credentials_secret=credentials.secret_name, server_config=server_config.metadata.name,
+                fileserver_url=files.url, files_url=urls["files"]), opts=child)
+
+        self.namespace = ns
+        self.urls = urls
+        self.credentials_secret = credentials.secret_name
+        self.admin_password = credentials.admin_password
+        self.register_outputs({
+            "namespace": ns, "urls": urls, "credentials_secret": self.credentials_secret,
+            "admin_password": self.admin_password,
+        })

@@ -1,0 +1,277 @@
+"""Builders for the parts every tier shares: labels, containers, pod templates, Services, PDBs.
+
+Containers and pod templates are only built here, so every one of them gets the security contexts
+from `components.security`, explicit resources, `enableServiceLinks: false` (ClearML reads
+`MONGODB_SERVICE_HOST`-style variables as fallbacks, so Kubernetes' injected service links could
+silently rewire it) and no service-account token unless a tier asks for one.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+import pulumi
+import pulumi_kubernetes as k8s
+
+from settings.models import Resources
+
+from .security import container_security_context, pod_security_context
+
+PART_OF = "clearml"
+
+
+def labels(component: str) -> dict[str, str]:
+    return {
+        "app.kubernetes.io/name": f"clearml-{component}",
+        "app.kubernetes.io/component": component,
+        "app.kubernetes.io/part-of": PART_OF,
+        "app.kubernetes.io/managed-by": "pulumi",
+    }
+
+
+def selector_labels(component: str) -> dict[str, str]:
+    """The immutable subset used in selectors (never includes versions)."""
+    return {"app.kubernetes.io/name": f"clearml-{component}", "app.kubernetes.io/part-of": PART_OF}
+
+
+def resources(spec: Resources) -> k8s.core.v1.ResourceRequirementsArgs:
+    return k8s.core.v1.ResourceRequirementsArgs(
+        requests={"cpu": spec.requests.cpu, "memory": spec.requests.memory},
+        limits={"cpu": spec.limits.cpu, "memory": spec.limits.memory},
+    )
+
+
+def env(values: Mapping[str, str]) -> list[k8s.core.v1.EnvVarArgs]:
+    return [k8s.core.v1.EnvVarArgs(name=name, value=value) for name, value in values.items()]
+
+
+def secret_env(name: str, secret: pulumi.Input[str], key: str) -> k8s.core.v1.EnvVarArgs:
+    return k8s.core.v1.EnvVarArgs(
+        name=name,
+        value_from=k8s.core.v1.EnvVarSourceArgs(
+            secret_key_ref=k8s.core.v1.SecretKeySelectorArgs(name=secret, key=key)
+        ),
+    )
+
+
+def mount(name: str, path: str, *, read_only: bool = False, sub_path: str | None = None) -> k8s.core.v1.VolumeMountArgs:
+    return k8s.core.v1.VolumeMountArgs(name=name, mount_path=path, read_only=read_only, sub_path=sub_path)
+
+
+def empty_dir(name: str, size_limit: str = "256Mi", medium: str | None = None) -> k8s.core.v1.VolumeArgs:
+    return k8s.core.v1.VolumeArgs(
+        name=name, empty_dir=k8s.core.v1.EmptyDirVolumeSourceArgs(size_limit=size_limit, medium=medium)
+    )
+
+
+def container(
+    *,
+    name: str,
+    image: str,
+    pull_policy: str,
+    resources_spec: Resources,
+    read_only_root_filesystem: bool,
+    command: Sequence[str] | None = None,
+    args: Sequence[str] | None = None,
+    env_vars: Sequence[k8s.core.v1.EnvVarArgs] = (),
+    ports: Sequence[k8s.core.v1.ContainerPortArgs] = (),
+    mounts: Sequence[k8s.core.v1.VolumeMountArgs] = (),
+    readiness: k8s.core.v1.ProbeArgs | None = None,
+    liveness: k8s.core.v1.ProbeArgs | None = None,
+    startup: k8s.core.v1.ProbeArgs | None = None,
+    working_dir: str | None = None,
+) -> k8s.core.v1.ContainerArgs:
+    return k8s.core.v1.ContainerArgs(
+        name=name,
+        image=image,
+        image_pull_policy=pull_policy,
+        command=list(command) if command else None,
+        args=list(args) if args else None,
+        env=list(env_vars) or None,
+        ports=list(ports) or None,
+        volume_mounts=list(mounts) or None,
+        resources=resources(resources_spec),
+        security_context=container_security_context(read_only_root_filesystem=read_only_root_filesystem),
+        readiness_probe=readiness,
+        liveness_probe=liveness,
+        startup_probe=startup,
+        working_dir=working_dir,
+        termination_message_policy="FallbackToLogsOnError",
+    )
+
+
+def port(name: str, number: int) -> k8s.core.v1.ContainerPortArgs:
+    return k8s.core.v1.ContainerPortArgs(name=name, container_port=number, protocol="TCP")
+
+
+def http_probe(path: str, port_name: str, *, period: int = 10, failures: int = 3, timeout: int = 5,
+               initial_delay: int = 0) -> k8s.core.v1.ProbeArgs:
+    return k8s.core.v1.ProbeArgs(
+        http_get=k8s.core.v1.HTTPGetActionArgs(path=path, port=port_name, scheme="HTTP"),
+        period_seconds=period, failure_threshold=failures, timeout_seconds=timeout,
+        initial_delay_seconds=initial_delay,
+    )
+
+
+def tcp_probe(port_name: str, *, period: int = 10, failures: int = 3, timeout: int = 5) -> k8s.core.v1.ProbeArgs:
+    return k8s.core.v1.ProbeArgs(
+        tcp_socket=k8s.core.v1.TCPSocketActionArgs(port=port_name),
+        period_seconds=period, failure_threshold=failures, timeout_seconds=timeout,
+    )
+
+
+def exec_probe(command: Sequence[str], *, period: int = 10, failures: int = 3, timeout: int = 5,
+               initial_delay: int = 0) -> k8s.core.v1.ProbeArgs:
+    return k8s.core.v1.ProbeArgs(
+        exec_=k8s.core.v1.ExecActionArgs(command=list(command)),
+        period_seconds=period, failure_threshold=failures, timeout_seconds=timeout,
+        initial_delay_seconds=initial_delay,
+    )
+
+
+def topology_spread(component: str, replicas: int, enabled: bool) -> list[k8s.core.v1.TopologySpreadConstraintArgs] | None:
+    """Soft spread across nodes and zones for replicated tiers (ScheduleAnyway keeps single-node clusters working)."""
+    if not enabled or replicas < 2:
+        return None
+    return [
+        k8s.core.v1.TopologySpreadConstraintArgs(
+            max_skew=1,
+            topology_key=key,
+            when_unsatisfiable="ScheduleAnyway",
+            label_selector=k8s.meta.v1.LabelSelectorArgs(match_labels=selector_labels(component)),
+        )
+        for key in ("kubernetes.io/hostname", "topology.kubernetes.io/zone")
+    ]
+
+
+def pod_template(
+    *,
+    component: str,
+    service_account: pulumi.Input[str],
+    containers: Sequence[k8s.core.v1.ContainerArgs],
+    init_containers: Sequence[k8s.core.v1.ContainerArgs] = (),
+    volumes: Sequence[k8s.core.v1.VolumeArgs] = (),
+    replicas: int = 1,
+    spread: bool = True,
+    termination_grace_seconds: int = 30,
+    annotations: Mapping[str, pulumi.Input[str]] | None = None,
+    restart_policy: str | None = None,
+) -> k8s.core.v1.PodTemplateSpecArgs:
+    return k8s.core.v1.PodTemplateSpecArgs(
+        metadata=k8s.meta.v1.ObjectMetaArgs(labels=labels(component), annotations=dict(annotations or {}) or None),
+        spec=k8s.core.v1.PodSpecArgs(
+            service_account_name=service_account,
+            automount_service_account_token=False,
+            enable_service_links=False,
+            security_context=pod_security_context(),
+            init_containers=list(init_containers) or None,
+            containers=list(containers),
+            volumes=list(volumes) or None,
+            termination_grace_period_seconds=termination_grace_seconds,
+            topology_spread_constraints=topology_spread(component, replicas, spread),
+            restart_policy=restart_policy,
+        ),
+    )
+
+
+def service_account(name: str, namespace: pulumi.Input[str], component: str,
+                    opts: pulumi.ResourceOptions) -> k8s.core.v1.ServiceAccount:
+    return k8s.core.v1.ServiceAccount(
+        f"{name}-sa",
+        metadata=k8s.meta.v1.ObjectMetaArgs(name=name, namespace=namespace, labels=labels(component)),
+        automount_service_account_token=False,
+        opts=opts,
+    )
+
+
+def service(
+    logical_name: str,
+    *,
+    name: str,
+    namespace: pulumi.Input[str],
+    component: str,
+    ports: Mapping[str, int],
+    opts: pulumi.ResourceOptions,
+    headless: bool = False,
+) -> k8s.core.v1.Service:
+    """ClusterIP Service; `ports` maps the container port name to the service port number."""
+    return k8s.core.v1.Service(
+        logical_name,
+        metadata=k8s.meta.v1.ObjectMetaArgs(name=name, namespace=namespace, labels=labels(component)),
+        spec=k8s.core.v1.ServiceSpecArgs(
+            type="ClusterIP",
+            cluster_ip="None" if headless else None,
+            publish_not_ready_addresses=True if headless else None,
+            selector=selector_labels(component),
+            ports=[
+                k8s.core.v1.ServicePortArgs(name=port_name, port=number, target_port=port_name, protocol="TCP")
+                for port_name, number in ports.items()
+            ],
+        ),
+        opts=opts,
+    )
+
+
+def disruption_budget(logical_name: str, *, name: str, namespace: pulumi.Input[str], component: str,
+                      replicas: int, opts: pulumi.ResourceOptions) -> k8s.policy.v1.PodDisruptionBudget | None:
+    """A PDB for replicated tiers: at most one pod down at a time. None for single replicas (it would block drains)."""
+    if replicas < 2:
+        return None
+    return k8s.policy.v1.PodDisruptionBudget(
+        logical_name,
+        metadata=k8s.meta.v1.ObjectMetaArgs(name=name, namespace=namespace, labels=labels(component)),
+        spec=k8s.policy.v1.PodDisruptionBudgetSpecArgs(
+            max_unavailable=1,
+            selector=k8s.meta.v1.LabelSelectorArgs(match_labels=selector_labels(component)),
+        ),
+        opts=opts,
+    )
+
+
+def volume_claim_template(name: str, size: str, access_mode: str, storage_class: str | None,
+                          component: str) -> k8s.core.v1.PersistentVolumeClaimArgs:
+    return k8s.core.v1.PersistentVolumeClaimArgs(
+        metadata=k8s.meta.v1.ObjectMetaArgs(name=name, labels=selector_labels(component)),
+        spec=k8s.core.v1.PersistentVolumeClaimSpecArgs(
+            access_modes=[access_mode],
+            storage_class_name=storage_class,
+            resources=k8s.core.v1.VolumeResourceRequirementsArgs(requests={"storage": size}),
+        ),
+    )
+
+
+# Claims created from volumeClaimTemplates are owned by nobody: keep them when the StatefulSet is
+# deleted (pulumi destroy, replacement) or scaled down. Deleting data is an explicit, manual act.
+RETAIN_CLAIMS = k8s.apps.v1.StatefulSetPersistentVolumeClaimRetentionPolicyArgs(
+    when_deleted="Retain", when_scaled="Retain"
+)
+
+
+def deployment(logical_name: str, *, name: str, namespace: pulumi.Input[str], component: str, replicas: int,
+               template: k8s.core.v1.PodTemplateSpecArgs, opts: pulumi.ResourceOptions,
+               single_writer: bool = False) -> k8s.apps.v1.Deployment:
+    """A Deployment that never drops below its replica count during a rollout.
+
+    `single_writer` tiers (one process that must not run twice, or a ReadWriteOnce volume) use
+    Recreate instead: the old pod stops before the new one starts.
+    """
+    strategy = (
+        k8s.apps.v1.DeploymentStrategyArgs(type="Recreate")
+        if single_writer
+        else k8s.apps.v1.DeploymentStrategyArgs(
+            type="RollingUpdate",
+            rolling_update=k8s.apps.v1.RollingUpdateDeploymentArgs(max_surge=1, max_unavailable=0),
+        )
+    )
+    return k8s.apps.v1.Deployment(
+        logical_name,
+        metadata=k8s.meta.v1.ObjectMetaArgs(name=name, namespace=namespace, labels=labels(component)),
+        spec=k8s.apps.v1.DeploymentSpecArgs(
+            replicas=replicas,
+            revision_history_limit=5,
+            selector=k8s.meta.v1.LabelSelectorArgs(match_labels=selector_labels(component)),
+            strategy=strategy,
+            template=template,
+        ),
+        opts=opts,
+    )

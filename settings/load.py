@@ -1,0 +1,109 @@
+"""Build `Settings` from a stack's Pulumi config, failing with messages that name the config key."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from typing import Any
+
+from pydantic import ValidationError
+
+from .models import Settings
+
+PROJECT = "clearml-openshift"
+
+
+class ConfigError(ValueError):
+    """The stack configuration is invalid. `problems` holds one `key.path: message` line per error."""
+
+    def __init__(self, problems: list[str]):
+        self.problems = problems
+        super().__init__(
+            "invalid stack configuration (nothing was deployed):\n  " + "\n  ".join(problems)
+        )
+
+
+def top_level_keys() -> list[str]:
+    """The config keys a stack may set, in `Settings` field order (camelCase)."""
+    return [field.alias or name for name, field in Settings.model_fields.items()]
+
+
+def _key_path(loc: tuple[Any, ...]) -> str:
+    path = ""
+    for part in loc:
+        if isinstance(part, int):
+            path += f"[{part}]"
+        else:
+            path += ("." if path else "") + str(part)
+    return f"{PROJECT}:{path}" if path else PROJECT
+
+
+def _message(error: Mapping[str, Any]) -> str:
+    kind = error["type"]
+    if kind == "extra_forbidden":
+        return "unknown key (check the spelling; see the configuration reference in README.md)"
+    if kind == "missing":
+        return "required value is missing"
+    message = str(error["msg"])
+    for prefix in ("Value error, ", "Assertion failed, "):
+        message = message.removeprefix(prefix)
+    return message
+
+
+def format_validation_error(err: ValidationError) -> list[str]:
+    # Errors from a union (e.g. `Volume | None`) carry the branch name in loc; drop those parts.
+    problems = []
+    for error in err.errors():
+        loc = tuple(p for p in error["loc"] if not (isinstance(p, str) and p.startswith(("function-", "nullable["))))
+        problems.append(f"{_key_path(loc)}: {_message(error)}")
+    return problems
+
+
+def _decode(key: str, raw: Any) -> Any:
+    """Pulumi hands object values to the program as JSON text; scalars arrive as strings too."""
+    if not isinstance(raw, str):
+        return raw
+    try:
+        return json.loads(raw)
+    except json.JSONDecodeError:
+        raise ConfigError([f"{PROJECT}:{key}: expected an object, got {raw!r}"]) from None
+
+
+def settings_from_config(config: Mapping[str, Any]) -> Settings:
+    """Validate a `{"<project>:<key>": value}` mapping (as Pulumi delivers config) into `Settings`.
+
+    Keys of other namespaces (`kubernetes:context`, ...) are ignored; unknown keys of this project
+    are errors. Raises ConfigError listing every problem at once.
+    """
+    known = set(top_level_keys())
+    problems: list[str] = []
+    data: dict[str, Any] = {}
+    for full_key, raw in sorted(config.items()):
+        namespace, _, key = full_key.partition(":")
+        if namespace != PROJECT:
+            continue
+        if key not in known:
+            problems.append(
+                f"{full_key}: unknown key (known keys: {', '.join(top_level_keys())})"
+            )
+            continue
+        try:
+            data[key] = _decode(key, raw)
+        except ConfigError as err:
+            problems.extend(err.problems)
+    try:
+        settings = Settings.model_validate(data)
+    except ValidationError as err:
+        problems.extend(format_validation_error(err))
+    if problems:
+        raise ConfigError(problems)
+    return settings
+
+
+def current_config() -> dict[str, Any]:
+    """Every config value the running Pulumi program was given (engine, tests or PULUMI_CONFIG)."""
+    from pulumi.runtime import config as runtime_config
+
+    merged = dict(runtime_config.get_config_env())
+    merged.update(runtime_config.CONFIG.get())
+    return merged

@@ -1,0 +1,139 @@
+"""Pulumi mocks for unit tests: a fresh event loop and a recording mock monitor per test.
+
+`mocks.resources` lists every registered resource as a `Recorded(typ, name, inputs, outputs)`
+with the inputs exactly as the provider would receive them (camelCase manifests). Tests assert on
+those manifests, not on Python objects.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import runpy
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pulumi
+import pytest
+import yaml
+from pulumi.runtime import config as runtime_config
+
+ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+PROJECT = "clearml-openshift"
+
+
+@dataclass
+class Recorded:
+    typ: str
+    name: str
+    inputs: dict[str, Any]
+    outputs: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def kind(self) -> str:
+        return self.typ.rsplit(":", 1)[-1]
+
+
+def _unwrap(value: Any) -> tuple[Any, bool]:
+    """Strip Pulumi's secret envelopes; report whether any were present."""
+    sig = "4dabf18193072939515e22adb298388d"
+    if isinstance(value, dict):
+        if value.get(sig) == "1b47061264138c4ac30d75fd1eb44270":
+            inner, _ = _unwrap(value.get("value"))
+            return inner, True
+        out, secret = {}, False
+        for k, v in value.items():
+            out[k], s = _unwrap(v)
+            secret |= s
+        return out, secret
+    if isinstance(value, list):
+        items = [_unwrap(v) for v in value]
+        return [i for i, _ in items], any(s for _, s in items)
+    return value, False
+
+
+class RecordingMocks(pulumi.runtime.Mocks):
+    def __init__(self) -> None:
+        self.resources: list[Recorded] = []
+
+    def new_resource(self, args: pulumi.runtime.MockResourceArgs):
+        outputs = dict(args.inputs)
+        if args.typ.startswith("random:index/random"):
+            # Deterministic stand-ins for generated values: long enough, and unique per resource.
+            length = int(args.inputs.get("length", 32))
+            outputs["result"] = (args.name.replace("-", "") * 8)[:length]
+        self.resources.append(Recorded(args.typ, args.name, dict(args.inputs), outputs))
+        return f"{args.name}-id", outputs
+
+    def call(self, args: pulumi.runtime.MockCallArgs):
+        return {}
+
+    # ---- queries used by the tests -------------------------------------------------------
+    def of_kind(self, kind: str) -> list[Recorded]:
+        return [r for r in self.resources if r.typ.startswith("kubernetes:") and r.kind == kind]
+
+    def one(self, kind: str, name: str) -> Recorded:
+        """The Kubernetes object of this kind whose metadata.name is `name`."""
+        found = [r for r in self.of_kind(kind) if r.inputs.get("metadata", {}).get("name") == name]
+        assert len(found) == 1, f"expected one {kind} named {name}, found {[r.name for r in self.of_kind(kind)]}"
+        return found[0]
+
+    def manifest(self, kind: str, name: str) -> dict[str, Any]:
+        """The object as it would be sent to the API server, secret envelopes removed."""
+        return _unwrap(self.one(kind, name).inputs)[0]
+
+
+@pytest.fixture
+def mocks():
+    loop = asyncio.new_event_loop()
+    asyncio.set_event_loop(loop)
+    recording = RecordingMocks()
+    pulumi.runtime.set_mocks(recording, project=PROJECT, stack="test", preview=False)
+    runtime_config.set_all_config({}, [])
+    yield recording
+    runtime_config.set_all_config({}, [])
+    asyncio.set_event_loop(None)
+    loop.close()
+
+
+def stack_config(stack: str) -> dict[str, str]:
+    """A stack file's config as the engine hands it to the program: JSON text for objects."""
+    data = yaml.safe_load((ROOT / f"Pulumi.{stack}.yaml").read_text()) or {}
+    out = {}
+    for key, value in (data.get("config") or {}).items():
+        out[key] = value if isinstance(value, str) else json.dumps(value)
+    return out
+
+
+def run_program(config: dict[str, str]) -> dict[str, Any]:
+    """Run __main__.py under the current mocks with `config`, as `pulumi up` would."""
+    runtime_config.set_all_config(config, [])
+    return runpy.run_path(str(ROOT / "__main__.py"), run_name="__main__")
+
+
+def unwrap(value: Any) -> Any:
+    return _unwrap(value)[0]
+
+
+def is_secret(value: Any) -> bool:
+    return _unwrap(value)[1]
+
+
+def deploy(build):
+    """Run `build()` as a Pulumi program under the mocks and wait until every resource is registered.
+
+    Returns what `build` returned. Assertions then run on `mocks.resources`, i.e. on every manifest
+    the program produced, after the engine has seen all of them.
+    """
+    result = {}
+
+    def program():
+        result["value"] = build()
+
+    pulumi.runtime.test(program)()
+    return result["value"]
