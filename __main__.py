@@ -6,7 +6,7 @@ deploys `components.server.ClearmlServer`. See README.md.
 
 import pulumi
 
-from components.server import ClearmlServer
+from components.server import ClearmlServer, ClearmlServerArgs
 from settings import ConfigError, current_config, settings_from_config
 
 try:
@@ -14,7 +14,7 @@ try:
 except ConfigError as err:
     raise pulumi.RunError(str(err)) from None
 
-server = ClearmlServer("clearml", settings)
+server = ClearmlServer("clearml", ClearmlServerArgs(settings=settings))
 
 pulumi.export("namespace", server.namespace)
 pulumi.export("urls", server.urls)

@@ -5,7 +5,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import pulumi
-import pulumi_kubernetes as k8s
 
 from settings.models import ApiServerSettings, FeatureSettings, ImageSettings
 

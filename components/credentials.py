@@ -60,7 +60,8 @@ class Credentials(pulumi.ComponentResource):
             return pulumi.Output.secret(generated.result)
 
         def secret_value(suffix: str, length: int = 64) -> pulumi.Output[str]:
-            return random.RandomPassword(f"{name}-{suffix}", length=length, special=False, opts=child).result
+            generated = random.RandomPassword(f"{name}-{suffix}", length=length, special=False, opts=child)
+            return pulumi.Output.secret(generated.result)
 
         values = {
             APISERVER_KEY: access_key("apiserver-key"),

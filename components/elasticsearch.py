@@ -102,33 +102,23 @@ class Elasticsearch(pulumi.ComponentResource):
                              ports={"http": HTTP_PORT, "transport": TRANSPORT_PORT}, headless=True, opts=child)
         client = w.service(f"{name}-service", name=name, namespace=args.namespace, component=COMPONENT,
                            ports={"http": HTTP_PORT}, opts=child)
-        self.statefulset = k8s.apps.v1.StatefulSet(
-            f"{name}-statefulset",
-            metadata=k8s.meta.v1.ObjectMetaArgs(name=name, namespace=args.namespace, labels=w.labels(COMPONENT)),
-            spec=k8s.apps.v1.StatefulSetSpecArgs(
+        self.statefulset = w.stateful_set(
+            f"{name}-statefulset", name=name, namespace=args.namespace, component=COMPONENT,
+            replicas=spec.replicas, service_name=headless.metadata.name,
+            data_size=spec.storage.size, data_access_mode=spec.storage.access_mode,
+            storage_class=args.storage_class, opts=child,
+            # All nodes start together: the first master election needs a quorum of them.
+            parallel=True,
+            template=w.pod_template(
+                component=COMPONENT,
+                service_account=account.metadata.name,
+                containers=[main],
+                init_containers=[seed],
+                volumes=seeding.seeded_volumes(seeded) + [w.empty_dir("logs", "512Mi"), w.empty_dir("tmp", "1Gi")],
                 replicas=spec.replicas,
-                service_name=headless.metadata.name,
-                # All nodes start together: the first master election needs a quorum of them.
-                pod_management_policy="Parallel",
-                selector=k8s.meta.v1.LabelSelectorArgs(match_labels=w.selector_labels(COMPONENT)),
-                persistent_volume_claim_retention_policy=w.RETAIN_CLAIMS,
-                update_strategy=k8s.apps.v1.StatefulSetUpdateStrategyArgs(type="RollingUpdate"),
-                template=w.pod_template(
-                    component=COMPONENT,
-                    service_account=account.metadata.name,
-                    containers=[main],
-                    init_containers=[seed],
-                    volumes=seeding.seeded_volumes(seeded) + [w.empty_dir("logs", "512Mi"), w.empty_dir("tmp", "1Gi")],
-                    replicas=spec.replicas,
-                    spread=args.features.topology_spread,
-                    termination_grace_seconds=120,
-                ),
-                volume_claim_templates=[
-                    w.volume_claim_template("data", spec.storage.size, spec.storage.access_mode,
-                                            args.storage_class, COMPONENT)
-                ],
+                spread=args.features.topology_spread,
+                termination_grace_seconds=120,
             ),
-            opts=child,
         )
         w.disruption_budget(f"{name}-pdb", name=name, namespace=args.namespace, component=COMPONENT,
                             replicas=spec.replicas, opts=child)

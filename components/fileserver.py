@@ -80,9 +80,10 @@ class FileServer(pulumi.ComponentResource):
             env_vars=env_vars,
             ports=[w.port("http", PORT)],
             mounts=[w.mount("data", DATA_DIR), w.mount("logs", ci.LOG_DIR), w.mount("tmp", "/tmp")],
-            startup=w.tcp_probe("http", period=5, failures=60),
-            readiness=w.tcp_probe("http", period=10, failures=3),
-            liveness=w.tcp_probe("http", period=20, failures=6),
+            # `GET /` answers "OK" without authentication (clearml-server fileserver/fileserver.py `ping`).
+            startup=w.http_probe("/", "http", period=5, failures=60),
+            readiness=w.http_probe("/", "http", period=10, failures=3),
+            liveness=w.http_probe("/", "http", period=20, failures=6),
         )
         wait = ci.wait_init_container(image, args.images.pull_policy,
                                       ce.wait_command(f"{args.redis_host}:{args.redis_port}"), [])

@@ -87,15 +87,17 @@ class MongoDB(pulumi.ComponentResource):
         replicated = spec.replicas > 1
         self.members = [f"{name}-{i}.{headless_name}.{args.namespace}.svc:{PORT}" for i in range(spec.replicas)]
 
-        password = random.RandomPassword(f"{name}-root-password", length=40, special=False, opts=child)
-        data = {"username": pulumi.Output.from_input(ROOT_USER), "password": password.result}
+        password = pulumi.Output.secret(
+            random.RandomPassword(f"{name}-root-password", length=40, special=False, opts=child).result)
+        data = {"username": pulumi.Output.from_input(ROOT_USER), "password": password}
         if replicated:
             # 6 to 1024 base64 characters (MongoDB keyfile format).
-            data["keyfile"] = random.RandomPassword(f"{name}-keyfile", length=756, special=False, opts=child).result
+            data["keyfile"] = pulumi.Output.secret(
+                random.RandomPassword(f"{name}-keyfile", length=756, special=False, opts=child).result)
             hosts, query = ",".join(self.members), f"?replicaSet={REPLICA_SET}&authSource=admin"
         else:
             hosts, query = f"{name}:{PORT}", "?authSource=admin"
-        data["connection-string"] = password.result.apply(
+        data["connection-string"] = password.apply(
             lambda pw: f"mongodb://{ROOT_USER}:{pw}@{hosts}/{query}"
         )
         secret = k8s.core.v1.Secret(
@@ -157,32 +159,23 @@ class MongoDB(pulumi.ComponentResource):
                              ports={"mongodb": PORT}, headless=True, opts=child)
         w.service(f"{name}-service", name=name, namespace=args.namespace, component=COMPONENT,
                   ports={"mongodb": PORT}, opts=child)
-        self.statefulset = k8s.apps.v1.StatefulSet(
-            f"{name}-statefulset",
-            metadata=k8s.meta.v1.ObjectMetaArgs(name=name, namespace=args.namespace, labels=w.labels(COMPONENT)),
-            spec=k8s.apps.v1.StatefulSetSpecArgs(
+        self.statefulset = w.stateful_set(
+            f"{name}-statefulset", name=name, namespace=args.namespace, component=COMPONENT,
+            replicas=spec.replicas, service_name=headless.metadata.name,
+            data_size=spec.storage.size, data_access_mode=spec.storage.access_mode,
+            storage_class=args.storage_class, opts=child,
+            # Members start together; the replica-set Job waits for all of them.
+            parallel=True,
+            template=w.pod_template(
+                component=COMPONENT,
+                service_account=account.metadata.name,
+                containers=[server],
+                init_containers=init_containers,
+                volumes=volumes,
                 replicas=spec.replicas,
-                service_name=headless.metadata.name,
-                pod_management_policy="Parallel",
-                selector=k8s.meta.v1.LabelSelectorArgs(match_labels=w.selector_labels(COMPONENT)),
-                persistent_volume_claim_retention_policy=w.RETAIN_CLAIMS,
-                update_strategy=k8s.apps.v1.StatefulSetUpdateStrategyArgs(type="RollingUpdate"),
-                template=w.pod_template(
-                    component=COMPONENT,
-                    service_account=account.metadata.name,
-                    containers=[server],
-                    init_containers=init_containers,
-                    volumes=volumes,
-                    replicas=spec.replicas,
-                    spread=args.features.topology_spread,
-                    termination_grace_seconds=120,  # mongod flushes and steps down on SIGTERM
-                ),
-                volume_claim_templates=[
-                    w.volume_claim_template("data", spec.storage.size, spec.storage.access_mode,
-                                            args.storage_class, COMPONENT)
-                ],
+                spread=args.features.topology_spread,
+                termination_grace_seconds=120,  # mongod flushes and steps down on SIGTERM
             ),
-            opts=child,
         )
         w.disruption_budget(f"{name}-pdb", name=name, namespace=args.namespace, component=COMPONENT,
                             replicas=spec.replicas, opts=child)

@@ -36,8 +36,9 @@ class Redis(pulumi.ComponentResource):
         child = pulumi.ResourceOptions(parent=self)
         spec = args.settings
 
-        password = random.RandomPassword(f"{name}-password", length=40, special=False, opts=child)
-        config_text = password.result.apply(
+        password = pulumi.Output.secret(
+            random.RandomPassword(f"{name}-password", length=40, special=False, opts=child).result)
+        config_text = password.apply(
             lambda pw: "\n".join([
                 "bind 0.0.0.0",
                 f"port {PORT}",
@@ -52,7 +53,7 @@ class Redis(pulumi.ComponentResource):
             f"{name}-secret",
             metadata=k8s.meta.v1.ObjectMetaArgs(name=name, namespace=args.namespace, labels=w.labels(COMPONENT)),
             type="Opaque",
-            string_data={self.password_key: password.result, "redis.conf": config_text},
+            string_data={self.password_key: password, "redis.conf": config_text},
             opts=child,
         )
         account = w.service_account(name, args.namespace, COMPONENT, child)
@@ -61,7 +62,7 @@ class Redis(pulumi.ComponentResource):
         client = w.service(f"{name}-service", name=name, namespace=args.namespace, component=COMPONENT,
                            ports={"redis": PORT}, opts=child)
 
-        ping = ["sh", "-c", "redis-cli -h 127.0.0.1 -p %d ping | grep -q PONG" % PORT]
+        ping = ["sh", "-c", f"redis-cli -h 127.0.0.1 -p {PORT} ping | grep -q PONG"]
         server = w.container(
             name="redis",
             image=args.images.redis.ref,
@@ -81,34 +82,25 @@ class Redis(pulumi.ComponentResource):
             liveness=w.exec_probe(ping, period=20, failures=6),
             startup=w.exec_probe(ping, period=5, failures=60),
         )
-        self.statefulset = k8s.apps.v1.StatefulSet(
-            f"{name}-statefulset",
-            metadata=k8s.meta.v1.ObjectMetaArgs(name=name, namespace=args.namespace, labels=w.labels(COMPONENT)),
-            spec=k8s.apps.v1.StatefulSetSpecArgs(
-                replicas=spec.replicas,
-                service_name=headless.metadata.name,
-                selector=k8s.meta.v1.LabelSelectorArgs(match_labels=w.selector_labels(COMPONENT)),
-                persistent_volume_claim_retention_policy=w.RETAIN_CLAIMS,
-                update_strategy=k8s.apps.v1.StatefulSetUpdateStrategyArgs(type="RollingUpdate"),
-                template=w.pod_template(
-                    component=COMPONENT,
-                    service_account=account.metadata.name,
-                    containers=[server],
-                    volumes=[
-                        k8s.core.v1.VolumeArgs(
-                            name="config",
-                            secret=k8s.core.v1.SecretVolumeSourceArgs(secret_name=secret.metadata.name, default_mode=0o440),
-                        ),
-                        w.empty_dir("tmp", "64Mi"),
-                    ],
-                    termination_grace_seconds=60,
-                ),
-                volume_claim_templates=[
-                    w.volume_claim_template("data", spec.storage.size, spec.storage.access_mode,
-                                            args.storage_class, COMPONENT)
+        self.statefulset = w.stateful_set(
+            f"{name}-statefulset", name=name, namespace=args.namespace, component=COMPONENT,
+            replicas=spec.replicas, service_name=headless.metadata.name,
+            data_size=spec.storage.size, data_access_mode=spec.storage.access_mode,
+            storage_class=args.storage_class, opts=child,
+            parallel=False,
+            template=w.pod_template(
+                component=COMPONENT,
+                service_account=account.metadata.name,
+                containers=[server],
+                volumes=[
+                    k8s.core.v1.VolumeArgs(
+                        name="config",
+                        secret=k8s.core.v1.SecretVolumeSourceArgs(secret_name=secret.metadata.name, default_mode=0o440),
+                    ),
+                    w.empty_dir("tmp", "64Mi"),
                 ],
+                termination_grace_seconds=60,
             ),
-            opts=child,
         )
 
         self.host = name  # the client Service's name

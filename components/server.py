@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import pulumi
 import pulumi_kubernetes as k8s
 
@@ -20,6 +22,11 @@ from .redis import Redis, RedisArgs
 from .webserver import WebServer, WebServerArgs
 
 
+@dataclass(frozen=True)
+class ClearmlServerArgs:
+    settings: Settings
+
+
 def _ref(ref) -> SecretRef | None:
     return None if ref is None else SecretRef(name=ref.name, key=ref.key)
 
@@ -32,8 +39,9 @@ class ClearmlServer(pulumi.ComponentResource):
     credentials_secret: pulumi.Output[str]
     admin_password: pulumi.Output[str]
 
-    def __init__(self, name: str, settings: Settings, opts: pulumi.ResourceOptions | None = None):
+    def __init__(self, name: str, args: ClearmlServerArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("clearml:index:ClearmlServer", name, None, opts)
+        settings = args.settings
         child = pulumi.ResourceOptions(parent=self)
         ns = settings.namespace.name
         urls = settings.public_urls

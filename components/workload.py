@@ -275,3 +275,28 @@ def deployment(logical_name: str, *, name: str, namespace: pulumi.Input[str], co
         ),
         opts=opts,
     )
+
+
+def stateful_set(logical_name: str, *, name: str, namespace: pulumi.Input[str], component: str, replicas: int,
+                 service_name: pulumi.Input[str], template: k8s.core.v1.PodTemplateSpecArgs, data_size: str,
+                 data_access_mode: str, storage_class: str | None, opts: pulumi.ResourceOptions,
+                 parallel: bool = False) -> k8s.apps.v1.StatefulSet:
+    """A StatefulSet whose pods each get a `data` volume claim that outlives the StatefulSet.
+
+    `parallel` starts all members at once (clusters that need a quorum to become ready).
+    """
+    return k8s.apps.v1.StatefulSet(
+        logical_name,
+        metadata=k8s.meta.v1.ObjectMetaArgs(name=name, namespace=namespace, labels=labels(component)),
+        spec=k8s.apps.v1.StatefulSetSpecArgs(
+            replicas=replicas,
+            service_name=service_name,
+            pod_management_policy="Parallel" if parallel else "OrderedReady",
+            selector=k8s.meta.v1.LabelSelectorArgs(match_labels=selector_labels(component)),
+            persistent_volume_claim_retention_policy=RETAIN_CLAIMS,
+            update_strategy=k8s.apps.v1.StatefulSetUpdateStrategyArgs(type="RollingUpdate"),
+            template=template,
+            volume_claim_templates=[volume_claim_template("data", data_size, data_access_mode, storage_class, component)],
+        ),
+        opts=opts,
+    )

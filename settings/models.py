@@ -80,8 +80,8 @@ class ResourceAmounts(Model):
 
 
 class Resources(Model):
-    requests: ResourceAmounts
-    limits: ResourceAmounts
+    requests: ResourceAmounts = Field(description="What the scheduler reserves.")
+    limits: ResourceAmounts = Field(description="The most the container may use (at least the requests).")
 
     @model_validator(mode="after")
     def _limits_cover_requests(self) -> Resources:
@@ -296,9 +296,9 @@ class RedisSettings(Model):
 
 
 class ElasticHost(Model):
-    host: HostName
-    port: int = Field(default=9200, ge=1, le=65535)
-    scheme: Literal["http", "https"] = "https"
+    host: HostName = Field(description="Host name of an Elasticsearch HTTP endpoint.")
+    port: int = Field(default=9200, ge=1, le=65535, description="HTTP port.")
+    scheme: Literal["http", "https"] = Field(default="https", description="`https` unless the cluster has no TLS.")
 
 
 class ExternalElastic(Model):
