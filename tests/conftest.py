@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import pulumi
+import pulumi.runtime.mocks
 import pytest
 import yaml
 from pulumi.runtime import config as runtime_config
@@ -33,6 +34,9 @@ class Recorded:
     name: str
     inputs: dict[str, Any]
     outputs: dict[str, Any] = field(default_factory=dict)
+    parent: str = ""
+    retain_on_delete: bool = False
+    custom: bool = True
 
     @property
     def kind(self) -> str:
@@ -67,7 +71,7 @@ class RecordingMocks(pulumi.runtime.Mocks):
             # Deterministic stand-ins for generated values: long enough, and unique per resource.
             length = int(args.inputs.get("length", 32))
             outputs["result"] = (args.name.replace("-", "") * 8)[:length]
-        self.resources.append(Recorded(args.typ, args.name, dict(args.inputs), outputs))
+        self.resources.append(Recorded(args.typ, args.name, dict(args.inputs), outputs, custom=args.custom))
         return f"{args.name}-id", outputs
 
     def call(self, args: pulumi.runtime.MockCallArgs):
@@ -88,12 +92,26 @@ class RecordingMocks(pulumi.runtime.Mocks):
         return _unwrap(self.one(kind, name).inputs)[0]
 
 
+class RecordingMonitor(pulumi.runtime.mocks.MockMonitor):
+    """Adds what MockResourceArgs leaves out: the parent and retainOnDelete of every registration."""
+
+    def RegisterResource(self, request):
+        response = super().RegisterResource(request)
+        if request.type != "pulumi:pulumi:Stack":
+            for recorded in self.mocks.resources:
+                if recorded.typ == request.type and recorded.name == request.name:
+                    recorded.parent = request.parent
+                    recorded.retain_on_delete = bool(request.retainOnDelete)
+        return response
+
+
 @pytest.fixture
 def mocks():
     loop = asyncio.new_event_loop()
     asyncio.set_event_loop(loop)
     recording = RecordingMocks()
-    pulumi.runtime.set_mocks(recording, project=PROJECT, stack="test", preview=False)
+    pulumi.runtime.set_mocks(recording, project=PROJECT, stack="test", preview=False,
+                             monitor=RecordingMonitor(recording))
     runtime_config.set_all_config({}, [])
     yield recording
     runtime_config.set_all_config({}, [])
@@ -137,3 +155,36 @@ def deploy(build):
 
     pulumi.runtime.test(program)()
     return result["value"]
+
+
+WORKLOAD_KINDS = ("Deployment", "StatefulSet", "Job", "DaemonSet", "CronJob", "Pod")
+
+
+def pod_templates(resources: list[Recorded]) -> list[tuple[str, dict[str, Any]]]:
+    """(`Kind/name`, pod spec) of every pod the program's workloads would create, secrets unwrapped."""
+    out = []
+    for r in resources:
+        if not r.typ.startswith("kubernetes:") or r.kind not in WORKLOAD_KINDS:
+            continue
+        obj = unwrap(r.inputs)
+        spec = obj["spec"]
+        if r.kind == "CronJob":
+            spec = spec["jobTemplate"]["spec"]
+        if r.kind != "Pod":
+            spec = spec["template"]["spec"]
+        out.append((f"{r.kind}/{obj['metadata']['name']}", spec))
+    return out
+
+
+def containers(pod_spec: dict[str, Any], *, init: bool = True) -> list[dict[str, Any]]:
+    fields = ("initContainers", "containers") if init else ("containers",)
+    return [c for f in fields for c in pod_spec.get(f) or []]
+
+
+def env_of(container: dict[str, Any]) -> dict[str, Any]:
+    """name -> literal value, or ("secret", name, key) for secretKeyRef values."""
+    out = {}
+    for item in container.get("env") or []:
+        ref = (item.get("valueFrom") or {}).get("secretKeyRef")
+        out[item["name"]] = ("secret", ref["name"], ref["key"]) if ref else item.get("value")
+    return out

@@ -1,0 +1,165 @@
+"""Every pod template the program can produce passes restricted-v2 and Pod Security `restricted`,
+and no volume hides a directory that ships in its image."""
+
+from __future__ import annotations
+
+import json
+import random as stdlib_random
+from typing import Any
+
+import pytest
+
+from admission import Namespace, admit, check_restricted, load_scc
+from tests.conftest import containers, deploy, pod_templates, run_program, stack_config
+
+P = "clearml-openshift"
+VARIANTS = {
+    "dev": lambda: stack_config("dev"),
+    "prod": lambda: stack_config("prod"),
+    "external-data-tiers": lambda: {
+        f"{P}:hosts": json.dumps({"baseDomain": "apps.example.com"}),
+        f"{P}:mongodb": json.dumps({"external": {"connectionString": {"name": "mongo", "key": "uri"}}}),
+        f"{P}:redis": json.dumps({"external": {"host": "redis.example.com", "password": {"name": "redis", "key": "pw"}}}),
+        f"{P}:elasticsearch": json.dumps({"external": {"hosts": [{"host": "es.example.com"}],
+                                                       "username": {"name": "es", "key": "u"},
+                                                       "password": {"name": "es", "key": "p"}}}),
+        f"{P}:namespace": json.dumps({"name": "ml", "create": False}),
+        f"{P}:features": json.dumps({"asyncDelete": False, "prepopulateExamples": True}),
+    },
+    "single-replica-prod-like": lambda: {
+        f"{P}:hosts": json.dumps({"baseDomain": "apps.example.com"}),
+        f"{P}:mongodb": json.dumps({"replicas": 5}),
+        f"{P}:elasticsearch": json.dumps({"replicas": 7}),
+    },
+}
+
+
+@pytest.fixture(params=sorted(VARIANTS))
+def templates(request, mocks) -> list[tuple[str, dict[str, Any]]]:
+    deploy(lambda: run_program(VARIANTS[request.param]()))
+    found = pod_templates(mocks.resources)
+    assert len(found) >= 3
+    return found
+
+
+def _random_namespace(seed: int) -> Namespace:
+    rng = stdlib_random.Random(seed)
+    start = rng.randrange(100_000, 199_999) * 10_000  # 1000000000-1999999999, blocks of 10000
+    return Namespace(uid_range=f"{start}/10000", supplemental_groups=f"{start}/10000",
+                     mcs=f"s0:c{rng.randrange(1, 50)},c{rng.randrange(51, 99)}")
+
+
+@pytest.mark.parametrize("scc_name", ["restricted-v2", "restricted-v2-release-4.16"])
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_admitted_by_restricted_v2_in_a_random_uid_namespace(templates, scc_name, seed):
+    namespace = _random_namespace(seed)
+    uid_min, uid_max = namespace.uid_min_max
+    for name, spec in templates:
+        mutated, errors = admit(spec, load_scc(scc_name), namespace)
+        assert errors == [], f"{name} rejected by {scc_name}: {errors}"
+        assert mutated["securityContext"]["fsGroup"] == namespace.fs_group
+        for c in containers(mutated):
+            assert uid_min <= c["securityContext"]["runAsUser"] <= uid_max, name
+
+
+def test_pod_security_restricted(templates):
+    for name, spec in templates:
+        assert check_restricted(spec) == [], name
+
+
+FORBIDDEN_FIELDS = {"runAsUser", "runAsGroup", "fsGroup", "seLinuxOptions", "sysctls", "hostPort",
+                    "hostNetwork", "hostPID", "hostIPC", "hostPath", "privileged"}
+
+
+def _walk(value: Any, path: str = ""):
+    if isinstance(value, dict):
+        for key, item in value.items():
+            yield f"{path}.{key}", key, item
+            yield from _walk(item, f"{path}.{key}")
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            yield from _walk(item, f"{path}[{index}]")
+
+
+def test_no_fixed_ids_selinux_or_host_access_anywhere(templates):
+    for name, spec in templates:
+        for path, key, value in _walk(spec):
+            if key in FORBIDDEN_FIELDS:
+                assert key == "privileged" and value is False, f"{name}{path} = {value!r}"
+
+
+def test_every_container_uses_the_shared_builder(templates):
+    for name, spec in templates:
+        assert spec["securityContext"] == {"runAsNonRoot": True, "seccompProfile": {"type": "RuntimeDefault"}}, name
+        for c in containers(spec):
+            sc = c["securityContext"]
+            assert sc["allowPrivilegeEscalation"] is False and sc["capabilities"] == {"drop": ["ALL"]}, (name, c["name"])
+            assert sc["runAsNonRoot"] is True and sc["seccompProfile"] == {"type": "RuntimeDefault"}, (name, c["name"])
+            # readOnlyRootFilesystem is decided per container; it must never be left to chance.
+            assert sc["readOnlyRootFilesystem"] is True, f"{name}/{c['name']} writes its root filesystem"
+        assert spec["enableServiceLinks"] is False and spec["automountServiceAccountToken"] is False, name
+
+
+# Directories a volume may be mounted at without seeding, per image, and why. Any other mount point
+# must be seeded from the image by an init container of the same pod.
+NOT_SHIPPED = {
+    "clearml/server": {
+        "/tmp": "temp dir, empty in the image",
+        "/var/log/clearml": "absent; the entrypoint mkdirs it (clearml-server entrypoint.sh)",
+        "/mnt/fileserver": "absent; the upload folder",
+        "/opt/clearml/config": "created empty by final_image_preparation.sh (mkdir -p /opt/clearml/config)",
+        "/opt/clearml/apiserver/apierrors/errors": "git-ignored generated code; seeded anyway (see clearml_image.py)",
+        "/etc/clearml-web": "absent; this program's nginx config",
+    },
+    "library/mongo": {
+        "/data/db": "empty VOLUME of the image",
+        "/tmp": "temp dir",
+        "/var/run/mongodb-keyfile": "absent",
+    },
+    "library/redis": {"/data": "empty VOLUME/WORKDIR of the image", "/tmp": "temp dir", "/etc/redis-secret": "absent"},
+    "elasticsearch/elasticsearch": {
+        "/usr/share/elasticsearch/data": "empty in the image",
+        "/usr/share/elasticsearch/logs": "empty in the image",
+        "/tmp": "temp dir",
+    },
+}
+
+
+def _image_key(image: str) -> str:
+    for key in NOT_SHIPPED:
+        if key in image:
+            return key
+    raise AssertionError(f"unknown image {image}: add its shipped/not-shipped directories to NOT_SHIPPED")
+
+
+def _seeded_by_init(spec: dict[str, Any], volume: str, path: str) -> bool:
+    for init in spec.get("initContainers") or []:
+        mounts = {m["name"]: m["mountPath"] for m in init.get("volumeMounts") or []}
+        script = " ".join(init.get("command") or [])
+        if volume in mounts and f'cp -a "{path}/." "{mounts[volume]}/"' in script:
+            return True
+    return False
+
+
+def test_no_volume_hides_what_the_image_ships(templates):
+    for name, spec in templates:
+        for c in spec["containers"]:
+            allowed = NOT_SHIPPED[_image_key(c["image"])]
+            for mount in c.get("volumeMounts") or []:
+                path = mount["mountPath"]
+                seeded = _seeded_by_init(spec, mount["name"], path)
+                assert path in allowed or seeded, (
+                    f"{name}/{c['name']} mounts {mount['name']} over {path}, which may hold files shipped "
+                    "in the image; seed it with an init container or document why it holds none"
+                )
+
+
+def test_seeded_directories_are_seeded_before_use(mocks):
+    deploy(lambda: run_program(stack_config("dev")))
+    specs = dict(pod_templates(mocks.resources))
+    api = specs["Deployment/clearml-apiserver"]
+    for path in ("/opt/clearml/apiserver/apierrors/errors", "/opt/clearml/apiserver/schema/services"):
+        volume = next(m["name"] for m in api["containers"][0]["volumeMounts"] if m["mountPath"] == path)
+        assert _seeded_by_init(api, volume, path)
+    es = specs["StatefulSet/clearml-elastic"]
+    assert _seeded_by_init(es, "config", "/usr/share/elasticsearch/config")

@@ -1,0 +1,133 @@
+"""The whole program: every stack file runs, names are unique, components follow Pulumi's guidelines,
+and an invalid config stops the program before anything is registered."""
+
+from __future__ import annotations
+
+import ast
+import re
+from collections import Counter
+
+import pulumi
+import pytest
+import yaml
+
+from settings import top_level_keys
+from settings.reference import BEGIN, END, markdown
+from tests.conftest import ROOT, deploy, run_program, stack_config, unwrap
+
+STACKS = sorted(p.name[len("Pulumi."):-len(".yaml")] for p in ROOT.glob("Pulumi.*.yaml"))
+
+
+def test_the_repository_has_dev_and_prod_stacks():
+    assert {"dev", "prod"} <= set(STACKS)
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_every_stack_file_runs(mocks, stack):
+    outputs = deploy(lambda: run_program(stack_config(stack)))
+    server = outputs["server"]
+    assert set(server.urls) == {"app", "api", "files"}
+    kinds = Counter(r.kind for r in mocks.resources if r.typ.startswith("kubernetes:"))
+    assert kinds["Deployment"] >= 4 and kinds["Service"] >= 6
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_resource_names_are_unique_per_type(mocks, stack):
+    deploy(lambda: run_program(stack_config(stack)))
+    logical = Counter((r.typ, r.name) for r in mocks.resources)
+    assert [k for k, n in logical.items() if n > 1] == []
+    kube = Counter((r.typ, r.inputs.get("metadata", {}).get("namespace"), r.inputs.get("metadata", {}).get("name"))
+                   for r in mocks.resources if r.typ.startswith("kubernetes:"))
+    assert [k for k, n in kube.items() if n > 1] == []
+
+
+def test_every_child_is_parented_to_its_component(mocks):
+    deploy(lambda: run_program(stack_config("prod")))
+    components = {r.name: r.typ for r in mocks.resources if not r.custom}
+    for r in mocks.resources:
+        if r.typ == "clearml:index:ClearmlServer":
+            assert r.parent.endswith("pulumi:pulumi:Stack::clearml-openshift-test")
+            continue
+        parent_type, parent_name = r.parent.split("::")[-2].split("$")[-1], r.parent.split("::")[-1]
+        assert components.get(parent_name) == parent_type, f"{r.typ} {r.name} has parent {r.parent}"
+        assert r.name.startswith(parent_name), f"{r.name} is not named from its component {parent_name}"
+
+
+TOKEN = re.compile(r'super\(\).__init__\("clearml:([a-z]+):([A-Z][A-Za-z]+)"')
+
+
+def test_components_follow_the_design_guidelines():
+    sources = sorted((ROOT / "components").glob("*.py"))
+    found = 0
+    for path in sources:
+        tree = ast.parse(path.read_text())
+        for cls in (n for n in tree.body if isinstance(n, ast.ClassDef)):
+            if not any(getattr(b, "attr", "") == "ComponentResource" for b in cls.bases):
+                continue
+            found += 1
+            init = next(f for f in cls.body if isinstance(f, ast.FunctionDef) and f.name == "__init__")
+            source = ast.get_source_segment(path.read_text(), init)
+            module, name = TOKEN.search(source).groups()
+            assert name == cls.name and module in (path.stem.replace("_", ""), "index"), path.name
+            last = init.body[-1]
+            assert "register_outputs" in ast.unparse(last), f"{cls.name}: register_outputs must be the last statement"
+            assert [a.arg for a in init.args.args] == ["self", "name", "args", "opts"], cls.name
+            assert ast.unparse(init.args.args[2].annotation) == f"{cls.name}Args", f"{cls.name} takes one {cls.name}Args"
+            assert "opts.merge" not in source and ".merge(opts)" not in source, "caller options leak into children"
+    assert found == 9
+
+
+def test_invalid_config_registers_nothing(mocks):
+    bad = stack_config("dev") | {"clearml-openshift:mongodb": '{"replicas": 2}'}
+    with pytest.raises(pulumi.RunError, match=r"clearml-openshift:mongodb.replicas: a MongoDB replica set"):
+        deploy(lambda: run_program(bad))
+    assert mocks.resources == []
+
+
+def test_stack_outputs(mocks):
+    import asyncio
+
+    outputs = deploy(lambda: run_program(stack_config("dev")))
+    server = outputs["server"]
+    assert server.urls["app"] == "https://clearml-dev-app.apps.dev.example.com"
+    assert asyncio.get_event_loop().run_until_complete(server.admin_password.is_secret()) is True
+
+
+def test_pulumi_yaml_declares_every_top_level_key():
+    project = yaml.safe_load((ROOT / "Pulumi.yaml").read_text())
+    assert project["name"] == "clearml-openshift"
+    assert project["runtime"] == {"name": "python", "options": {"toolchain": "pip", "virtualenv": "venv"}}
+    config = project["config"]
+    assert list(config) == top_level_keys()
+    for key, decl in config.items():
+        assert decl["type"] == "object" and decl["description"] and decl["default"] == {}, key
+
+
+def test_stack_files_use_only_known_keys_and_no_plaintext_secrets():
+    for stack in STACKS:
+        config = yaml.safe_load((ROOT / f"Pulumi.{stack}.yaml").read_text())["config"]
+        for key, value in config.items():
+            namespace, _, name = key.partition(":")
+            if namespace == "clearml-openshift":
+                assert name in top_level_keys(), f"{stack}: {key}"
+            text = yaml.safe_dump(value).lower()
+            assert "password" not in text and "secret:" not in text, f"{stack}: {key} holds a literal secret"
+
+
+def test_readme_configuration_reference_matches_the_model():
+    readme = (ROOT / "README.md").read_text()
+    assert BEGIN in readme and END in readme
+    documented = readme[readme.index(BEGIN):readme.index(END) + len(END)] + "\n"
+    assert documented == markdown(), "README.md is stale: run `python -m settings.reference` and paste the output"
+
+
+@pytest.mark.parametrize("stack", ["dev", "prod"])
+def test_readme_resource_counts(mocks, stack):
+    deploy(lambda: run_program(stack_config(stack)))
+    kube = [r for r in mocks.resources if r.typ.startswith("kubernetes:")]
+    values = sum(len(unwrap(r.inputs)["stringData"]) for r in kube if r.kind == "Secret")
+    row = re.search(rf"^\| {stack} \| (\d+) \| (\d+) \| .* \| (\d+), in (\d+) Secrets \|$",
+                    (ROOT / "README.md").read_text(), re.M)
+    assert row, f"README.md has no resource-count row for {stack}"
+    assert tuple(int(x) for x in row.groups()) == (
+        len(mocks.resources), len(kube), values, sum(1 for r in kube if r.kind == "Secret"))

@@ -1,0 +1,175 @@
+"""The settings model and loader, without Pulumi: good configs, and bad ones with their messages."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+from pydantic import ValidationError
+
+from settings import ConfigError, Settings, settings_from_config
+from settings.quantities import parse_quantity
+
+P = "clearml-openshift"
+
+
+def _base_config(**overrides: Any) -> dict[str, str]:
+    """A valid stack config as Pulumi hands it to the program; `overrides` replace whole top-level keys."""
+    values: dict[str, Any] = {"hosts": {"baseDomain": "apps.example.com"}}
+    values.update(overrides)
+    return {f"{P}:{key}": (v if isinstance(v, str) else json.dumps(v)) for key, v in values.items()}
+
+
+def _problems(config: dict[str, str]) -> list[str]:
+    with pytest.raises(ConfigError) as caught:
+        settings_from_config(config)
+    assert str(caught.value).startswith("invalid stack configuration (nothing was deployed):")
+    return caught.value.problems
+
+
+# --------------------------------------------------------------------------------------------
+# Good configs
+# --------------------------------------------------------------------------------------------
+
+
+def test_minimal_config_uses_documented_defaults():
+    settings = settings_from_config(_base_config())
+    assert settings.namespace.name == "clearml"
+    assert settings.public_urls == {
+        "app": "https://clearml-app.apps.example.com",
+        "api": "https://clearml-api.apps.example.com",
+        "files": "https://clearml-files.apps.example.com",
+    }
+    assert settings.mongodb.replicas == 1 and settings.elasticsearch.replicas == 1
+    assert settings.storage.retain_on_delete is True
+    assert settings.cookie_domain == "apps.example.com"
+    for image in (settings.images.clearml, settings.images.mongodb, settings.images.redis, settings.images.elasticsearch):
+        assert image.tag != "latest" and ":" in image.ref
+
+
+def test_explicit_hosts_without_base_domain():
+    settings = settings_from_config(_base_config(hosts={"app": "ml.example.org", "api": "api.ml.example.org",
+                                                        "files": "files.ml.example.org"}))
+    assert settings.public_hosts["api"] == "api.ml.example.org"
+    assert settings.cookie_domain is None
+
+
+def test_derived_hosts_follow_the_namespace():
+    settings = settings_from_config(_base_config(namespace={"name": "team-a"}))
+    assert settings.public_hosts["files"] == "team-a-files.apps.example.com"
+
+
+def test_keys_of_other_namespaces_are_ignored():
+    config = _base_config()
+    config["kubernetes:context"] = "my-cluster"
+    assert settings_from_config(config).namespace.name == "clearml"
+
+
+def test_image_digest_wins_over_tag():
+    digest = "sha256:" + "a" * 64
+    settings = settings_from_config(_base_config(images={"redis": {"repository": "docker.io/library/redis",
+                                                                   "tag": "8.2.3", "digest": digest}}))
+    assert settings.images.redis.ref == f"docker.io/library/redis@{digest}"
+
+
+def test_per_volume_class_overrides_the_default_class():
+    settings = settings_from_config(_base_config(storage={"className": "standard"},
+                                                 mongodb={"storage": {"size": "1Gi", "className": "fast"}}))
+    assert settings.storage_class(settings.mongodb.storage) == "fast"
+    assert settings.storage_class(settings.redis.storage) == "standard"
+
+
+def test_settings_are_immutable():
+    settings = settings_from_config(_base_config())
+    with pytest.raises(ValidationError, match="frozen"):
+        settings.namespace = None  # type: ignore[misc]
+
+
+@pytest.mark.parametrize("text,expected", [("500m", "0.5"), ("2", "2"), ("1Gi", str(2**30)), ("1.5G", "1500000000")])
+def test_quantities(text, expected):
+    assert str(parse_quantity(text).normalize()) == str(parse_quantity(expected).normalize())
+
+
+# --------------------------------------------------------------------------------------------
+# Bad configs: each names the key and says what is wrong
+# --------------------------------------------------------------------------------------------
+
+BAD_CONFIGS = [
+    pytest.param(_base_config(mongodb={"replicas": "three"}), f"{P}:mongodb.replicas", "valid integer", id="wrong-type-int"),
+    pytest.param(_base_config(namespace={"create": "maybe"}), f"{P}:namespace.create", "valid boolean", id="wrong-type-bool"),
+    pytest.param(_base_config(hosts={"baseDomain": "Apps.Example.com"}), f"{P}:hosts.baseDomain", "lower case", id="uppercase-host"),
+    pytest.param(_base_config(hosts={"baseDomain": "apps_example.com"}), f"{P}:hosts.baseDomain", "alphanumeric", id="underscore-host"),
+    pytest.param(_base_config(hosts={"baseDomain": "example.com."}), f"{P}:hosts.baseDomain", "must not end with a dot", id="trailing-dot"),
+    pytest.param(_base_config(hosts={"baseDomain": ("a" * 64) + ".com"}), f"{P}:hosts.baseDomain", "longer than 63", id="long-label"),
+    pytest.param(_base_config(hosts={"baseDomain": ".".join(["abcdefghij"] * 24)}), f"{P}:hosts.baseDomain", "longer than 253", id="long-host"),
+    pytest.param(_base_config(namespace={"name": "x" * 60}), f"{P}:hosts", "longer than 63", id="derived-host-too-long"),
+    pytest.param(_base_config(hosts={}), f"{P}:hosts", "set baseDomain, or all of app, api and files", id="no-hosts"),
+    pytest.param(_base_config(hosts={"app": "a.example.com", "api": "a.example.com", "files": "f.example.com"}),
+                 f"{P}:hosts", "three different hosts", id="duplicate-hosts"),
+    pytest.param({}, f"{P}:hosts", "required value is missing", id="missing-required"),
+    pytest.param(_base_config(fileserver={"storage": {"size": "0Gi"}}), f"{P}:fileserver.storage.size", "greater than zero", id="zero-size"),
+    pytest.param(_base_config(redis={"storage": {"size": "-5Gi"}}), f"{P}:redis.storage.size", "not a Kubernetes quantity", id="negative-size"),
+    pytest.param(_base_config(mongodb={"storage": {"size": "100"}}), f"{P}:mongodb.storage.size", "smaller than 1Mi", id="bytes-not-gib"),
+    pytest.param(_base_config(apiserver={"replicas": 0}), f"{P}:apiserver.replicas", "greater than or equal to 1", id="zero-replicas"),
+    pytest.param(_base_config(mongodb={"replicas": 2}), f"{P}:mongodb.replicas", "odd number of voting members", id="mongo-even"),
+    pytest.param(_base_config(elasticsearch={"replicas": 2}), f"{P}:elasticsearch.replicas", "3 to 7 nodes", id="es-two-nodes"),
+    pytest.param(_base_config(redis={"replicas": 3}), f"{P}:redis.replicas", "Input should be 1", id="redis-replicated"),
+    pytest.param(_base_config(fileserver={"replicas": 2}), f"{P}:fileserver", "ReadWriteMany", id="fileserver-rwo-replicas"),
+    pytest.param(_base_config(bogus=1), f"{P}:bogus", "unknown key", id="unknown-top-level-key"),
+    pytest.param(_base_config(redis={"replicaCount": 1}), f"{P}:redis.replicaCount", "unknown key", id="unknown-nested-key"),
+    pytest.param(_base_config(images={"clearml": {"repository": "docker.io/clearml/server", "tag": "latest"}}),
+                 f"{P}:images.clearml.tag", "not a pinned tag", id="latest-tag"),
+    pytest.param(_base_config(images={"mongodb": {"repository": "Docker.io/Mongo", "tag": "8.0.15"}}),
+                 f"{P}:images.mongodb.repository", "not an image repository", id="bad-repository"),
+    pytest.param(_base_config(images={"elasticsearch": {"repository": "docker.elastic.co/elasticsearch/elasticsearch", "tag": "7.17.3"}}),
+                 f"{P}:images.elasticsearch", "needs Elasticsearch 8.x", id="es-7"),
+    pytest.param(_base_config(apiserver={"resources": {"requests": {"cpu": "2", "memory": "1Gi"}, "limits": {"cpu": "1", "memory": "1Gi"}}}),
+                 f"{P}:apiserver.resources", "limits.cpu (1) is lower than requests.cpu (2)", id="limit-below-request"),
+    pytest.param(_base_config(webserver={"resources": {"requests": {"cpu": "1core", "memory": "1Gi"}, "limits": {"cpu": "1", "memory": "1Gi"}}}),
+                 f"{P}:webserver.resources.requests.cpu", "not a Kubernetes quantity", id="bad-quantity"),
+    pytest.param(_base_config(elasticsearch={"heap": "2g"}), f"{P}:elasticsearch", "more than half of the memory limit", id="es-heap-too-big"),
+    pytest.param(_base_config(elasticsearch={"heap": "2GB"}), f"{P}:elasticsearch.heap", "not a JVM heap size", id="es-heap-format"),
+    pytest.param(_base_config(elasticsearch={"external": {"hosts": []}}), f"{P}:elasticsearch.external.hosts", "at least 1 item", id="es-external-empty"),
+    pytest.param(_base_config(elasticsearch={"external": {"hosts": [{"host": "es.example.com", "scheme": "ftp"}]}}),
+                 f"{P}:elasticsearch.external.hosts[0].scheme", "'http' or 'https'", id="es-external-scheme"),
+    pytest.param(_base_config(elasticsearch={"external": {"hosts": [{"host": "es.example.com"}],
+                                                          "username": {"name": "es", "key": "user"}}}),
+                 f"{P}:elasticsearch.external", "set both username and password", id="es-half-credentials"),
+    pytest.param(_base_config(redis={"external": {"host": "redis.example.com", "port": 70000}}),
+                 f"{P}:redis.external.port", "less than or equal to 65535", id="redis-port-range"),
+    pytest.param(_base_config(mongodb={"external": {"connectionString": {"name": "Mongo", "key": "uri"}}}),
+                 f"{P}:mongodb.external.connectionString.name", "lower case", id="secret-ref-name"),
+    pytest.param(_base_config(storage={"className": "Fast_SSD"}), f"{P}:storage.className", "lower case", id="storage-class"),
+    pytest.param(_base_config(namespace="clearml"), f"{P}:namespace", "expected an object, got 'clearml'", id="text-for-object"),
+    pytest.param(_base_config(namespace=3), f"{P}:namespace", "valid dictionary", id="number-for-object"),
+    pytest.param(_base_config(hosts="{not json"), f"{P}:hosts", "expected an object", id="not-json"),
+]
+
+
+@pytest.mark.parametrize("config,key,message", BAD_CONFIGS)
+def test_bad_config_names_the_key(config, key, message):
+    problems = _problems(config)
+    matching = [p for p in problems if p.startswith(f"{key}:")]
+    assert matching, f"no problem reported for {key}: {problems}"
+    assert any(message in p for p in matching), f"{message!r} not in {matching}"
+
+
+def test_at_least_fifteen_distinct_bad_configs():
+    assert len({p.id for p in BAD_CONFIGS}) >= 15
+
+
+def test_every_problem_is_reported_at_once():
+    problems = _problems(_base_config(bogus=1, mongodb={"replicas": 4}, redis={"storage": {"size": "0"}}))
+    keys = {p.split(": ", 1)[0] for p in problems}
+    assert {f"{P}:bogus", f"{P}:mongodb.replicas", f"{P}:redis.storage.size"} <= keys
+
+
+def test_unknown_key_message_lists_known_keys():
+    (problem,) = _problems(_base_config(hostz={"baseDomain": "x.com"}))
+    assert "known keys: namespace, hosts," in problem
+
+
+def test_model_validates_directly_with_python_names():
+    settings = Settings(hosts={"base_domain": "apps.example.com"}, mongodb={"replicas": 3})
+    assert settings.mongodb.replicas == 3

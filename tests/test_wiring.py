@@ -1,0 +1,275 @@
+"""The manifests of each tier: env wiring, Services, probes, resources, secrets, storage, HA."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+
+from tests.conftest import (
+    containers, deploy, env_of, is_secret, pod_templates, run_program, stack_config, unwrap,
+)
+
+
+@pytest.fixture
+def dev(mocks):
+    deploy(lambda: run_program(stack_config("dev")))
+    return mocks
+
+
+@pytest.fixture
+def prod(mocks):
+    deploy(lambda: run_program(stack_config("prod")))
+    return mocks
+
+
+def _main(mocks, kind: str, name: str) -> dict[str, Any]:
+    return mocks.manifest(kind, name)["spec"]["template"]["spec"]["containers"][0]
+
+
+# ---- ClearML server env --------------------------------------------------------------------
+
+
+def test_apiserver_env_wiring(dev):
+    env = env_of(_main(dev, "Deployment", "clearml-apiserver"))
+    assert env["CLEARML_MONGODB_SERVICE_CONNECTION_STRING"] == ("secret", "clearml-mongodb", "connection-string")
+    assert env["CLEARML_REDIS_SERVICE_HOST"] == "clearml-redis" and env["CLEARML_REDIS_SERVICE_PORT"] == "6379"
+    assert env["CLEARML_REDIS_SERVICE_PASSWORD"] == ("secret", "clearml-redis", "password")
+    for cluster in ("EVENTS", "WORKERS", "DATASETS", "LOGS"):
+        hosts = json.loads(env[f"CLEARML__HOSTS__ELASTIC__{cluster}__HOSTS"])
+        assert hosts == [{"host": "clearml-elastic", "port": 9200, "scheme": "http"}]
+    for user in ("apiserver", "tests", "services_agent", "fileserver", "webserver"):
+        for part in ("user_key", "user_secret"):
+            value = env[f"CLEARML__secure__credentials__{user}__{part}"]
+            assert value[0] == "secret" and value[1] == "clearml-credentials"
+    assert env["CLEARML__secure__auth__token_secret"] == ("secret", "clearml-credentials", "auth_token_secret")
+    assert env["CLEARML__secure__http__session_secret__apiserver"] == ("secret", "clearml-credentials", "session_secret")
+    assert env["CLEARML__apiserver__auth__fixed_users__users"] == ("secret", "clearml-credentials", "fixed_users")
+    assert json.loads(env["CLEARML__services__async_urls_delete__fileserver__url_prefixes"]) == [
+        "https://clearml-dev-files.apps.dev.example.com"]
+    assert env["CLEARML__apiserver__auth__cookies__domain"] == ".apps.dev.example.com"
+
+
+def test_async_delete_wiring(dev):
+    main = _main(dev, "Deployment", "clearml-async-delete")
+    assert main["command"] == ["python3", "-m", "jobs.async_urls_delete",
+                               "--fileserver-host", "http://clearml-fileserver:8081"]
+    env = env_of(main)
+    assert json.loads(env["CLEARML__services__async_urls_delete__fileserver__url_prefixes"]) == [
+        "https://clearml-dev-files.apps.dev.example.com"]
+    assert env["PYTHONPATH"] == "/opt/clearml/apiserver"
+    assert env["CLEARML__secure__auth__token_secret"][0] == "secret"
+    assert dev.manifest("Deployment", "clearml-async-delete")["spec"]["replicas"] == 1
+
+
+def test_fileserver_wiring(dev):
+    main = _main(dev, "Deployment", "clearml-fileserver")
+    env = env_of(main)
+    assert env["CLEARML__hosts__api_server"] == "http://clearml-apiserver:8008"
+    assert env["CLEARML__secure__credentials__fileserver__user_key"][0] == "secret"
+    assert {"name": "data", "mountPath": "/mnt/fileserver", "readOnly": False} in main["volumeMounts"]
+    claim = dev.manifest("PersistentVolumeClaim", "clearml-fileserver-data")
+    assert claim["spec"]["resources"]["requests"]["storage"] == "10Gi"
+
+
+def test_clearml_processes_start_without_root(dev):
+    """The entrypoint is mode 744 in the image: it is run through bash, never executed directly."""
+    for name, role in (("clearml-apiserver", "apiserver"), ("clearml-fileserver", "fileserver")):
+        assert _main(dev, "Deployment", name)["command"] == ["bash", "/opt/clearml/entrypoint.sh", role]
+    web = _main(dev, "Deployment", "clearml-webserver")
+    assert web["command"][0] == "nginx" and web["ports"] == [{"name": "http", "containerPort": 8080, "protocol": "TCP"}]
+
+
+def test_mongodb_credentials_never_reach_the_server_logs(dev):
+    config = dev.manifest("ConfigMap", "clearml-server-config")["data"]["logging.conf"]
+    assert '"clearml.database" { level: WARNING }' in config
+    for name in ("clearml-apiserver", "clearml-async-delete"):
+        mounts = _main(dev, "Deployment", name)["volumeMounts"]
+        assert {"name": "server-config", "mountPath": "/opt/clearml/config", "readOnly": True} in mounts
+
+
+def test_webserver_config(dev):
+    data = dev.manifest("ConfigMap", "clearml-webserver")["data"]
+    assert "listen 8080 default_server;" in data["nginx.conf"]
+    assert "proxy_pass http://clearml-apiserver:8008;" in data["nginx.conf"]
+    assert "proxy_pass http://clearml-fileserver:8081;" in data["nginx.conf"]
+    assert "pid /tmp/nginx.pid;" in data["nginx.conf"] and "user " not in data["nginx.conf"]
+    assert json.loads(data["configuration.json"]) == {"displayedServerUrls": {
+        "apiServer": "https://clearml-dev-api.apps.dev.example.com",
+        "filesServer": "https://clearml-dev-files.apps.dev.example.com"}}
+
+
+# ---- Services, probes, resources -------------------------------------------------------------
+
+
+def test_services_select_pods_and_target_named_ports(dev):
+    specs = {r.inputs["metadata"]["name"]: unwrap(r.inputs) for r in dev.of_kind("Deployment") + dev.of_kind("StatefulSet")}
+    for service in dev.of_kind("Service"):
+        svc = unwrap(service.inputs)
+        selector = svc["spec"]["selector"]
+        targets = [s for s in specs.values() if selector.items() <= s["spec"]["template"]["metadata"]["labels"].items()]
+        assert len(targets) == 1, f"{svc['metadata']['name']} selects {len(targets)} workloads"
+        ports = {p["name"] for c in targets[0]["spec"]["template"]["spec"]["containers"] for p in c.get("ports", [])}
+        for port in svc["spec"]["ports"]:
+            assert port["targetPort"] in ports, (svc["metadata"]["name"], port)
+
+
+@pytest.mark.parametrize("stack", ["dev", "prod"])
+def test_probes_and_resources_on_every_container(mocks, stack):
+    deploy(lambda: run_program(stack_config(stack)))
+    for name, spec in pod_templates(mocks.resources):
+        for c in containers(spec):
+            res = c["resources"]
+            assert set(res["requests"]) == {"cpu", "memory"} and set(res["limits"]) == {"cpu", "memory"}, (name, c["name"])
+        if name.startswith("Job/"):
+            continue  # run-to-completion
+        for c in spec["containers"]:
+            assert c.get("readinessProbe") and c.get("livenessProbe"), f"{name}/{c['name']} lacks probes"
+
+
+def test_probe_endpoints(dev):
+    assert _main(dev, "Deployment", "clearml-apiserver")["readinessProbe"]["httpGet"]["path"] == "/debug.ping"
+    assert _main(dev, "Deployment", "clearml-fileserver")["readinessProbe"]["httpGet"]["path"] == "/"
+    assert "startupProbe" in _main(dev, "Deployment", "clearml-apiserver")
+    assert "startupProbe" in _main(dev, "StatefulSet", "clearml-elastic")
+
+
+# ---- Secrets ------------------------------------------------------------------------------------
+
+
+def test_every_secret_value_is_a_pulumi_secret(dev):
+    secrets = dev.of_kind("Secret")
+    assert {unwrap(s.inputs)["metadata"]["name"] for s in secrets} == {
+        "clearml-credentials", "clearml-mongodb", "clearml-redis"}
+    for secret in secrets:
+        assert is_secret(secret.inputs["stringData"]), secret.name
+
+
+def test_generated_values_appear_only_in_secrets(dev):
+    generated = [r.outputs["result"] for r in dev.resources if r.typ.startswith("random:")]
+    assert len(generated) >= 14
+    for r in dev.resources:
+        if r.kind == "Secret" or r.typ.startswith("random:"):
+            continue
+        text = json.dumps(unwrap(r.inputs))
+        for value in generated:
+            assert value[:16] not in text, f"a generated credential leaks into {r.typ} {r.name}"
+
+
+def test_credentials_are_generated_once_and_kept(dev):
+    """Random resources with fixed names and no keepers: stable across updates."""
+    randoms = [r for r in dev.resources if r.typ.startswith("random:")]
+    assert len({r.name for r in randoms}) == len(randoms)
+    assert all("keepers" not in r.inputs for r in randoms)
+    data = unwrap(dev.one("Secret", "clearml-credentials").inputs)["stringData"]
+    assert json.loads(data["fixed_users"])[0]["username"] == "admin"
+    assert data["fileserver_key"] != data["webserver_key"]
+
+
+# ---- data tiers -----------------------------------------------------------------------------------
+
+
+def test_mongodb_dev_is_one_member_with_auth(dev):
+    main = _main(dev, "StatefulSet", "clearml-mongodb")
+    assert "--replSet" not in main["args"]
+    assert env_of(main)["MONGO_INITDB_ROOT_PASSWORD"] == ("secret", "clearml-mongodb", "password")
+    conn = unwrap(dev.one("Secret", "clearml-mongodb").inputs)["stringData"]["connection-string"]
+    assert conn.startswith("mongodb://clearml-root:") and conn.endswith("@clearml-mongodb:27017/?authSource=admin")
+    assert not dev.of_kind("Job")
+
+
+def test_mongodb_prod_is_an_initialised_replica_set(prod):
+    sts = prod.manifest("StatefulSet", "clearml-mongodb")
+    main = sts["spec"]["template"]["spec"]["containers"][0]
+    assert sts["spec"]["replicas"] == 3
+    assert main["args"][-4:] == ["--replSet", "rs0", "--keyFile", "/var/run/mongodb-keyfile/keyfile"]
+    init = sts["spec"]["template"]["spec"]["initContainers"][0]
+    assert "install -m 0400" in init["command"][-1]
+    members = [f"clearml-mongodb-{i}.clearml-mongodb-headless.clearml.svc:27017" for i in range(3)]
+    conn = unwrap(prod.one("Secret", "clearml-mongodb").inputs)["stringData"]["connection-string"]
+    assert conn.endswith("@" + ",".join(members) + "/?replicaSet=rs0&authSource=admin")
+    job = prod.manifest("Job", "clearml-mongodb-rs-init")
+    job_env = env_of(job["spec"]["template"]["spec"]["containers"][0])
+    assert job_env["RS_MEMBERS"] == ",".join(members) and job_env["MONGO_PASSWORD"][0] == "secret"
+    assert "replSetInitiate" in job["spec"]["template"]["spec"]["containers"][0]["command"][-1]
+
+
+def test_redis_requires_a_password(dev):
+    main = _main(dev, "StatefulSet", "clearml-redis")
+    assert main["command"] == ["redis-server", "/etc/redis-secret/redis.conf"]
+    conf = unwrap(dev.one("Secret", "clearml-redis").inputs)["stringData"]["redis.conf"]
+    assert "\nrequirepass " in conf and "appendonly yes" in conf
+
+
+def test_elasticsearch_single_node_and_cluster(dev, mocks):
+    env = env_of(_main(dev, "StatefulSet", "clearml-elastic"))
+    assert env["discovery.type"] == "single-node" and "cluster.initial_master_nodes" not in env
+    assert env["node.store.allow_mmap"] == "false" and env["ES_JAVA_OPTS"] == "-Xms512m -Xmx512m"
+
+
+def test_elasticsearch_prod_forms_a_cluster(prod):
+    sts = prod.manifest("StatefulSet", "clearml-elastic")
+    env = env_of(sts["spec"]["template"]["spec"]["containers"][0])
+    assert env["cluster.initial_master_nodes"] == "clearml-elastic-0,clearml-elastic-1,clearml-elastic-2"
+    assert env["discovery.seed_hosts"] == "clearml-elastic-headless" and "discovery.type" not in env
+    assert sts["spec"]["podManagementPolicy"] == "Parallel"
+
+
+# ---- storage and availability ------------------------------------------------------------------------
+
+
+def test_volume_claims_survive_destroy(prod):
+    for sts in prod.of_kind("StatefulSet"):
+        policy = sts.inputs["spec"]["persistentVolumeClaimRetentionPolicy"]
+        assert policy == {"whenDeleted": "Retain", "whenScaled": "Retain"}, sts.name
+    claim = next(r for r in prod.of_kind("PersistentVolumeClaim"))
+    assert claim.retain_on_delete
+    assert next(r for r in prod.of_kind("Namespace")).retain_on_delete
+    assert prod.manifest("PersistentVolumeClaim", "clearml-fileserver-data")["spec"] == {
+        "accessModes": ["ReadWriteMany"], "storageClassName": "efs-sc", "resources": {"requests": {"storage": "500Gi"}}}
+    es_claim = prod.manifest("StatefulSet", "clearml-elastic")["spec"]["volumeClaimTemplates"][0]["spec"]
+    assert es_claim["storageClassName"] == "gp3-csi" and es_claim["resources"]["requests"]["storage"] == "200Gi"
+
+
+def test_prod_replicated_tiers_have_pdbs_and_spread(prod):
+    budgets = {unwrap(r.inputs)["metadata"]["name"] for r in prod.of_kind("PodDisruptionBudget")}
+    assert budgets == {"clearml-apiserver", "clearml-webserver", "clearml-fileserver", "clearml-mongodb", "clearml-elastic"}
+    for name, spec in pod_templates(prod.resources):
+        if name in ("Deployment/clearml-apiserver", "StatefulSet/clearml-mongodb", "StatefulSet/clearml-elastic"):
+            keys = {t["topologyKey"] for t in spec["topologySpreadConstraints"]}
+            assert keys == {"kubernetes.io/hostname", "topology.kubernetes.io/zone"}, name
+
+
+def test_dev_has_no_pdbs(dev):
+    assert dev.of_kind("PodDisruptionBudget") == []
+
+
+def test_rollouts_keep_capacity_or_avoid_double_writers(prod, mocks):
+    api = prod.manifest("Deployment", "clearml-apiserver")["spec"]["strategy"]
+    assert api == {"type": "RollingUpdate", "rollingUpdate": {"maxSurge": 1, "maxUnavailable": 0}}
+    assert prod.manifest("Deployment", "clearml-async-delete")["spec"]["strategy"] == {"type": "Recreate"}
+    # prod's file server volume is ReadWriteMany, so it can roll.
+    assert prod.manifest("Deployment", "clearml-fileserver")["spec"]["strategy"]["type"] == "RollingUpdate"
+    for sts in ("clearml-mongodb", "clearml-elastic", "clearml-redis"):
+        grace = prod.manifest("StatefulSet", sts)["spec"]["template"]["spec"]["terminationGracePeriodSeconds"]
+        assert grace >= 60, sts
+
+
+def test_external_data_tiers_deploy_nothing_in_cluster(mocks):
+    P = "clearml-openshift"
+    deploy(lambda: run_program({
+        f"{P}:hosts": json.dumps({"baseDomain": "apps.example.com"}),
+        f"{P}:mongodb": json.dumps({"external": {"connectionString": {"name": "mongo", "key": "uri"}}}),
+        f"{P}:redis": json.dumps({"external": {"host": "redis.example.com", "port": 6380}}),
+        f"{P}:elasticsearch": json.dumps({"external": {"hosts": [{"host": "es.example.com"}],
+                                                       "username": {"name": "es", "key": "u"},
+                                                       "password": {"name": "es", "key": "p"}}}),
+    }))
+    assert mocks.of_kind("StatefulSet") == []
+    env = env_of(_main(mocks, "Deployment", "clearml-apiserver"))
+    assert env["CLEARML_MONGODB_SERVICE_CONNECTION_STRING"] == ("secret", "mongo", "uri")
+    assert env["CLEARML_REDIS_SERVICE_HOST"] == "redis.example.com" and "CLEARML_REDIS_SERVICE_PASSWORD" not in env
+    assert json.loads(env["CLEARML__HOSTS__ELASTIC__EVENTS__HOSTS"]) == [
+        {"host": "es.example.com", "port": 9200, "scheme": "https"}]
+    assert env["CLEARML_ELASTIC_SERVICE_PASSWORD"] == ("secret", "es", "p")
