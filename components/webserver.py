@@ -142,7 +142,7 @@ class WebServer(pulumi.ComponentResource):
             pull_policy=args.images.pull_policy,
             resources_spec=spec.resources,
             read_only_root_filesystem=True,
-            command=["nginx", "-c", f"{CONFIG_DIR}/nginx.conf", "-g", "daemon off;"],
+            command=["/usr/sbin/nginx", "-c", f"{CONFIG_DIR}/nginx.conf", "-g", "daemon off;"],
             ports=[w.port("http", PORT)],
             mounts=[w.mount("config", CONFIG_DIR, read_only=True), w.mount("tmp", "/tmp")],
             readiness=w.http_probe("/healthz", "http", period=10),

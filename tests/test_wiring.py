@@ -78,7 +78,7 @@ def test_clearml_processes_start_without_root(dev):
     for name, role in (("clearml-apiserver", "apiserver"), ("clearml-fileserver", "fileserver")):
         assert _main(dev, "Deployment", name)["command"] == ["bash", "/opt/clearml/entrypoint.sh", role]
     web = _main(dev, "Deployment", "clearml-webserver")
-    assert web["command"][0] == "nginx" and web["ports"] == [{"name": "http", "containerPort": 8080, "protocol": "TCP"}]
+    assert web["command"][0] == "/usr/sbin/nginx" and web["ports"] == [{"name": "http", "containerPort": 8080, "protocol": "TCP"}]
 
 
 def test_mongodb_credentials_never_reach_the_server_logs(dev):

@@ -1,0 +1,23 @@
+"""The README's first command fails plainly, and deploys nothing, when the Pulumi CLI is missing."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+
+from tests.conftest import ROOT
+
+
+def test_make_up_without_pulumi_cli_says_so(tmp_path):
+    # A PATH with the shell tools the script needs but no `pulumi`.
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    for tool in ("bash", "cat", "dirname"):
+        os.symlink(shutil.which(tool), bin_dir / tool)
+    result = subprocess.run(
+        [str(ROOT / "scripts" / "pulumi.sh"), "up", "dev"],
+        env={"PATH": str(bin_dir), "HOME": str(tmp_path)}, capture_output=True, text=True, timeout=30,
+    )
+    assert result.returncode == 127
+    assert "the Pulumi CLI is not on PATH, so nothing was deployed" in result.stderr
