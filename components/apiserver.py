@@ -29,6 +29,7 @@ class ApiServerArgs:
     server_config: pulumi.Input[str]
     files_url: str
     cookie_domain: str | None
+    scc: str | None = None  # an SCC granted to this tier beyond restricted-v2 (SccSettings)
 
 
 class ApiServer(pulumi.ComponentResource):
@@ -87,11 +88,12 @@ class ApiServer(pulumi.ComponentResource):
                                    ce.mongo_env(args.peers)),
             seeding.seed_container(image.ref, args.images.pull_policy, ci.APISERVER_SEEDED),
         ]
-        account = w.service_account(name, args.namespace, COMPONENT, child)
+        account = w.service_account(name, args.namespace, COMPONENT, child, scc=args.scc)
         self.deployment = w.deployment(
             f"{name}-deployment", name=name, namespace=args.namespace, component=COMPONENT,
             replicas=spec.replicas, opts=child,
             template=w.pod_template(
+                required_scc=args.scc,
                 component=COMPONENT,
                 service_account=account.metadata.name,
                 containers=[main],

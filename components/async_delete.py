@@ -26,6 +26,7 @@ class AsyncDeleteArgs:
     server_config: pulumi.Input[str]
     fileserver_url: str
     files_url: str
+    scc: str | None = None  # an SCC granted to this tier beyond restricted-v2 (SccSettings)
 
 
 class AsyncDelete(pulumi.ComponentResource):
@@ -63,11 +64,12 @@ class AsyncDelete(pulumi.ComponentResource):
             ci.wait_init_container(image, args.images.pull_policy, peers_reachable, ce.mongo_env(args.peers)),
             seeding.seed_container(image.ref, args.images.pull_policy, ci.APISERVER_SEEDED),
         ]
-        account = w.service_account(name, args.namespace, COMPONENT, child)
+        account = w.service_account(name, args.namespace, COMPONENT, child, scc=args.scc)
         self.deployment = w.deployment(
             f"{name}-deployment", name=name, namespace=args.namespace, component=COMPONENT, replicas=1,
             single_writer=True, opts=child,
             template=w.pod_template(
+                required_scc=args.scc,
                 component=COMPONENT,
                 service_account=account.metadata.name,
                 containers=[main],

@@ -32,6 +32,7 @@ class ElasticsearchArgs:
     images: ImageSettings
     features: FeatureSettings
     storage_class: str | None
+    scc: str | None = None  # an SCC granted to this tier beyond restricted-v2 (SccSettings)
 
 
 class Elasticsearch(pulumi.ComponentResource):
@@ -97,7 +98,7 @@ class Elasticsearch(pulumi.ComponentResource):
             readiness=w.exec_probe(health, period=10, failures=3, timeout=5),
             liveness=w.tcp_probe("transport", period=20, failures=6),
         )
-        account = w.service_account(name, args.namespace, COMPONENT, child)
+        account = w.service_account(name, args.namespace, COMPONENT, child, scc=args.scc)
         headless = w.service(f"{name}-headless", name=headless_name, namespace=args.namespace, component=COMPONENT,
                              ports={"http": HTTP_PORT, "transport": TRANSPORT_PORT}, headless=True, opts=child)
         client = w.service(f"{name}-service", name=name, namespace=args.namespace, component=COMPONENT,
@@ -110,6 +111,7 @@ class Elasticsearch(pulumi.ComponentResource):
             # All nodes start together: the first master election needs a quorum of them.
             parallel=True,
             template=w.pod_template(
+                required_scc=args.scc,
                 component=COMPONENT,
                 service_account=account.metadata.name,
                 containers=[main],

@@ -31,6 +31,7 @@ class FileServerArgs:
     redis_port: int
     redis_password: ce.SecretRef | None
     credentials_secret: pulumi.Input[str]
+    scc: str | None = None  # an SCC granted to this tier beyond restricted-v2 (SccSettings)
 
 
 class FileServer(pulumi.ComponentResource):
@@ -87,13 +88,14 @@ class FileServer(pulumi.ComponentResource):
         )
         wait = ci.wait_init_container(image, args.images.pull_policy,
                                       ce.wait_command(f"{args.redis_host}:{args.redis_port}"), [])
-        account = w.service_account(name, args.namespace, COMPONENT, child)
+        account = w.service_account(name, args.namespace, COMPONENT, child, scc=args.scc)
         self.deployment = w.deployment(
             f"{name}-deployment", name=name, namespace=args.namespace, component=COMPONENT,
             replicas=spec.replicas, opts=child,
             # A ReadWriteOnce volume cannot be mounted by the old and the new pod on different nodes.
             single_writer=spec.storage.access_mode != "ReadWriteMany",
             template=w.pod_template(
+                required_scc=args.scc,
                 component=COMPONENT,
                 service_account=account.metadata.name,
                 containers=[main],

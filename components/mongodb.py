@@ -71,6 +71,7 @@ class MongoDBArgs:
     images: ImageSettings
     features: FeatureSettings
     storage_class: str | None
+    scc: str | None = None  # an SCC granted to this tier beyond restricted-v2 (SccSettings)
 
 
 class MongoDB(pulumi.ComponentResource):
@@ -154,7 +155,7 @@ class MongoDB(pulumi.ComponentResource):
             readiness=w.exec_probe(ping, period=10, timeout=10, failures=3),
             liveness=w.exec_probe(ping, period=30, timeout=10, failures=6),
         )
-        account = w.service_account(name, args.namespace, COMPONENT, child)
+        account = w.service_account(name, args.namespace, COMPONENT, child, scc=args.scc)
         headless = w.service(f"{name}-headless", name=headless_name, namespace=args.namespace, component=COMPONENT,
                              ports={"mongodb": PORT}, headless=True, opts=child)
         w.service(f"{name}-service", name=name, namespace=args.namespace, component=COMPONENT,
@@ -167,6 +168,7 @@ class MongoDB(pulumi.ComponentResource):
             # Members start together; the replica-set Job waits for all of them.
             parallel=True,
             template=w.pod_template(
+                required_scc=args.scc,
                 component=COMPONENT,
                 service_account=account.metadata.name,
                 containers=[server],
@@ -207,6 +209,7 @@ class MongoDB(pulumi.ComponentResource):
             spec=k8s.batch.v1.JobSpecArgs(
                 backoff_limit=10,
                 template=w.pod_template(
+                    required_scc=args.scc,
                     component=f"{COMPONENT}-rs-init",
                     service_account=account.metadata.name,
                     containers=[runner],

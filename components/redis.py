@@ -21,6 +21,7 @@ class RedisArgs:
     settings: RedisSettings
     images: ImageSettings
     storage_class: str | None
+    scc: str | None = None  # an SCC granted to this tier beyond restricted-v2 (SccSettings)
 
 
 class Redis(pulumi.ComponentResource):
@@ -56,7 +57,7 @@ class Redis(pulumi.ComponentResource):
             string_data={self.password_key: password, "redis.conf": config_text},
             opts=child,
         )
-        account = w.service_account(name, args.namespace, COMPONENT, child)
+        account = w.service_account(name, args.namespace, COMPONENT, child, scc=args.scc)
         headless = w.service(f"{name}-headless", name=f"{name}-headless", namespace=args.namespace,
                              component=COMPONENT, ports={"redis": PORT}, headless=True, opts=child)
         client = w.service(f"{name}-service", name=name, namespace=args.namespace, component=COMPONENT,
@@ -89,6 +90,7 @@ class Redis(pulumi.ComponentResource):
             storage_class=args.storage_class, opts=child,
             parallel=False,
             template=w.pod_template(
+                required_scc=args.scc,
                 component=COMPONENT,
                 service_account=account.metadata.name,
                 containers=[server],

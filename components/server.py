@@ -44,6 +44,10 @@ class ClearmlServer(pulumi.ComponentResource):
         settings = args.settings
         child = pulumi.ResourceOptions(parent=self)
         ns = settings.namespace.name
+        grants = settings.scc.grants
+        for tier, scc in settings.scc.elevated.items():
+            pulumi.log.warn(f"{tier} is granted the SCC {scc} (acknowledged in scc.acknowledge): "
+                            "its pods may run as root or reach the host", self)
         urls = settings.public_urls
 
         if settings.namespace.create:
@@ -68,7 +72,7 @@ class ClearmlServer(pulumi.ComponentResource):
             mongo_connection = _ref(settings.mongodb.external.connection_string)
         else:
             mongo = MongoDB(f"{name}-mongodb", MongoDBArgs(
-                namespace=ns, settings=settings.mongodb, images=settings.images, features=settings.features,
+                scc=grants.get("mongodb"), namespace=ns, settings=settings.mongodb, images=settings.images, features=settings.features,
                 storage_class=settings.storage_class(settings.mongodb.storage)), opts=child)
             mongo_connection = mongo.connection
 
@@ -77,7 +81,7 @@ class ClearmlServer(pulumi.ComponentResource):
             redis_host, redis_port, redis_password = ext.host, ext.port, _ref(ext.password)
         else:
             redis = Redis(f"{name}-redis", RedisArgs(
-                namespace=ns, settings=settings.redis, images=settings.images,
+                scc=grants.get("redis"), namespace=ns, settings=settings.redis, images=settings.images,
                 storage_class=settings.storage_class(settings.redis.storage)), opts=child)
             redis_host, redis_port = redis.host, redis.port
             redis_password = SecretRef(name=redis.password_secret, key=redis.password_key)
@@ -88,7 +92,7 @@ class ClearmlServer(pulumi.ComponentResource):
             elastic_user, elastic_password = _ref(ext.username), _ref(ext.password)
         else:
             elastic = Elasticsearch(f"{name}-elastic", ElasticsearchArgs(
-                namespace=ns, settings=settings.elasticsearch, images=settings.images, features=settings.features,
+                scc=grants.get("elasticsearch"), namespace=ns, settings=settings.elasticsearch, images=settings.images, features=settings.features,
                 storage_class=settings.storage_class(settings.elasticsearch.storage)), opts=child)
             elastic_hosts, elastic_user, elastic_password = elastic.hosts, None, None
 
@@ -100,21 +104,21 @@ class ClearmlServer(pulumi.ComponentResource):
 
         # ---- ClearML tiers ----------------------------------------------------------------
         api = ApiServer(f"{name}-apiserver", ApiServerArgs(
-            namespace=ns, settings=settings.apiserver, images=settings.images, features=settings.features,
+            scc=grants.get("apiserver"), namespace=ns, settings=settings.apiserver, images=settings.images, features=settings.features,
             peers=peers, credentials_secret=credentials.secret_name, server_config=server_config.metadata.name,
             files_url=urls["files"], cookie_domain=settings.cookie_domain), opts=child)
         files = FileServer(f"{name}-fileserver", FileServerArgs(
-            namespace=ns, settings=settings.fileserver, images=settings.images, features=settings.features,
+            scc=grants.get("fileserver"), namespace=ns, settings=settings.fileserver, images=settings.images, features=settings.features,
             storage_class=settings.storage_class(settings.fileserver.storage),
             retain_on_delete=settings.storage.retain_on_delete, apiserver_url=api.url,
             redis_host=redis_host, redis_port=redis_port, redis_password=redis_password,
             credentials_secret=credentials.secret_name), opts=child)
         WebServer(f"{name}-webserver", WebServerArgs(
-            namespace=ns, settings=settings.webserver, images=settings.images, features=settings.features,
+            scc=grants.get("webserver"), namespace=ns, settings=settings.webserver, images=settings.images, features=settings.features,
             apiserver_url=api.url, fileserver_url=files.url, public_urls=urls), opts=child)
         if settings.features.async_delete:
             AsyncDelete(f"{name}-async-delete", AsyncDeleteArgs(
-                namespace=ns, settings=settings.async_delete, images=settings.images, peers=peers,
+                scc=grants.get("asyncDelete"), namespace=ns, settings=settings.async_delete, images=settings.images, peers=peers,
                 credentials_secret=credentials.secret_name, server_config=server_config.metadata.name,
                 fileserver_url=files.url, files_url=urls["files"]), opts=child)
 

@@ -112,6 +112,7 @@ class WebServerArgs:
     apiserver_url: str
     fileserver_url: str
     public_urls: dict[str, str]
+    scc: str | None = None  # an SCC granted to this tier beyond restricted-v2 (SccSettings)
 
 
 class WebServer(pulumi.ComponentResource):
@@ -148,11 +149,12 @@ class WebServer(pulumi.ComponentResource):
             readiness=w.http_probe("/healthz", "http", period=10),
             liveness=w.http_probe("/healthz", "http", period=20, failures=6),
         )
-        account = w.service_account(name, args.namespace, COMPONENT, child)
+        account = w.service_account(name, args.namespace, COMPONENT, child, scc=args.scc)
         self.deployment = w.deployment(
             f"{name}-deployment", name=name, namespace=args.namespace, component=COMPONENT,
             replicas=spec.replicas, opts=child,
             template=w.pod_template(
+                required_scc=args.scc,
                 component=COMPONENT,
                 service_account=account.metadata.name,
                 containers=[main],

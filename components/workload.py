@@ -156,9 +156,15 @@ def pod_template(
     termination_grace_seconds: int = 30,
     annotations: Mapping[str, pulumi.Input[str]] | None = None,
     restart_policy: str | None = None,
+    required_scc: str | None = None,
 ) -> k8s.core.v1.PodTemplateSpecArgs:
+    """`required_scc` pins the pod to one SCC (`openshift.io/required-scc`, OpenShift 4.14+). It is only set
+    for tiers with an explicit grant: without the pin, restricted-v2 is tried first and a grant has no effect."""
+    all_annotations = dict(annotations or {})
+    if required_scc:
+        all_annotations["openshift.io/required-scc"] = required_scc
     return k8s.core.v1.PodTemplateSpecArgs(
-        metadata=k8s.meta.v1.ObjectMetaArgs(labels=labels(component), annotations=dict(annotations or {}) or None),
+        metadata=k8s.meta.v1.ObjectMetaArgs(labels=labels(component), annotations=all_annotations or None),
         spec=k8s.core.v1.PodSpecArgs(
             service_account_name=service_account,
             automount_service_account_token=False,
@@ -175,13 +181,28 @@ def pod_template(
 
 
 def service_account(name: str, namespace: pulumi.Input[str], component: str,
-                    opts: pulumi.ResourceOptions) -> k8s.core.v1.ServiceAccount:
-    return k8s.core.v1.ServiceAccount(
+                    opts: pulumi.ResourceOptions, scc: str | None = None) -> k8s.core.v1.ServiceAccount:
+    """The tier's own ServiceAccount; with `scc`, also the RoleBinding that lets it use that SCC.
+
+    The grant is namespaced (a RoleBinding in the ClearML namespace) and names only this
+    ServiceAccount, binding OpenShift's built-in ClusterRole `system:openshift:scc:<scc>`.
+    """
+    account = k8s.core.v1.ServiceAccount(
         f"{name}-sa",
         metadata=k8s.meta.v1.ObjectMetaArgs(name=name, namespace=namespace, labels=labels(component)),
         automount_service_account_token=False,
         opts=opts,
     )
+    if scc:
+        k8s.rbac.v1.RoleBinding(
+            f"{name}-scc-{scc}",
+            metadata=k8s.meta.v1.ObjectMetaArgs(name=f"{name}-scc-{scc}", namespace=namespace, labels=labels(component)),
+            role_ref=k8s.rbac.v1.RoleRefArgs(api_group="rbac.authorization.k8s.io", kind="ClusterRole",
+                                              name=f"system:openshift:scc:{scc}"),
+            subjects=[k8s.rbac.v1.SubjectArgs(kind="ServiceAccount", name=name, namespace=namespace)],
+            opts=opts,
+        )
+    return account
 
 
 def service(

@@ -8,10 +8,11 @@ and a test keeps the two in sync.
 
 from __future__ import annotations
 
+import ipaddress
 import re
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 from pydantic.alias_generators import to_camel
 
 from .quantities import DnsLabel, HostName, Quantity, StorageSize, dns1123_subdomain, parse_quantity
@@ -353,6 +354,269 @@ class ElasticSettings(Model):
         return self
 
 
+# --------------------------------------------------------------------------------------------
+# Edge (Routes / Ingress), TLS, SCC grants, network policies, agent
+# --------------------------------------------------------------------------------------------
+
+# haproxy.router.openshift.io/timeout (openshift/router haproxy-config.template)
+_ROUTER_TIMEOUT = re.compile(r"^[1-9][0-9]*(us|ms|s|m|h|d)?$")
+_GO_DURATION = re.compile(r"^(?:([0-9]+(?:\.[0-9]+)?)(h|m|s|ms))+$")
+_GO_PART = re.compile(r"([0-9]+(?:\.[0-9]+)?)(ms|h|m|s)")
+_HSTS_TOKEN = re.compile(r"^(max-age=[0-9]+|includesubdomains|preload)$", re.I)
+
+
+def go_duration_seconds(value: str) -> float:
+    """Seconds in a Go duration such as `2160h` or `1h30m` (cert-manager's duration format)."""
+    if not _GO_DURATION.match(value):
+        raise ValueError(f"{value!r} is not a duration like 2160h, 90m or 1h30m")
+    factor = {"h": 3600, "m": 60, "s": 1, "ms": 0.001}
+    return sum(float(n) * factor[u] for n, u in _GO_PART.findall(value))
+
+
+GoDuration = Annotated[str, AfterValidator(lambda v: (go_duration_seconds(v), v)[1])]
+
+
+def _router_timeout(value: str) -> str:
+    if not _ROUTER_TIMEOUT.match(value):
+        raise ValueError(f"{value!r} is not a router timeout like 30s, 10m or 1h")
+    return value
+
+
+RouterTimeout = Annotated[str, AfterValidator(_router_timeout)]
+
+
+class EdgeSettings(Model):
+    mode: Literal["route", "ingress"] = Field(
+        default="route", description="`route` (OpenShift Routes) or `ingress` (networking.k8s.io/v1, for clusters without Routes)."
+    )
+    termination: Literal["edge", "reencrypt", "passthrough"] = Field(
+        default="edge",
+        description="TLS termination at the router. `reencrypt` also encrypts router-to-pod traffic "
+        "(the web server serves TLS for all three hosts); `passthrough` is not possible (ClearML serves HTTP).",
+    )
+    insecure_edge_termination_policy: Literal["Redirect", "None", "Allow"] = Field(
+        default="Redirect", description="What the router does with plain-HTTP requests."
+    )
+    path: str | None = Field(default=None, description="Path prefix of every Route (default: the whole host).")
+    timeout: RouterTimeout = Field(default="60s", description="Router timeout for the app and api hosts.")
+    files_timeout: RouterTimeout = Field(default="600s", description="Router timeout for the files host (uploads).")
+    hsts: str | None = Field(
+        default="max-age=31536000;includeSubDomains",
+        description="Strict-Transport-Security header set by the router; null to leave it out.",
+    )
+    ip_allowlist: list[str] = Field(
+        default_factory=list, description="Source IPs/CIDRs allowed through the router (empty: everyone)."
+    )
+    destination_ca_certificate: str | None = Field(
+        default=None,
+        description="PEM CA of the backend certificate, for `reencrypt` with an external internal issuer "
+        "(with the in-cluster CA it is read from the cluster).",
+    )
+    ingress_class_name: str | None = Field(default=None, description="IngressClass, with `mode: ingress`.")
+
+    @field_validator("path")
+    @classmethod
+    def _path(cls, value: str | None) -> str | None:
+        if value is not None and (not value.startswith("/") or "#" in value or any(c.isspace() for c in value)):
+            raise ValueError(f"{value!r} must start with '/' and contain no '#' or spaces")
+        return value
+
+    @field_validator("hsts")
+    @classmethod
+    def _hsts(cls, value: str | None) -> str | None:
+        if value is None:
+            return value
+        tokens = [t.strip() for t in value.split(";") if t.strip()]
+        if not any(t.lower().startswith("max-age=") for t in tokens) or not all(_HSTS_TOKEN.match(t) for t in tokens):
+            raise ValueError(f"{value!r} must be max-age=<seconds>, optionally with ;includeSubDomains and ;preload")
+        return value
+
+    @field_validator("ip_allowlist")
+    @classmethod
+    def _allowlist(cls, value: list[str]) -> list[str]:
+        for entry in value:
+            try:
+                ipaddress.ip_network(entry, strict=False)
+            except ValueError:
+                raise ValueError(f"{entry!r} is not an IP address or CIDR") from None
+        return value
+
+    @field_validator("destination_ca_certificate")
+    @classmethod
+    def _pem(cls, value: str | None) -> str | None:
+        if value is not None and "-----BEGIN CERTIFICATE-----" not in value:
+            raise ValueError("must be a PEM certificate (-----BEGIN CERTIFICATE-----)")
+        return value
+
+    @model_validator(mode="after")
+    def _possible(self) -> EdgeSettings:
+        problems = []
+        if self.termination == "passthrough":
+            problems.append("passthrough is impossible: ClearML's pods serve plain HTTP; use edge or reencrypt")
+            if self.path:
+                problems.append("passthrough termination does not support paths")
+            if self.insecure_edge_termination_policy == "Allow":
+                problems.append("passthrough does not allow insecureEdgeTerminationPolicy Allow")
+            if self.hsts:
+                problems.append("the router cannot add an HSTS header to passthrough traffic")
+        if self.destination_ca_certificate and self.termination != "reencrypt":
+            problems.append(f"destinationCaCertificate is only used with reencrypt, not {self.termination}")
+        if self.mode == "ingress":
+            if self.termination != "edge":
+                problems.append("mode ingress supports edge termination only")
+            if self.ip_allowlist:
+                problems.append("ipAllowlist is a Route feature; it is not available with mode ingress")
+        elif self.ingress_class_name:
+            problems.append("ingressClassName is only used with mode ingress")
+        if problems:
+            raise ValueError("; ".join(problems))
+        return self
+
+
+class IssuerRef(Model):
+    name: str = Field(description="Name of the cert-manager Issuer or ClusterIssuer.")
+    kind: Literal["Issuer", "ClusterIssuer"] = Field(default="ClusterIssuer", description="Issuer kind.")
+    group: str = Field(default="cert-manager.io", description="API group of the issuer.")
+
+    @field_validator("name")
+    @classmethod
+    def _name(cls, value: str) -> str:
+        return dns1123_subdomain(value)
+
+
+_KEY_SIZES = {"RSA": (2048, 3072, 4096, 8192), "ECDSA": (256, 384, 521), "Ed25519": ()}
+
+
+class PrivateKeySettings(Model):
+    algorithm: Literal["RSA", "ECDSA", "Ed25519"] = Field(default="ECDSA", description="Key algorithm.")
+    size: int | None = Field(default=None, description="Key size: RSA 2048-8192, ECDSA 256/384/521; unset for the default.")
+    rotation_policy: Literal["Always", "Never"] = Field(default="Always", description="New key on every renewal.")
+
+    @model_validator(mode="after")
+    def _size_fits(self) -> PrivateKeySettings:
+        if self.size is not None and self.size not in _KEY_SIZES[self.algorithm]:
+            allowed = ", ".join(map(str, _KEY_SIZES[self.algorithm])) or "none"
+            raise ValueError(f"size {self.size} is not valid for {self.algorithm} (allowed: {allowed})")
+        return self
+
+
+class TlsSettings(Model):
+    route_certificates: Literal["external-certificate", "cert-manager-annotations", "router-default"] = Field(
+        default="external-certificate",
+        description="Where Route certificates come from: a Certificate referenced by `spec.tls.externalCertificate` "
+        "(OpenShift 4.19+), the cert-manager openshift-routes annotations, or the router's default certificate.",
+    )
+    route_issuer: IssuerRef | None = Field(
+        default=None, description="Issuer of the public Route certificates (e.g. an ACME ClusterIssuer); unset: the in-cluster CA."
+    )
+    internal_issuer: IssuerRef | None = Field(
+        default=None, description="Issuer of in-cluster certificates (Elasticsearch, reencrypt); unset: bootstrap an in-cluster CA."
+    )
+    duration: GoDuration = Field(default="2160h", description="Lifetime of issued certificates (at least 1h).")
+    renew_before: GoDuration = Field(default="720h", description="Renew this long before expiry (at least 5m, less than duration).")
+    ca_duration: GoDuration = Field(default="87600h", description="Lifetime of the bootstrapped CA.")
+    private_key: PrivateKeySettings = Field(default=PrivateKeySettings(), description="Private key of every certificate.")
+    export_ca_certificate: bool = Field(
+        default=True,
+        description="Read the bootstrapped CA certificate back from the cluster for the `caCertificate` output "
+        "(and reencrypt's destination CA); needs cert-manager to have issued it.",
+    )
+
+    @model_validator(mode="after")
+    def _durations(self) -> TlsSettings:
+        duration, renew, ca = (go_duration_seconds(v) for v in (self.duration, self.renew_before, self.ca_duration))
+        if duration < 3600:
+            raise ValueError(f"duration {self.duration} is shorter than cert-manager's minimum of 1h")
+        if renew < 300 or renew >= duration:
+            raise ValueError(f"renewBefore {self.renew_before} must be at least 5m and less than duration {self.duration}")
+        if ca < duration:
+            raise ValueError(f"caDuration {self.ca_duration} is shorter than the certificates it signs ({self.duration})")
+        return self
+
+    @property
+    def bootstraps_ca(self) -> bool:
+        route_needs_ca = self.route_certificates != "router-default" and self.route_issuer is None
+        return self.internal_issuer is None or route_needs_ca
+
+
+Tier = Literal["apiserver", "fileserver", "webserver", "asyncDelete", "mongodb", "redis", "elasticsearch", "agent"]
+# SCCs whose `system:openshift:scc:<name>` ClusterRole exists on every OpenShift from 4.11
+# (cluster-kube-apiserver-operator bindata/bootkube/scc-manifests).
+KNOWN_SCCS = ("restricted-v2", "restricted", "nonroot-v2", "nonroot", "hostnetwork-v2", "hostnetwork",
+              "hostmount-anyuid", "hostaccess", "anyuid", "privileged")
+ELEVATED_SCCS = ("hostnetwork-v2", "hostnetwork", "hostmount-anyuid", "hostaccess", "anyuid", "privileged")
+
+
+class SccSettings(Model):
+    grants: dict[Tier, str] = Field(
+        default_factory=dict,
+        description="Extra SCC per tier, e.g. `{elasticsearch: nonroot-v2}`: a RoleBinding for that tier's "
+        "ServiceAccount and a pod annotation pinning the SCC. Empty by default: restricted-v2 needs no grant.",
+    )
+    acknowledge: list[str] = Field(
+        default_factory=list,
+        description="SCCs that run as root or reach the host (anyuid, privileged, host*) that you accept granting; "
+        "every such grant must be listed here.",
+    )
+
+    @model_validator(mode="after")
+    def _grants_allowed(self) -> SccSettings:
+        problems = []
+        for tier, scc in self.grants.items():
+            if scc not in KNOWN_SCCS:
+                problems.append(f"{tier}: {scc!r} is not a built-in SCC of OpenShift 4.11+ ({', '.join(KNOWN_SCCS)})")
+            elif scc == "restricted-v2":
+                problems.append(f"{tier}: restricted-v2 is available to every ServiceAccount; remove the grant")
+            elif scc in ELEVATED_SCCS and scc not in self.acknowledge:
+                problems.append(
+                    f"{tier}: {scc} lets pods run as root or reach the host; refused unless scc.acknowledge lists {scc!r}"
+                )
+        for scc in self.acknowledge:
+            if scc not in self.grants.values():
+                problems.append(f"acknowledge lists {scc!r}, which no tier is granted")
+        if problems:
+            raise ValueError("; ".join(problems))
+        return self
+
+    @property
+    def elevated(self) -> dict[str, str]:
+        return {tier: scc for tier, scc in self.grants.items() if scc in ELEVATED_SCCS}
+
+
+class NetworkPolicySettings(Model):
+    enabled: bool = Field(default=True, description="Default-deny ingress plus allow rules; false on clusters without NetworkPolicy support.")
+    router_namespace_labels: dict[str, str] = Field(
+        default_factory=lambda: {"network.openshift.io/policy-group": "ingress"},
+        description="Labels of the namespaces the router (or ingress controller) runs in.",
+    )
+
+
+_QUEUE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$")
+
+
+class AgentSettings(Model):
+    enabled: bool = Field(default=False, description="Deploy the ClearML Kubernetes agent (k8s glue).")
+    image: Image = Field(
+        default=Image(repository="docker.io/allegroai/clearml-agent-k8s-base", tag="1.24-21"),
+        description="Image of the glue pod.",
+    )
+    queue: str = Field(default="k8s", description="ClearML queue the agent serves.")
+    max_pods: int = Field(default=4, ge=1, le=500, description="Most task pods at a time.")
+    task_image: Image = Field(
+        default=Image(repository="docker.io/library/python", tag="3.11-slim-bookworm"),
+        description="Default image of task pods (must contain python3 and pip; see README).",
+    )
+    resources: Resources = Field(default=_resources("100m", "256Mi", "1", "1Gi"), description="Glue pod.")
+    task_resources: Resources = Field(default=_resources("500m", "1Gi", "2", "4Gi"), description="Each task pod.")
+
+    @field_validator("queue")
+    @classmethod
+    def _queue(cls, value: str) -> str:
+        if not _QUEUE.match(value):
+            raise ValueError(f"{value!r} is not a queue name (letters, digits, '_', '.', '-')")
+        return value
+
+
 class Settings(Model):
     """All settings of one stack. Each field is one top-level Pulumi config key."""
 
@@ -370,6 +634,11 @@ class Settings(Model):
     elasticsearch: ElasticSettings = Field(
         default=ElasticSettings(), description="Elasticsearch tier (or an external cluster)."
     )
+    edge: EdgeSettings = Field(default=EdgeSettings(), description="How ClearML is exposed: Routes or Ingress, TLS termination.")
+    tls: TlsSettings = Field(default=TlsSettings(), description="cert-manager certificates and issuers.")
+    scc: SccSettings = Field(default=SccSettings(), description="SCC grants beyond restricted-v2 (none by default).")
+    network_policies: NetworkPolicySettings = Field(default=NetworkPolicySettings(), description="NetworkPolicies.")
+    agent: AgentSettings = Field(default=AgentSettings(), description="The optional ClearML Kubernetes agent.")
 
     @field_validator("hosts")
     @classmethod
