@@ -21,3 +21,7 @@ pulumi.export("urls", server.urls)
 pulumi.export("credentialsSecret", server.credentials_secret)
 pulumi.export("adminUsername", "admin")
 pulumi.export("adminPassword", server.admin_password)
+pulumi.export("testsAccessKey", server.tests_key)
+pulumi.export("testsSecretKey", server.tests_secret)
+if server.ca_certificate is not None:
+    pulumi.export("caCertificate", server.ca_certificate)

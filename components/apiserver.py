@@ -68,6 +68,7 @@ class ApiServer(pulumi.ComponentResource):
             + ce.url_prefixes_env(args.files_url)
             + w.env(settings_env)
         )
+        ca_volumes, ca_mounts = ce.elastic_ca_volumes(args.peers)
         main = w.container(
             name="apiserver",
             image=image.ref,
@@ -77,7 +78,7 @@ class ApiServer(pulumi.ComponentResource):
             command=ci.entrypoint("apiserver"),
             env_vars=env_vars,
             ports=[w.port("http", PORT)],
-            mounts=[w.mount("logs", ci.LOG_DIR), w.mount("tmp", "/tmp"), ci.config_mount()] + seeding.seeded_mounts(ci.APISERVER_SEEDED),
+            mounts=[w.mount("logs", ci.LOG_DIR), w.mount("tmp", "/tmp"), ci.config_mount()] + ca_mounts + seeding.seeded_mounts(ci.APISERVER_SEEDED),
             # /debug.ping needs no authentication (clearml-server schema/services/debug.conf).
             startup=w.http_probe("/debug.ping", "http", period=10, failures=30),
             readiness=w.http_probe("/debug.ping", "http", period=10, failures=3),
@@ -98,7 +99,7 @@ class ApiServer(pulumi.ComponentResource):
                 service_account=account.metadata.name,
                 containers=[main],
                 init_containers=init,
-                volumes=[w.empty_dir("logs", "64Mi"), w.empty_dir("tmp", "1Gi"), ci.config_volume(args.server_config)] + seeding.seeded_volumes(ci.APISERVER_SEEDED),
+                volumes=[w.empty_dir("logs", "64Mi"), w.empty_dir("tmp", "1Gi"), ci.config_volume(args.server_config)] + ca_volumes + seeding.seeded_volumes(ci.APISERVER_SEEDED),
                 replicas=spec.replicas,
                 spread=args.features.topology_spread,
                 termination_grace_seconds=60,

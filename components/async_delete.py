@@ -46,6 +46,7 @@ class AsyncDelete(pulumi.ComponentResource):
         # No port to probe: readiness and liveness check that the worker can reach its peers.
         peers_reachable = ce.wait_command(*args.peers.endpoints())
         probe_cmd = ["timeout", "20", *peers_reachable]
+        ca_volumes, ca_mounts = ce.elastic_ca_volumes(args.peers)
         main = w.container(
             name="async-delete",
             image=image.ref,
@@ -56,7 +57,7 @@ class AsyncDelete(pulumi.ComponentResource):
             command=["python3", "-m", "jobs.async_urls_delete", "--fileserver-host", args.fileserver_url],
             working_dir=ci.APISERVER_DIR,
             env_vars=env_vars,
-            mounts=[w.mount("tmp", "/tmp"), ci.config_mount()] + seeding.seeded_mounts(ci.APISERVER_SEEDED),
+            mounts=[w.mount("tmp", "/tmp"), ci.config_mount()] + ca_mounts + seeding.seeded_mounts(ci.APISERVER_SEEDED),
             readiness=w.exec_probe(probe_cmd, period=30, timeout=25, failures=3),
             liveness=w.exec_probe(probe_cmd, period=60, timeout=25, failures=5, initial_delay=30),
         )
@@ -74,7 +75,7 @@ class AsyncDelete(pulumi.ComponentResource):
                 service_account=account.metadata.name,
                 containers=[main],
                 init_containers=init,
-                volumes=[w.empty_dir("tmp", "1Gi"), ci.config_volume(args.server_config)] + seeding.seeded_volumes(ci.APISERVER_SEEDED),
+                volumes=[w.empty_dir("tmp", "1Gi"), ci.config_volume(args.server_config)] + ca_volumes + seeding.seeded_volumes(ci.APISERVER_SEEDED),
                 termination_grace_seconds=60,
             ),
         )

@@ -45,6 +45,7 @@ class Peers:
     elastic_hosts: list[dict]
     elastic_username: SecretRef | None = None
     elastic_password: SecretRef | None = None
+    elastic_ca: SecretRef | None = None  # CA that signed the Elasticsearch server certificate
 
     def endpoints(self) -> list[str]:
         """`host:port` pairs a start-up check waits for (MongoDB's come from its connection string)."""
@@ -62,10 +63,30 @@ def peer_env(peers: Peers) -> list[k8s.core.v1.EnvVarArgs]:
     if peers.redis_password:
         out.append(secret_env("CLEARML_REDIS_SERVICE_PASSWORD", peers.redis_password.name, peers.redis_password.key))
     out += env({f"CLEARML__HOSTS__ELASTIC__{cluster}__HOSTS": hosts for cluster in ELASTIC_CLUSTERS})
+    if any(h["scheme"] == "https" for h in peers.elastic_hosts):
+        # Passed to elasticsearch.Elasticsearch(**args) by clearml-server's es_factory: verify the
+        # server certificate, against the mounted CA when there is one. Never switched off.
+        for cluster in ELASTIC_CLUSTERS:
+            out += env({f"CLEARML__HOSTS__ELASTIC__{cluster}__ARGS__VERIFY_CERTS": "true"})
+            if peers.elastic_ca:
+                out += env({f"CLEARML__HOSTS__ELASTIC__{cluster}__ARGS__CA_CERTS": f'"{ELASTIC_CA_DIR}/ca.crt"'})
     if peers.elastic_username and peers.elastic_password:
         out.append(secret_env("CLEARML_ELASTIC_SERVICE_USERNAME", peers.elastic_username.name, peers.elastic_username.key))
         out.append(secret_env("CLEARML_ELASTIC_SERVICE_PASSWORD", peers.elastic_password.name, peers.elastic_password.key))
     return out
+
+
+ELASTIC_CA_DIR = "/etc/clearml/elastic-ca"
+
+
+def elastic_ca_volumes(peers: Peers) -> tuple[list[k8s.core.v1.VolumeArgs], list[k8s.core.v1.VolumeMountArgs]]:
+    """The CA certificate (only that key of its Secret, never a private key) for `ca_certs`."""
+    if not peers.elastic_ca:
+        return [], []
+    volume = k8s.core.v1.VolumeArgs(name="elastic-ca", secret=k8s.core.v1.SecretVolumeSourceArgs(
+        secret_name=peers.elastic_ca.name, default_mode=0o444,
+        items=[k8s.core.v1.KeyToPathArgs(key=peers.elastic_ca.key, path="ca.crt")]))
+    return [volume], [k8s.core.v1.VolumeMountArgs(name="elastic-ca", mount_path=ELASTIC_CA_DIR, read_only=True)]
 
 
 def credential_env(secret: pulumi.Input[str], *names: str) -> list[k8s.core.v1.EnvVarArgs]:

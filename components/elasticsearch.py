@@ -1,9 +1,14 @@
-"""Elasticsearch 8 tier: StatefulSet (single node, or a 3+ node cluster), volume claims, Services, PDB.
+"""Elasticsearch 8 tier: StatefulSet (single node, or a 3+ node cluster), volume claims, Services,
+PDB, and security on: TLS from cert-manager and a generated password for the `elastic` user.
 
-No privileged or root init container and no sysctl: `node.store.allow_mmap: false` makes
-Elasticsearch use NIO instead of mmap, so the node's `vm.max_map_count` does not matter and the
-bootstrap check for it does not apply. Elastic's image runs as any UID in group 0 (its files are
-owned by group 0 and group-writable), which is what restricted-v2 gives it.
+* HTTP is TLS-only with a cert-manager certificate whose names include the client Service
+  (`clearml-elastic`); ClearML verifies it against the issuing CA (`verify_certs: true`).
+* With more than one node, transport TLS uses the same certificate (it carries `client auth`) and
+  `verification_mode: certificate`: the chain is verified; node-to-node hostname checks are off
+  because nodes connect by pod IP, which a certificate issued before scheduling cannot name.
+* No privileged or root init container and no sysctl: `node.store.allow_mmap: false` makes
+  Elasticsearch use NIO instead of mmap, so the node's `vm.max_map_count` does not matter and the
+  bootstrap check for it does not apply. Elastic's image runs as any UID in group 0.
 """
 
 from __future__ import annotations
@@ -12,49 +17,82 @@ from dataclasses import dataclass
 
 import pulumi
 import pulumi_kubernetes as k8s
+import pulumi_random as random
 
-from settings.models import ElasticSettings, FeatureSettings, ImageSettings
+from settings.models import ElasticSettings, FeatureSettings, ImageSettings, TlsSettings
 
 from . import seeding
 from . import workload as w
+from .certificate import Certificate, CertificateArgs, service_dns_names
+from .clearml_env import SecretRef
 
 COMPONENT = "elasticsearch"
 HTTP_PORT, TRANSPORT_PORT = 9200, 9300
 HOME = "/usr/share/elasticsearch"
-# Shipped directory that must be writable (keystore, generated files): seeded from the image.
+# Shipped directory that must be writable (keystore): seeded from the image.
 CONFIG_DIR = f"{HOME}/config"
+# Elasticsearch reads TLS files only from inside its config directory.
+CERTS_DIR = f"{CONFIG_DIR}/certs"
+USER = "elastic"
 
 
 @dataclass(frozen=True)
 class ElasticsearchArgs:
-    namespace: pulumi.Input[str]
+    namespace: str
     settings: ElasticSettings
     images: ImageSettings
     features: FeatureSettings
     storage_class: str | None
+    issuer: dict[str, str]  # issuer of the in-cluster certificate
+    tls: TlsSettings
     scc: str | None = None  # an SCC granted to this tier beyond restricted-v2 (SccSettings)
 
 
 class Elasticsearch(pulumi.ComponentResource):
-    """Outputs: `host`, `port`, `scheme` and `hosts` (the list ClearML's `hosts.elastic.*.hosts` takes)."""
+    """Outputs: `hosts` (ClearML's `hosts.elastic.*.hosts`, scheme https), `username`, `password`
+    and `ca` (Secret references: the CA ClearML verifies the server certificate against)."""
 
     host: str
     port: int
-    scheme: str
     hosts: list[dict]
+    username: SecretRef
+    password: SecretRef
+    ca: SecretRef
 
     def __init__(self, name: str, args: ElasticsearchArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("clearml:elasticsearch:Elasticsearch", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
         spec = args.settings
         headless_name = f"{name}-headless"
+        replicated = spec.replicas > 1
+
+        password = pulumi.Output.secret(
+            random.RandomPassword(f"{name}-password", length=40, special=False, opts=child).result)
+        secret = k8s.core.v1.Secret(
+            f"{name}-secret",
+            metadata=k8s.meta.v1.ObjectMetaArgs(name=name, namespace=args.namespace, labels=w.labels(COMPONENT)),
+            type="Opaque",
+            string_data={"username": pulumi.Output.secret(USER), "password": password},
+            opts=child,
+        )
+        # Names the HTTP clients use (the client Service) and the nodes' stable DNS names.
+        dns_names = service_dns_names(name, args.namespace) + [
+            f"*.{headless_name}.{args.namespace}.svc", f"*.{headless_name}.{args.namespace}.svc.cluster.local"]
+        certificate = Certificate(f"{name}-tls", CertificateArgs(
+            namespace=args.namespace, secret_name=f"{name}-tls", issuer=args.issuer, tls=args.tls,
+            dns_names=dns_names, component=COMPONENT,
+            usages=("server auth", "client auth", "digital signature", "key encipherment")), opts=child)
 
         es_env = {
             "cluster.name": "clearml",
             "network.host": "0.0.0.0",
             "node.store.allow_mmap": "false",
             "bootstrap.memory_lock": "false",
-            "xpack.security.enabled": "false",
+            "xpack.security.enabled": "true",
+            "xpack.security.http.ssl.enabled": "true",
+            "xpack.security.http.ssl.key": "certs/tls.key",
+            "xpack.security.http.ssl.certificate": "certs/tls.crt",
+            "xpack.security.http.ssl.certificate_authorities": "certs/ca.crt",
             "xpack.ml.enabled": "false",
             "ingest.geoip.downloader.enabled": "false",
             "cluster.routing.allocation.disk.watermark.low": "500mb",
@@ -64,22 +102,38 @@ class Elasticsearch(pulumi.ComponentResource):
             "http.compression_level": "7",
             "ES_JAVA_OPTS": f"-Xms{spec.heap} -Xmx{spec.heap}",
         }
-        if spec.replicas == 1:
-            es_env["discovery.type"] = "single-node"
-        else:
+        if replicated:
             es_env["discovery.seed_hosts"] = headless_name
             es_env["cluster.initial_master_nodes"] = ",".join(f"{name}-{i}" for i in range(spec.replicas))
+            es_env.update({
+                "xpack.security.transport.ssl.enabled": "true",
+                "xpack.security.transport.ssl.verification_mode": "certificate",
+                "xpack.security.transport.ssl.key": "certs/tls.key",
+                "xpack.security.transport.ssl.certificate": "certs/tls.crt",
+                "xpack.security.transport.ssl.certificate_authorities": "certs/ca.crt",
+            })
+        else:
+            es_env["discovery.type"] = "single-node"
         env_vars = [
             k8s.core.v1.EnvVarArgs(
                 name="node.name",
                 value_from=k8s.core.v1.EnvVarSourceArgs(
                     field_ref=k8s.core.v1.ObjectFieldSelectorArgs(field_path="metadata.name")),
-            )
+            ),
+            # The image's entrypoint stores it as `bootstrap.password` (the elastic user's password).
+            w.secret_env("ELASTIC_PASSWORD", secret.metadata.name, "password"),
         ] + w.env(es_env)
 
         seeded = {"config": CONFIG_DIR}
         seed = seeding.seed_container(args.images.elasticsearch.ref, args.images.pull_policy, seeded)
-        health = ["curl", "-fsS", "--max-time", "4", f"http://127.0.0.1:{HTTP_PORT}/_cluster/health?local=true"]
+        # Verified TLS, as ClearML does it: the name the certificate carries, resolved to this pod, the
+        # issuing CA, and credentials passed on stdin so they never appear in a process list.
+        health = [
+            "sh", "-c",
+            'printf \'user = "%s:%s"\\n\' elastic "$ELASTIC_PASSWORD" | curl --config - -fsS --max-time 4 '
+            f"--cacert {CERTS_DIR}/ca.crt --resolve {name}:{HTTP_PORT}:127.0.0.1 "
+            f"'https://{name}:{HTTP_PORT}/_cluster/health?local=true' >/dev/null",
+        ]
         main = w.container(
             name="elasticsearch",
             image=args.images.elasticsearch.ref,
@@ -87,27 +141,31 @@ class Elasticsearch(pulumi.ComponentResource):
             resources_spec=spec.resources,
             read_only_root_filesystem=True,
             env_vars=env_vars,
-            ports=[w.port("http", HTTP_PORT), w.port("transport", TRANSPORT_PORT)],
+            ports=[w.port("https", HTTP_PORT), w.port("transport", TRANSPORT_PORT)],
             mounts=[
                 w.mount("data", f"{HOME}/data"),
                 *seeding.seeded_mounts(seeded),
+                w.mount("certs", CERTS_DIR, read_only=True),
                 w.mount("logs", f"{HOME}/logs"),
                 w.mount("tmp", "/tmp"),
             ],
-            startup=w.tcp_probe("http", period=5, failures=120),
+            startup=w.tcp_probe("https", period=5, failures=120),
             readiness=w.exec_probe(health, period=10, failures=3, timeout=5),
             liveness=w.tcp_probe("transport", period=20, failures=6),
         )
+        certs_volume = k8s.core.v1.VolumeArgs(name="certs", secret=k8s.core.v1.SecretVolumeSourceArgs(
+            secret_name=certificate.secret_name, default_mode=0o440))
         account = w.service_account(name, args.namespace, COMPONENT, child, scc=args.scc)
         headless = w.service(f"{name}-headless", name=headless_name, namespace=args.namespace, component=COMPONENT,
-                             ports={"http": HTTP_PORT, "transport": TRANSPORT_PORT}, headless=True, opts=child)
+                             ports={"https": HTTP_PORT, "transport": TRANSPORT_PORT}, headless=True, opts=child)
         client = w.service(f"{name}-service", name=name, namespace=args.namespace, component=COMPONENT,
-                           ports={"http": HTTP_PORT}, opts=child)
+                           ports={"https": HTTP_PORT}, opts=child)
         self.statefulset = w.stateful_set(
             f"{name}-statefulset", name=name, namespace=args.namespace, component=COMPONENT,
             replicas=spec.replicas, service_name=headless.metadata.name,
             data_size=spec.storage.size, data_access_mode=spec.storage.access_mode,
-            storage_class=args.storage_class, opts=child,
+            storage_class=args.storage_class,
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[certificate]),
             # All nodes start together: the first master election needs a quorum of them.
             parallel=True,
             template=w.pod_template(
@@ -116,7 +174,8 @@ class Elasticsearch(pulumi.ComponentResource):
                 service_account=account.metadata.name,
                 containers=[main],
                 init_containers=[seed],
-                volumes=seeding.seeded_volumes(seeded) + [w.empty_dir("logs", "512Mi"), w.empty_dir("tmp", "1Gi")],
+                volumes=seeding.seeded_volumes(seeded) + [
+                    certs_volume, w.empty_dir("logs", "512Mi"), w.empty_dir("tmp", "1Gi")],
                 replicas=spec.replicas,
                 spread=args.features.topology_spread,
                 termination_grace_seconds=120,
@@ -125,8 +184,9 @@ class Elasticsearch(pulumi.ComponentResource):
         w.disruption_budget(f"{name}-pdb", name=name, namespace=args.namespace, component=COMPONENT,
                             replicas=spec.replicas, opts=child)
 
-        self.host = name
-        self.port = HTTP_PORT
-        self.scheme = "http"
-        self.hosts = [{"host": self.host, "port": self.port, "scheme": self.scheme}]
-        self.register_outputs({"host": client.metadata.name, "port": self.port, "scheme": self.scheme})
+        self.host, self.port = name, HTTP_PORT
+        self.hosts = [{"host": name, "port": HTTP_PORT, "scheme": "https"}]
+        self.username = SecretRef(name=secret.metadata.name, key="username")
+        self.password = SecretRef(name=secret.metadata.name, key="password")
+        self.ca = SecretRef(name=certificate.secret_name, key="ca.crt")
+        self.register_outputs({"host": client.metadata.name, "port": self.port, "scheme": "https"})

@@ -14,7 +14,9 @@ from . import workload as w
 from .apiserver import ApiServer, ApiServerArgs
 from .async_delete import AsyncDelete, AsyncDeleteArgs
 from .clearml_env import Peers, SecretRef
+from .certificate import CertificateAuthority, CertificateAuthorityArgs, issuer_ref
 from .credentials import Credentials, CredentialsArgs
+from .edge import Edge, EdgeArgs
 from .elasticsearch import Elasticsearch, ElasticsearchArgs
 from .fileserver import FileServer, FileServerArgs
 from .mongodb import MongoDB, MongoDBArgs
@@ -32,12 +34,16 @@ def _ref(ref) -> SecretRef | None:
 
 
 class ClearmlServer(pulumi.ComponentResource):
-    """Outputs: `namespace`, `urls` (public), `credentials_secret`, `admin_password` (secret)."""
+    """Outputs: `namespace`, `urls` (public), `credentials_secret`, `admin_password`, `tests_key` and
+    `tests_secret` (secrets), and `ca_certificate` (the in-cluster CA's PEM, when it was created and read)."""
 
     namespace: str
     urls: dict[str, str]
     credentials_secret: pulumi.Output[str]
     admin_password: pulumi.Output[str]
+    tests_key: pulumi.Output[str]
+    tests_secret: pulumi.Output[str]
+    ca_certificate: pulumi.Output[str] | None
 
     def __init__(self, name: str, args: ClearmlServerArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("clearml:index:ClearmlServer", name, None, opts)
@@ -60,6 +66,15 @@ class ClearmlServer(pulumi.ComponentResource):
             child = pulumi.ResourceOptions(parent=self, depends_on=[namespace])
 
         credentials = Credentials(f"{name}-credentials", CredentialsArgs(namespace=ns), opts=child)
+
+        # ---- certificates: the in-cluster CA (unless both issuers are given) --------------------
+        tls = settings.tls
+        ca = CertificateAuthority(f"{name}-ca", CertificateAuthorityArgs(namespace=ns, tls=tls), opts=child) \
+            if tls.bootstraps_ca else None
+        internal_issuer = issuer_ref(tls.internal_issuer) if tls.internal_issuer else ca.issuer
+        route_issuer = None
+        if tls.route_certificates != "router-default":
+            route_issuer = issuer_ref(tls.route_issuer) if tls.route_issuer else ca.issuer
         server_config = k8s.core.v1.ConfigMap(
             f"{name}-server-config",
             metadata=k8s.meta.v1.ObjectMetaArgs(name=f"{name}-server-config", namespace=ns, labels=w.labels("server")),
@@ -89,17 +104,19 @@ class ClearmlServer(pulumi.ComponentResource):
         if settings.elasticsearch.external:
             ext = settings.elasticsearch.external
             elastic_hosts = [h.model_dump() for h in ext.hosts]
-            elastic_user, elastic_password = _ref(ext.username), _ref(ext.password)
+            elastic_user, elastic_password, elastic_ca = _ref(ext.username), _ref(ext.password), _ref(ext.ca)
         else:
             elastic = Elasticsearch(f"{name}-elastic", ElasticsearchArgs(
                 scc=grants.get("elasticsearch"), namespace=ns, settings=settings.elasticsearch, images=settings.images, features=settings.features,
-                storage_class=settings.storage_class(settings.elasticsearch.storage)), opts=child)
-            elastic_hosts, elastic_user, elastic_password = elastic.hosts, None, None
+                storage_class=settings.storage_class(settings.elasticsearch.storage),
+                issuer=internal_issuer, tls=tls), opts=child)
+            elastic_hosts, elastic_user, elastic_password = elastic.hosts, elastic.username, elastic.password
+            elastic_ca = elastic.ca
 
         peers = Peers(
             mongo_connection=mongo_connection, redis_host=redis_host, redis_port=redis_port,
             redis_password=redis_password, elastic_hosts=elastic_hosts,
-            elastic_username=elastic_user, elastic_password=elastic_password,
+            elastic_username=elastic_user, elastic_password=elastic_password, elastic_ca=elastic_ca,
         )
 
         # ---- ClearML tiers ----------------------------------------------------------------
@@ -113,17 +130,34 @@ class ClearmlServer(pulumi.ComponentResource):
             retain_on_delete=settings.storage.retain_on_delete, apiserver_url=api.url,
             redis_host=redis_host, redis_port=redis_port, redis_password=redis_password,
             credentials_secret=credentials.secret_name), opts=child)
-        WebServer(f"{name}-webserver", WebServerArgs(
-            scc=grants.get("webserver"), namespace=ns, settings=settings.webserver, images=settings.images, features=settings.features,
-            apiserver_url=api.url, fileserver_url=files.url, public_urls=urls), opts=child)
+        reencrypt = settings.edge.termination == "reencrypt"
+        web = WebServer(f"{name}-webserver", WebServerArgs(
+            scc=grants.get("webserver"), namespace=ns, settings=settings.webserver, images=settings.images,
+            features=settings.features, apiserver_url=api.url, fileserver_url=files.url, public_urls=urls,
+            tls_issuer=internal_issuer if reencrypt else None, tls=tls, public_hosts=settings.public_hosts), opts=child)
         if settings.features.async_delete:
             AsyncDelete(f"{name}-async-delete", AsyncDeleteArgs(
                 scc=grants.get("asyncDelete"), namespace=ns, settings=settings.async_delete, images=settings.images, peers=peers,
                 credentials_secret=credentials.secret_name, server_config=server_config.metadata.name,
                 fileserver_url=files.url, files_url=urls["files"]), opts=child)
 
+        # ---- edge: Routes (or Ingresses) for the three hosts ---------------------------------------
+        # Service names equal the tiers' names (components/workload.py `service`).
+        if reencrypt:
+            backends = {key: (f"{name}-webserver", "https") for key in ("app", "api", "files")}
+        else:
+            backends = {"app": (f"{name}-webserver", "http"), "api": (f"{name}-apiserver", "http"),
+                        "files": (f"{name}-fileserver", "http")}
+        destination_ca = settings.edge.destination_ca_certificate or (ca.ca_certificate if ca and reencrypt else None)
+        edge = Edge(f"{name}-edge", EdgeArgs(
+            namespace=ns, edge=settings.edge, tls=tls, hosts=settings.public_hosts, backends=backends,
+            issuer=route_issuer, destination_ca=destination_ca), opts=pulumi.ResourceOptions(
+                parent=self, depends_on=[web, api, files] + ([namespace] if settings.namespace.create else [])))
+
         self.namespace = ns
-        self.urls = urls
+        self.urls = edge.urls
+        self.ca_certificate = ca.ca_certificate if ca else None
+        self.tests_key, self.tests_secret = credentials.tests_key, credentials.tests_secret
         self.credentials_secret = credentials.secret_name
         self.admin_password = credentials.admin_password
         self.register_outputs({

@@ -157,9 +157,12 @@ def pod_template(
     annotations: Mapping[str, pulumi.Input[str]] | None = None,
     restart_policy: str | None = None,
     required_scc: str | None = None,
+    automount_token: bool = False,
 ) -> k8s.core.v1.PodTemplateSpecArgs:
     """`required_scc` pins the pod to one SCC (`openshift.io/required-scc`, OpenShift 4.14+). It is only set
-    for tiers with an explicit grant: without the pin, restricted-v2 is tried first and a grant has no effect."""
+    for tiers with an explicit grant: without the pin, restricted-v2 is tried first and a grant has no effect.
+
+    `automount_token` mounts the ServiceAccount token: only for a pod that talks to the Kubernetes API."""
     all_annotations = dict(annotations or {})
     if required_scc:
         all_annotations["openshift.io/required-scc"] = required_scc
@@ -167,7 +170,7 @@ def pod_template(
         metadata=k8s.meta.v1.ObjectMetaArgs(labels=labels(component), annotations=all_annotations or None),
         spec=k8s.core.v1.PodSpecArgs(
             service_account_name=service_account,
-            automount_service_account_token=False,
+            automount_service_account_token=automount_token,
             enable_service_links=False,
             security_context=pod_security_context(),
             init_containers=list(init_containers) or None,
@@ -194,14 +197,10 @@ def service_account(name: str, namespace: pulumi.Input[str], component: str,
         opts=opts,
     )
     if scc:
-        k8s.rbac.v1.RoleBinding(
-            f"{name}-scc-{scc}",
-            metadata=k8s.meta.v1.ObjectMetaArgs(name=f"{name}-scc-{scc}", namespace=namespace, labels=labels(component)),
-            role_ref=k8s.rbac.v1.RoleRefArgs(api_group="rbac.authorization.k8s.io", kind="ClusterRole",
-                                              name=f"system:openshift:scc:{scc}"),
-            subjects=[k8s.rbac.v1.SubjectArgs(kind="ServiceAccount", name=name, namespace=namespace)],
-            opts=opts,
-        )
+        from .scc_grant import SccGrant, SccGrantArgs  # noqa: PLC0415 (scc_grant imports this module)
+
+        SccGrant(f"{name}-scc-{scc}", SccGrantArgs(namespace=namespace, service_account=name, scc=scc,
+                                                   component=component), opts=opts)
     return account
 
 

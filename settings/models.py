@@ -306,6 +306,9 @@ class ExternalElastic(Model):
     hosts: list[ElasticHost] = Field(min_length=1, description="Elasticsearch HTTP endpoints.")
     username: SecretKeyRef | None = Field(default=None, description="Existing Secret key holding the user name.")
     password: SecretKeyRef | None = Field(default=None, description="Existing Secret key holding the password.")
+    ca: SecretKeyRef | None = Field(
+        default=None, description="Existing Secret key holding the PEM CA of the cluster's certificate (unset: system CAs)."
+    )
 
     @model_validator(mode="after")
     def _credentials_pair(self) -> ExternalElastic:
@@ -634,8 +637,8 @@ class Settings(Model):
     elasticsearch: ElasticSettings = Field(
         default=ElasticSettings(), description="Elasticsearch tier (or an external cluster)."
     )
-    edge: EdgeSettings = Field(default=EdgeSettings(), description="How ClearML is exposed: Routes or Ingress, TLS termination.")
     tls: TlsSettings = Field(default=TlsSettings(), description="cert-manager certificates and issuers.")
+    edge: EdgeSettings = Field(default=EdgeSettings(), description="How ClearML is exposed: Routes or Ingress, TLS termination.")
     scc: SccSettings = Field(default=SccSettings(), description="SCC grants beyond restricted-v2 (none by default).")
     network_policies: NetworkPolicySettings = Field(default=NetworkPolicySettings(), description="NetworkPolicies.")
     agent: AgentSettings = Field(default=AgentSettings(), description="The optional ClearML Kubernetes agent.")
@@ -647,6 +650,18 @@ class Settings(Model):
         if namespace is not None:
             hosts.resolve(namespace.name)
         return hosts
+
+    @field_validator("edge")
+    @classmethod
+    def _reencrypt_has_a_ca(cls, edge: EdgeSettings, info: ValidationInfo) -> EdgeSettings:
+        tls = info.data.get("tls")
+        if tls is None or edge.termination != "reencrypt" or edge.destination_ca_certificate:
+            return edge
+        if tls.internal_issuer is not None:
+            raise ValueError("reencrypt with tls.internalIssuer needs destinationCaCertificate (the PEM CA of that issuer)")
+        if not tls.export_ca_certificate:
+            raise ValueError("reencrypt with the in-cluster CA needs tls.exportCaCertificate: true (the router must trust it)")
+        return edge
 
     @property
     def public_hosts(self) -> dict[str, str]:

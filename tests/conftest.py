@@ -8,6 +8,7 @@ those manifests, not on Python objects.
 from __future__ import annotations
 
 import asyncio
+import base64
 import json
 import runpy
 import sys
@@ -26,6 +27,7 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 PROJECT = "clearml-openshift"
+MOCK_CA = "-----BEGIN CERTIFICATE-----\nMOCKCA\n-----END CERTIFICATE-----\n"
 
 
 @dataclass
@@ -37,6 +39,9 @@ class Recorded:
     parent: str = ""
     retain_on_delete: bool = False
     custom: bool = True
+    read: bool = False  # a `.get()` of an existing object, not something the program creates
+    dependencies: list[str] = field(default_factory=list)
+    ignore_changes: list[str] = field(default_factory=list)
 
     @property
     def kind(self) -> str:
@@ -67,11 +72,15 @@ class RecordingMocks(pulumi.runtime.Mocks):
 
     def new_resource(self, args: pulumi.runtime.MockResourceArgs):
         outputs = dict(args.inputs)
+        if args.resource_id and args.typ == "kubernetes:core/v1:Secret":
+            # What cert-manager leaves in a CA Secret (base64 like the API server returns it).
+            outputs["data"] = {"ca.crt": base64.b64encode(MOCK_CA.encode()).decode()}
         if args.typ.startswith("random:index/random"):
             # Deterministic stand-ins for generated values: long enough, and unique per resource.
             length = int(args.inputs.get("length", 32))
             outputs["result"] = (args.name.replace("-", "") * 8)[:length]
-        self.resources.append(Recorded(args.typ, args.name, dict(args.inputs), outputs, custom=args.custom))
+        self.resources.append(Recorded(args.typ, args.name, dict(args.inputs), outputs, custom=args.custom,
+                                       read=bool(args.resource_id)))
         return f"{args.name}-id", outputs
 
     def call(self, args: pulumi.runtime.MockCallArgs):
@@ -79,7 +88,7 @@ class RecordingMocks(pulumi.runtime.Mocks):
 
     # ---- queries used by the tests -------------------------------------------------------
     def of_kind(self, kind: str) -> list[Recorded]:
-        return [r for r in self.resources if r.typ.startswith("kubernetes:") and r.kind == kind]
+        return [r for r in self.resources if r.typ.startswith("kubernetes:") and r.kind == kind and not r.read]
 
     def one(self, kind: str, name: str) -> Recorded:
         """The Kubernetes object of this kind whose metadata.name is `name`."""
@@ -95,13 +104,23 @@ class RecordingMocks(pulumi.runtime.Mocks):
 class RecordingMonitor(pulumi.runtime.mocks.MockMonitor):
     """Adds what MockResourceArgs leaves out: the parent and retainOnDelete of every registration."""
 
+    def _record(self, request, **extra) -> None:
+        for recorded in self.mocks.resources:
+            if recorded.typ == request.type and recorded.name == request.name:
+                recorded.parent = request.parent
+                for key, value in extra.items():
+                    setattr(recorded, key, value)
+
     def RegisterResource(self, request):
         response = super().RegisterResource(request)
         if request.type != "pulumi:pulumi:Stack":
-            for recorded in self.mocks.resources:
-                if recorded.typ == request.type and recorded.name == request.name:
-                    recorded.parent = request.parent
-                    recorded.retain_on_delete = bool(request.retainOnDelete)
+            self._record(request, retain_on_delete=bool(request.retainOnDelete),
+                         dependencies=list(request.dependencies), ignore_changes=list(request.ignoreChanges))
+        return response
+
+    def ReadResource(self, request):
+        response = super().ReadResource(request)
+        self._record(request, dependencies=list(request.dependencies))
         return response
 
 

@@ -110,6 +110,8 @@ NOT_SHIPPED = {
         "/opt/clearml/config": "created empty by final_image_preparation.sh (mkdir -p /opt/clearml/config)",
         "/opt/clearml/apiserver/apierrors/errors": "git-ignored generated code; seeded anyway (see clearml_image.py)",
         "/etc/clearml-web": "absent; this program's nginx config",
+        "/etc/clearml-web-tls": "absent; the web server's certificate (reencrypt)",
+        "/etc/clearml/elastic-ca": "absent (/etc/clearml is not in the image); the Elasticsearch CA",
     },
     "library/mongo": {
         "/data/db": "empty VOLUME of the image",
@@ -120,6 +122,7 @@ NOT_SHIPPED = {
     "elasticsearch/elasticsearch": {
         "/usr/share/elasticsearch/data": "empty in the image",
         "/usr/share/elasticsearch/logs": "empty in the image",
+        "/usr/share/elasticsearch/config/certs": "absent: only security auto-configuration creates it, at run time",
         "/tmp": "temp dir",
     },
 }

@@ -38,7 +38,11 @@ def test_apiserver_env_wiring(dev):
     assert env["CLEARML_REDIS_SERVICE_PASSWORD"] == ("secret", "clearml-redis", "password")
     for cluster in ("EVENTS", "WORKERS", "DATASETS", "LOGS"):
         hosts = json.loads(env[f"CLEARML__HOSTS__ELASTIC__{cluster}__HOSTS"])
-        assert hosts == [{"host": "clearml-elastic", "port": 9200, "scheme": "http"}]
+        assert hosts == [{"host": "clearml-elastic", "port": 9200, "scheme": "https"}]
+        assert env[f"CLEARML__HOSTS__ELASTIC__{cluster}__ARGS__VERIFY_CERTS"] == "true"
+        assert env[f"CLEARML__HOSTS__ELASTIC__{cluster}__ARGS__CA_CERTS"] == '"/etc/clearml/elastic-ca/ca.crt"'
+    assert env["CLEARML_ELASTIC_SERVICE_USERNAME"] == ("secret", "clearml-elastic", "username")
+    assert env["CLEARML_ELASTIC_SERVICE_PASSWORD"] == ("secret", "clearml-elastic", "password")
     for user in ("apiserver", "tests", "services_agent", "fileserver", "webserver"):
         for part in ("user_key", "user_secret"):
             value = env[f"CLEARML__secure__credentials__{user}__{part}"]
@@ -141,7 +145,7 @@ def test_probe_endpoints(dev):
 def test_every_secret_value_is_a_pulumi_secret(dev):
     secrets = dev.of_kind("Secret")
     assert {unwrap(s.inputs)["metadata"]["name"] for s in secrets} == {
-        "clearml-credentials", "clearml-mongodb", "clearml-redis"}
+        "clearml-credentials", "clearml-mongodb", "clearml-redis", "clearml-elastic"}
     for secret in secrets:
         assert is_secret(secret.inputs["stringData"]), secret.name
 
