@@ -8,6 +8,7 @@ import pulumi
 
 from settings.models import ApiServerSettings, FeatureSettings, ImageSettings
 
+from . import agent
 from . import clearml_env as ce
 from . import clearml_image as ci
 from . import seeding
@@ -29,6 +30,7 @@ class ApiServerArgs:
     server_config: pulumi.Input[str]
     files_url: str
     cookie_domain: str | None
+    k8s_agent: bool = False  # the Kubernetes agent's `secure.credentials.k8s_agent` user
     scc: str | None = None  # an SCC granted to this tier beyond restricted-v2 (SccSettings)
 
 
@@ -59,7 +61,9 @@ class ApiServer(pulumi.ComponentResource):
         env_vars = (
             w.env(ce.PROCESS_ENV)
             + ce.peer_env(args.peers)
-            + ce.credential_env(creds, "apiserver", "tests", "services_agent", "fileserver", "webserver")
+            + ce.credential_env(creds, "apiserver", "tests", "services_agent", "fileserver", "webserver",
+                                *(["k8s_agent"] if args.k8s_agent else []))
+            + (agent.apiserver_user_env() if args.k8s_agent else [])
             + ce.token_env(creds)
             + [
                 w.secret_env("CLEARML__secure__http__session_secret__apiserver", creds, c.SESSION_SECRET),

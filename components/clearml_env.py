@@ -97,6 +97,7 @@ def credential_env(secret: pulumi.Input[str], *names: str) -> list[k8s.core.v1.E
         "services_agent": (c.AGENT_KEY, c.AGENT_SECRET),
         "fileserver": (c.FILESERVER_KEY, c.FILESERVER_SECRET),
         "webserver": (c.WEBSERVER_KEY, c.WEBSERVER_SECRET),
+        "k8s_agent": (c.K8S_AGENT_KEY, c.K8S_AGENT_SECRET),
     }
     out = []
     for name in names:

@@ -42,10 +42,12 @@ def entrypoint(role: str) -> list[str]:
 
 
 def wait_init_container(image: Image, pull_policy: str, command: list[str],
-                        env_vars: list[k8s.core.v1.EnvVarArgs]) -> k8s.core.v1.ContainerArgs:
+                        env_vars: list[k8s.core.v1.EnvVarArgs], *, name: str = "wait-for-peers",
+                        working_dir: str | None = None) -> k8s.core.v1.ContainerArgs:
     """Blocks pod start until the peers accept TCP connections (keeps start-up out of CrashLoopBackOff)."""
     return w.container(
-        name="wait-for-peers",
+        name=name,
+        working_dir=working_dir,
         image=image.ref,
         pull_policy=pull_policy,
         resources_spec=WAIT_RESOURCES,

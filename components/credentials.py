@@ -21,6 +21,8 @@ from . import workload as w
 APISERVER_KEY, APISERVER_SECRET = "apiserver_key", "apiserver_secret"
 TESTS_KEY, TESTS_SECRET = "tests_key", "tests_secret"
 AGENT_KEY, AGENT_SECRET = "services_agent_key", "services_agent_secret"
+# The Kubernetes agent (k8s glue) and its task pods: `secure.credentials.k8s_agent` (only with `k8s_agent`).
+K8S_AGENT_KEY, K8S_AGENT_SECRET = "k8s_agent_key", "k8s_agent_secret"
 # The server's built-in secure.conf ships fixed, public keys for these two system users; they are
 # always replaced by generated ones.
 FILESERVER_KEY, FILESERVER_SECRET = "fileserver_key", "fileserver_secret"
@@ -36,6 +38,7 @@ ADMIN_USERNAME = "admin"
 @dataclass(frozen=True)
 class CredentialsArgs:
     namespace: pulumi.Input[str]
+    k8s_agent: bool = False  # also generate the Kubernetes agent's pair (agent.enabled)
 
 
 class Credentials(pulumi.ComponentResource):
@@ -79,6 +82,9 @@ class Credentials(pulumi.ComponentResource):
             ADMIN_USER: pulumi.Output.from_input(ADMIN_USERNAME),
             ADMIN_PASSWORD: secret_value("admin-password", 24),
         }
+        if args.k8s_agent:
+            values[K8S_AGENT_KEY] = access_key("k8s-agent-key")
+            values[K8S_AGENT_SECRET] = secret_value("k8s-agent-secret")
         # `apiserver.auth.fixed_users.users` as HOCON (JSON is valid HOCON), for an env var.
         values[FIXED_USERS] = values[ADMIN_PASSWORD].apply(
             lambda password: json.dumps([{"username": ADMIN_USERNAME, "password": password, "name": "Administrator"}])

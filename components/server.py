@@ -11,6 +11,7 @@ from settings import Settings
 
 from . import clearml_image as ci
 from . import workload as w
+from .agent import Agent, AgentArgs
 from .apiserver import ApiServer, ApiServerArgs
 from .async_delete import AsyncDelete, AsyncDeleteArgs
 from .clearml_env import Peers, SecretRef
@@ -21,6 +22,8 @@ from .elasticsearch import Elasticsearch, ElasticsearchArgs
 from .fileserver import FileServer, FileServerArgs
 from .mongodb import MongoDB, MongoDBArgs
 from .redis import Redis, RedisArgs
+from .network_policies import NetworkPolicies, NetworkPoliciesArgs
+from .webserver import TLS_PORT as WEB_TLS_PORT
 from .webserver import WebServer, WebServerArgs
 
 
@@ -65,7 +68,8 @@ class ClearmlServer(pulumi.ComponentResource):
             )
             child = pulumi.ResourceOptions(parent=self, depends_on=[namespace])
 
-        credentials = Credentials(f"{name}-credentials", CredentialsArgs(namespace=ns), opts=child)
+        credentials = Credentials(f"{name}-credentials", CredentialsArgs(
+            namespace=ns, k8s_agent=settings.agent.enabled), opts=child)
 
         # ---- certificates: the in-cluster CA (unless both issuers are given) --------------------
         tls = settings.tls
@@ -123,7 +127,8 @@ class ClearmlServer(pulumi.ComponentResource):
         api = ApiServer(f"{name}-apiserver", ApiServerArgs(
             scc=grants.get("apiserver"), namespace=ns, settings=settings.apiserver, images=settings.images, features=settings.features,
             peers=peers, credentials_secret=credentials.secret_name, server_config=server_config.metadata.name,
-            files_url=urls["files"], cookie_domain=settings.cookie_domain), opts=child)
+            files_url=urls["files"], cookie_domain=settings.cookie_domain, k8s_agent=settings.agent.enabled),
+            opts=child)
         files = FileServer(f"{name}-fileserver", FileServerArgs(
             scc=grants.get("fileserver"), namespace=ns, settings=settings.fileserver, images=settings.images, features=settings.features,
             storage_class=settings.storage_class(settings.fileserver.storage),
@@ -141,6 +146,12 @@ class ClearmlServer(pulumi.ComponentResource):
                 credentials_secret=credentials.secret_name, server_config=server_config.metadata.name,
                 fileserver_url=files.url, files_url=urls["files"]), opts=child)
 
+        if settings.agent.enabled:
+            Agent(f"{name}-agent", AgentArgs(
+                scc=grants.get("agent"), namespace=ns, settings=settings.agent, images=settings.images,
+                credentials_secret=credentials.secret_name, apiserver_url=api.url, public_urls=urls,
+                kubectl_image=settings.agent.kubectl_image), opts=child)
+
         # ---- edge: Routes (or Ingresses) for the three hosts ---------------------------------------
         # Service names equal the tiers' names (components/workload.py `service`).
         if reencrypt:
@@ -153,6 +164,17 @@ class ClearmlServer(pulumi.ComponentResource):
             namespace=ns, edge=settings.edge, tls=tls, hosts=settings.public_hosts, backends=backends,
             issuer=route_issuer, destination_ca=destination_ca), opts=pulumi.ResourceOptions(
                 parent=self, depends_on=[web, api, files] + ([namespace] if settings.namespace.create else [])))
+
+        if settings.network_policies.enabled:
+            # The router reaches exactly the ports the Routes/Ingresses above target (`backends`).
+            router_ports = ({"webserver": [WEB_TLS_PORT]} if reencrypt else
+                            {"webserver": [web.port], "apiserver": [api.port], "fileserver": [files.port]})
+            NetworkPolicies(f"{name}-network-policies", NetworkPoliciesArgs(
+                namespace=ns, router_namespace_labels=settings.network_policies.router_namespace_labels,
+                router_ports=router_ports,
+                mongodb=settings.mongodb.external is None, redis=settings.redis.external is None,
+                elasticsearch=settings.elasticsearch.external is None,
+                async_delete=settings.features.async_delete, agent=settings.agent.enabled), opts=child)
 
         self.namespace = ns
         self.urls = edge.urls

@@ -593,6 +593,13 @@ class NetworkPolicySettings(Model):
         description="Labels of the namespaces the router (or ingress controller) runs in.",
     )
 
+    @field_validator("router_namespace_labels")
+    @classmethod
+    def _not_every_namespace(cls, value: dict[str, str]) -> dict[str, str]:
+        if not value:
+            raise ValueError("must name at least one label: an empty selector matches every namespace in the cluster")
+        return value
+
 
 _QUEUE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$")
 
@@ -608,6 +615,10 @@ class AgentSettings(Model):
     task_image: Image = Field(
         default=Image(repository="docker.io/library/python", tag="3.11-slim-bookworm"),
         description="Default image of task pods (must contain python3 and pip; see README).",
+    )
+    kubectl_image: Image = Field(
+        default=Image(repository="registry.k8s.io/kubectl", tag="v1.32.0"),
+        description="Image the glue's kubectl is copied from (needs `cp`; the glue image keeps its own under /root).",
     )
     resources: Resources = Field(default=_resources("100m", "256Mi", "1", "1Gi"), description="Glue pod.")
     task_resources: Resources = Field(default=_resources("500m", "1Gi", "2", "4Gi"), description="Each task pod.")

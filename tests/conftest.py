@@ -180,7 +180,8 @@ WORKLOAD_KINDS = ("Deployment", "StatefulSet", "Job", "DaemonSet", "CronJob", "P
 
 
 def pod_templates(resources: list[Recorded]) -> list[tuple[str, dict[str, Any]]]:
-    """(`Kind/name`, pod spec) of every pod the program's workloads would create, secrets unwrapped."""
+    """(`Kind/name`, pod spec) of every pod the program's workloads would create, secrets unwrapped.
+    The template's annotations are kept in the spec under the key `_annotations`."""
     out = []
     for r in resources:
         if not r.typ.startswith("kubernetes:") or r.kind not in WORKLOAD_KINDS:
@@ -189,9 +190,11 @@ def pod_templates(resources: list[Recorded]) -> list[tuple[str, dict[str, Any]]]
         spec = obj["spec"]
         if r.kind == "CronJob":
             spec = spec["jobTemplate"]["spec"]
+        annotations = obj["metadata"].get("annotations") or {}
         if r.kind != "Pod":
+            annotations = spec["template"].get("metadata", {}).get("annotations") or {}
             spec = spec["template"]["spec"]
-        out.append((f"{r.kind}/{obj['metadata']['name']}", spec))
+        out.append((f"{r.kind}/{obj['metadata']['name']}", {**spec, "_annotations": annotations}))
     return out
 
 

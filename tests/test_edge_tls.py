@@ -272,7 +272,7 @@ def test_no_scc_grant_by_default(mocks, stack):
     _run(mocks, stack_config(stack))
     for binding in mocks.of_kind("RoleBinding"):
         assert not unwrap(binding.inputs)["roleRef"]["name"].startswith("system:openshift:scc:")
-    for name, spec in pod_templates(mocks.resources):
+    for _name, spec in pod_templates(mocks.resources):
         assert "openshift.io/required-scc" not in json.dumps(spec)
 
 
@@ -303,3 +303,34 @@ def test_every_rolebinding_references_an_existing_role(mocks):
     for binding in mocks.of_kind("RoleBinding"):
         ref = unwrap(binding.inputs)["roleRef"]
         assert ref["name"] in (CLUSTER_ROLES_4_11 if ref["kind"] == "ClusterRole" else roles), ref
+
+
+# ---- every custom resource the program can produce validates against its CRD ----------------------------
+
+CRD_CONFIGS = {
+    "dev": lambda: stack_config("dev"),
+    "prod": lambda: stack_config("prod"),
+    "annotations": lambda: _config(tls={"routeCertificates": "cert-manager-annotations"}),
+    "router-default": lambda: _config(tls={"routeCertificates": "router-default"}),
+    "acme-and-corporate": lambda: _config(tls={"routeIssuer": {"name": "letsencrypt", "kind": "ClusterIssuer"},
+                                               "internalIssuer": {"name": "corp", "kind": "Issuer"}}),
+    "path-allow-allowlist": lambda: _config(edge={"path": "/", "insecureEdgeTerminationPolicy": "Allow",
+                                                  "ipAllowlist": ["10.0.0.0/8"]}),
+    "rsa-keys": lambda: _config(tls={"privateKey": {"algorithm": "RSA", "size": 3072, "rotationPolicy": "Never"}}),
+    "reencrypt-given-ca": lambda: _config(edge={"termination": "reencrypt",
+                                                "destinationCaCertificate": "-----BEGIN CERTIFICATE-----\nX\n-----END CERTIFICATE-----\n"}),
+    "agent": lambda: _config(agent={"enabled": True}),
+}
+
+
+@pytest.mark.parametrize("variant", sorted(CRD_CONFIGS))
+def test_custom_resources_validate_against_their_crds(mocks, variant):
+    from tests.crds import validate
+
+    _run(mocks, CRD_CONFIGS[variant]())
+    checked = 0
+    for r in mocks.resources:
+        if r.typ.startswith("kubernetes:") and r.kind in {"Route", "Certificate", "Issuer", "ClusterIssuer"} and not r.read:
+            assert validate(unwrap(r.inputs)) == [], f"{r.kind} {r.name}"
+            checked += 1
+    assert checked >= 4

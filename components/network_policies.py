@@ -1,0 +1,175 @@
+"""NetworkPolicies: default-deny ingress for every pod of the namespace, then one allow policy per tier.
+
+Each allow policy is named after the tier it protects and lists who may reach that tier's pods, and
+on which port. Pods are selected with `workload.selector_labels(<component>)`, the same labels the
+tiers' Deployments, StatefulSets and Jobs select on, so a policy follows the pods it was written for.
+
+Who talks to whom (checked against the tier components and clearml-server's sources):
+
+| destination | from | why |
+|---|---|---|
+| webserver | router | the app host |
+| apiserver | router | the api host |
+| apiserver | webserver | nginx proxies `/api` (`webserver.py`, `proxy_pass` to the apiserver) |
+| apiserver | fileserver | the file server validates every request's token with `auth.validate_token` (clearml-server `fileserver/auth.py`; `CLEARML__hosts__api_server` in `fileserver.py`) |
+| apiserver | agent, task pods | the glue and its task pods call the in-cluster API (`CLEARML_API_HOST` = `ApiServer.url` in `agent.py`) |
+| fileserver | router | the files host |
+| fileserver | webserver | nginx proxies `/files` |
+| fileserver | async-delete | `jobs.async_urls_delete` GETs `/` at start and POSTs `delete_many` (`--fileserver-host`) |
+| mongodb | apiserver | `CLEARML_MONGODB_SERVICE_CONNECTION_STRING` (`clearml_env.peer_env`) |
+| mongodb | async-delete | reads and updates `UrlToDelete` documents (same connection string) |
+| mongodb | mongodb | replica-set members replicate and elect over 27017 |
+| mongodb | mongodb-rs-init Job | `rs.initiate` connects to every member (`mongodb.py`) |
+| redis | apiserver | `CLEARML_REDIS_SERVICE_HOST` (`clearml_env.peer_env`) |
+| redis | fileserver | token cache (`CLEARML_REDIS_SERVICE_HOST` in `fileserver.py`; clearml-server `fileserver/auth.py`) |
+| redis | async-delete | its start-up wait and its readiness/liveness probes connect to every peer endpoint, Redis included (`async_delete.py`, `clearml_env.Peers.endpoints`) |
+| elasticsearch | apiserver | `CLEARML__HOSTS__ELASTIC__*__HOSTS` (`clearml_env.peer_env`) |
+| elasticsearch | async-delete | same as Redis: its wait and probes connect to every Elasticsearch endpoint |
+| elasticsearch | elasticsearch | 9300 transport between nodes (discovery, replication), 9200 between nodes |
+
+The agent's glue and task pods do not reach the file server directly: `CLEARML_FILES_HOST` is the
+public files URL (the URL stored in artifacts), so their uploads arrive through the router.
+Nothing else reaches a data tier; the router reaches only what `router_ports` lists. Kubelet probes
+are not affected (network policies never block traffic from a pod's own node). Egress is not
+restricted. Data tiers that are external (no pods here) get no policy.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+import pulumi
+import pulumi_kubernetes as k8s
+
+from . import apiserver, async_delete, elasticsearch, fileserver, mongodb, redis, webserver
+from . import workload as w
+
+COMPONENT = "network-policies"
+# Pods of the Kubernetes agent: its glue Deployment and the task pods it creates (agent.COMPONENT and
+# agent.TASK_COMPONENT in components/agent.py).
+AGENT = "agent"
+TASK = "task"
+MONGODB_RS_INIT = f"{mongodb.COMPONENT}-rs-init"  # the replica-set Job's pods (mongodb.py)
+# The only tiers the router may reach.
+ROUTER_TIERS = (webserver.COMPONENT, apiserver.COMPONENT, fileserver.COMPONENT)
+
+
+@dataclass(frozen=True)
+class NetworkPoliciesArgs:
+    namespace: pulumi.Input[str]
+    # Labels of the namespaces the router (or ingress controller) runs in (NetworkPolicySettings).
+    router_namespace_labels: Mapping[str, str]
+    # Per tier, the container ports the router's backends (Routes/Ingresses) target, e.g.
+    # {"webserver": [8080], "apiserver": [8008], "fileserver": [8081]}. Tiers not listed are
+    # not reachable from the router. Only webserver, apiserver and fileserver may be listed.
+    router_ports: Mapping[str, Sequence[int]]
+    # Which data tiers run in this namespace (False: external, nothing to protect here).
+    mongodb: bool
+    redis: bool
+    elasticsearch: bool
+    async_delete: bool  # the async-delete worker is deployed (FeatureSettings.async_delete)
+    agent: bool  # the Kubernetes agent is deployed (AgentSettings.enabled): its glue and task pods are clients
+
+
+def _selector(component: str) -> k8s.meta.v1.LabelSelectorArgs:
+    return k8s.meta.v1.LabelSelectorArgs(match_labels=w.selector_labels(component))
+
+
+def _pods(*components: str) -> list[k8s.networking.v1.NetworkPolicyPeerArgs]:
+    return [k8s.networking.v1.NetworkPolicyPeerArgs(pod_selector=_selector(c)) for c in components]
+
+
+def _ports(*numbers: int) -> list[k8s.networking.v1.NetworkPolicyPortArgs]:
+    return [k8s.networking.v1.NetworkPolicyPortArgs(protocol="TCP", port=n) for n in numbers]
+
+
+def _validate(args: NetworkPoliciesArgs) -> None:
+    problems = []
+    if not args.router_namespace_labels:
+        # An empty namespaceSelector selects every namespace: the router rule would admit every pod
+        # of the cluster to the web, API and file servers.
+        problems.append("router_namespace_labels is empty: it would select every namespace of the cluster")
+    for tier, ports in args.router_ports.items():
+        if tier not in ROUTER_TIERS:
+            problems.append(f"router_ports: the router may only reach {', '.join(ROUTER_TIERS)}, not {tier!r}")
+        if not ports:
+            problems.append(f"router_ports[{tier!r}] is empty (leave the tier out instead)")
+        for port in ports:
+            if not isinstance(port, int) or isinstance(port, bool) or not 1 <= port <= 65535:
+                problems.append(f"router_ports[{tier!r}]: {port!r} is not a port number")
+    if problems:
+        raise ValueError("; ".join(problems))
+
+
+class NetworkPolicies(pulumi.ComponentResource):
+    """Outputs: `names` (the NetworkPolicy names, default-deny first)."""
+
+    names: list[str]
+
+    def __init__(self, name: str, args: NetworkPoliciesArgs, opts: pulumi.ResourceOptions | None = None):
+        super().__init__("clearml:networkpolicies:NetworkPolicies", name, None, opts)
+        _validate(args)
+        child = pulumi.ResourceOptions(parent=self)
+        labels = w.labels(COMPONENT)
+        # The router's namespaces, with `podSelector: {}` in the same peer: OpenShift documents that a
+        # namespaceSelector alone does not match a router on the host network (HostNetwork endpoint
+        # publishing), and that pairing it with an empty podSelector does.
+        router = k8s.networking.v1.NetworkPolicyPeerArgs(
+            namespace_selector=k8s.meta.v1.LabelSelectorArgs(match_labels=dict(args.router_namespace_labels)),
+            pod_selector=k8s.meta.v1.LabelSelectorArgs(match_labels={}),
+        )
+        agents = (AGENT, TASK) if args.agent else ()
+        deleter = (async_delete.COMPONENT,) if args.async_delete else ()
+
+        def router_rule(tier: str) -> list[tuple[list, list]]:
+            ports = args.router_ports.get(tier)
+            return [([router], _ports(*ports))] if ports else []
+
+        # destination tier -> [(peers, ports)]; see the module docstring for why each peer is here.
+        allowed: dict[str, list[tuple[list, list]]] = {
+            webserver.COMPONENT: router_rule(webserver.COMPONENT),
+            apiserver.COMPONENT: router_rule(apiserver.COMPONENT) + [
+                (_pods(webserver.COMPONENT, fileserver.COMPONENT, *agents), _ports(apiserver.PORT)),
+            ],
+            fileserver.COMPONENT: router_rule(fileserver.COMPONENT) + [
+                (_pods(webserver.COMPONENT, *deleter), _ports(fileserver.PORT)),
+            ],
+        }
+        if args.mongodb:
+            allowed[mongodb.COMPONENT] = [
+                (_pods(apiserver.COMPONENT, *deleter, mongodb.COMPONENT, MONGODB_RS_INIT), _ports(mongodb.PORT)),
+            ]
+        if args.redis:
+            allowed[redis.COMPONENT] = [
+                (_pods(apiserver.COMPONENT, fileserver.COMPONENT, *deleter), _ports(redis.PORT)),
+            ]
+        if args.elasticsearch:
+            allowed[elasticsearch.COMPONENT] = [
+                (_pods(apiserver.COMPONENT, *deleter), _ports(elasticsearch.HTTP_PORT)),
+                (_pods(elasticsearch.COMPONENT), _ports(elasticsearch.HTTP_PORT, elasticsearch.TRANSPORT_PORT)),
+            ]
+
+        def policy(suffix: str, selector: k8s.meta.v1.LabelSelectorArgs,
+                   rules: list[tuple[list, list]]) -> str:
+            policy_name = f"{name}-{suffix}"
+            k8s.networking.v1.NetworkPolicy(
+                policy_name,
+                metadata=k8s.meta.v1.ObjectMetaArgs(name=policy_name, namespace=args.namespace, labels=labels),
+                spec=k8s.networking.v1.NetworkPolicySpecArgs(
+                    pod_selector=selector,
+                    policy_types=["Ingress"],
+                    ingress=[k8s.networking.v1.NetworkPolicyIngressRuleArgs(from_=peers, ports=ports)
+                             for peers, ports in rules] or None,
+                ),
+                opts=child,
+            )
+            return policy_name
+
+        # Every pod of the namespace, including pods this program does not create, accepts nothing
+        # unless an allow policy below admits it.
+        self.names = [policy("default-deny", k8s.meta.v1.LabelSelectorArgs(match_labels={}), [])]
+        for tier, rules in allowed.items():
+            if rules:
+                self.names.append(policy(tier, _selector(tier), rules))
+        self.register_outputs({"names": self.names})
