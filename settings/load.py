@@ -54,7 +54,9 @@ def format_validation_error(err: ValidationError) -> list[str]:
     # Errors from a union (e.g. `Volume | None`) carry the branch name in loc; drop those parts.
     problems = []
     for error in err.errors():
-        loc = tuple(p for p in error["loc"] if not (isinstance(p, str) and p.startswith(("function-", "nullable["))))
+        # `[key]` marks an invalid dict key (the key itself is the part before it).
+        loc = tuple(p for p in error["loc"]
+                    if not (isinstance(p, str) and (p.startswith(("function-", "nullable[")) or p == "[key]")))
         problems.append(f"{_key_path(loc)}: {_message(error)}")
     return problems
 

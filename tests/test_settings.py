@@ -144,7 +144,50 @@ BAD_CONFIGS = [
     pytest.param(_base_config(namespace="clearml"), f"{P}:namespace", "expected an object, got 'clearml'", id="text-for-object"),
     pytest.param(_base_config(namespace=3), f"{P}:namespace", "valid dictionary", id="number-for-object"),
     pytest.param(_base_config(hosts="{not json"), f"{P}:hosts", "expected an object", id="not-json"),
+    # edge and TLS: combinations OpenShift or cert-manager would reject
+    pytest.param(_base_config(edge={"termination": "passthrough", "path": "/x"}), f"{P}:edge",
+                 "passthrough termination does not support paths", id="passthrough-path"),
+    pytest.param(_base_config(edge={"termination": "passthrough", "hsts": None}), f"{P}:edge",
+                 "ClearML's pods serve plain HTTP", id="passthrough"),
+    pytest.param(_base_config(edge={"termination": "passthrough", "insecureEdgeTerminationPolicy": "Allow", "hsts": None}),
+                 f"{P}:edge", "does not allow insecureEdgeTerminationPolicy Allow", id="passthrough-allow"),
+    pytest.param(_base_config(edge={"destinationCaCertificate": "-----BEGIN CERTIFICATE-----\nX"}), f"{P}:edge",
+                 "only used with reencrypt, not edge", id="destination-ca-with-edge"),
+    pytest.param(_base_config(edge={"termination": "reencrypt"}, tls={"exportCaCertificate": False}), f"{P}:edge",
+                 "needs tls.exportCaCertificate", id="reencrypt-without-ca"),
+    pytest.param(_base_config(edge={"termination": "reencrypt"}, tls={"internalIssuer": {"name": "corp"}}), f"{P}:edge",
+                 "needs destinationCaCertificate", id="reencrypt-unknown-ca"),
+    pytest.param(_base_config(edge={"path": "api"}), f"{P}:edge.path", "must start with '/'", id="route-path"),
+    pytest.param(_base_config(edge={"timeout": "30 s"}), f"{P}:edge.timeout", "router timeout", id="router-timeout"),
+    pytest.param(_base_config(edge={"hsts": "includeSubDomains"}), f"{P}:edge.hsts", "max-age", id="hsts"),
+    pytest.param(_base_config(edge={"ipAllowlist": ["10.0.0.0/33"]}), f"{P}:edge.ipAllowlist", "IP address or CIDR", id="allowlist"),
+    pytest.param(_base_config(edge={"mode": "ingress", "termination": "reencrypt"}, tls={"internalIssuer": {"name": "c"}}),
+                 f"{P}:edge", "edge termination only", id="ingress-reencrypt"),
+    pytest.param(_base_config(edge={"ingressClassName": "nginx"}), f"{P}:edge", "only used with mode ingress", id="class-with-routes"),
+    pytest.param(_base_config(tls={"duration": "30m"}), f"{P}:tls", "minimum of 1h", id="cert-too-short"),
+    pytest.param(_base_config(tls={"renewBefore": "2160h"}), f"{P}:tls", "less than duration", id="renew-after-expiry"),
+    pytest.param(_base_config(tls={"duration": "90d"}), f"{P}:tls.duration", "not a duration", id="duration-format"),
+    pytest.param(_base_config(tls={"privateKey": {"algorithm": "ECDSA", "size": 2048}}), f"{P}:tls.privateKey",
+                 "not valid for ECDSA", id="key-size"),
+    pytest.param(_base_config(tls={"routeIssuer": {"name": "LetsEncrypt"}}), f"{P}:tls.routeIssuer.name", "lower case", id="issuer-name"),
+    # SCC grants: refused unless acknowledged, and only built-in SCCs of OpenShift 4.11+
+    pytest.param(_base_config(scc={"grants": {"redis": "anyuid"}}), f"{P}:scc", "refused unless scc.acknowledge lists 'anyuid'", id="anyuid"),
+    pytest.param(_base_config(scc={"grants": {"elasticsearch": "privileged"}}), f"{P}:scc", "lists 'privileged'", id="privileged"),
+    pytest.param(_base_config(scc={"grants": {"agent": "hostnetwork-v2"}}), f"{P}:scc", "reach the host", id="host-access"),
+    pytest.param(_base_config(scc={"grants": {"redis": "my-scc"}}), f"{P}:scc", "not a built-in SCC", id="custom-scc"),
+    pytest.param(_base_config(scc={"grants": {"redis": "restricted-v2"}}), f"{P}:scc", "remove the grant", id="redundant-grant"),
+    pytest.param(_base_config(scc={"grants": {"nginx": "nonroot-v2"}}), f"{P}:scc.grants.nginx", "Input should be 'apiserver'", id="unknown-tier"),
+    pytest.param(_base_config(scc={"acknowledge": ["anyuid"]}), f"{P}:scc", "which no tier is granted", id="stale-ack"),
+    pytest.param(_base_config(networkPolicies={"routerNamespaceLabels": {}}), f"{P}:networkPolicies.routerNamespaceLabels",
+                 "matches every namespace", id="empty-router-selector"),
+    pytest.param(_base_config(agent={"queue": "my queue"}), f"{P}:agent.queue", "not a queue name", id="agent-queue"),
+    pytest.param(_base_config(agent={"maxPods": 0}), f"{P}:agent.maxPods", "greater than or equal to 1", id="agent-max-pods"),
 ]
+
+
+def test_acknowledged_elevated_grant_is_accepted():
+    settings = settings_from_config(_base_config(scc={"grants": {"redis": "anyuid"}, "acknowledge": ["anyuid"]}))
+    assert settings.scc.elevated == {"redis": "anyuid"}
 
 
 @pytest.mark.parametrize("config,key,message", BAD_CONFIGS)
