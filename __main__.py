@@ -6,6 +6,7 @@ deploys `components.server.ClearmlServer`. See README.md.
 
 import pulumi
 
+import local_target
 from components.server import ClearmlServer, ClearmlServerArgs
 from settings import ConfigError, current_config, settings_from_config
 
@@ -13,6 +14,11 @@ try:
     settings = settings_from_config(current_config())
 except ConfigError as err:
     raise pulumi.RunError(str(err)) from None
+
+if local_target.enabled():
+    pulumi.log.info("local target: not awaiting readiness (scripts/local.sh)")
+    pulumi.runtime.register_resource_transform(local_target.skip_await)
+    settings = local_target.adjust(settings)
 
 server = ClearmlServer("clearml", ClearmlServerArgs(settings=settings))
 

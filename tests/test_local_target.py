@@ -1,0 +1,41 @@
+"""The local target's adjustments (transforms do not run under mocks, so they are tested directly)."""
+
+from __future__ import annotations
+
+import pulumi
+
+import local_target
+from settings import settings_from_config
+
+
+def _args(type_: str, props: dict, custom: bool = True) -> pulumi.ResourceTransformArgs:
+    return pulumi.ResourceTransformArgs(custom=custom, type_=type_, name="x", props=props,
+                                        opts=pulumi.ResourceOptions())
+
+
+def test_kubernetes_objects_are_not_awaited():
+    props = {"metadata": {"name": "clearml-app-tls", "annotations": {"pulumi.com/waitFor": "condition=Ready"}}, "spec": {}}
+    result = local_target.skip_await(_args("kubernetes:cert-manager.io/v1:Certificate", props))
+    assert result.props["metadata"]["annotations"] == {"pulumi.com/waitFor": "condition=Ready",
+                                                       "pulumi.com/skipAwait": "true"}
+    assert props["metadata"]["annotations"] == {"pulumi.com/waitFor": "condition=Ready"}  # input not mutated
+    added = local_target.skip_await(_args("kubernetes:apps/v1:Deployment", {"spec": {}}))
+    assert added.props["metadata"] == {"annotations": {"pulumi.com/skipAwait": "true"}}
+
+
+def test_other_resources_are_left_alone():
+    assert local_target.skip_await(_args("random:index/randomPassword:RandomPassword", {"length": 8})) is None
+    assert local_target.skip_await(_args("clearml:redis:Redis", {}, custom=False)) is None
+
+
+def test_only_the_environment_variable_enables_it(monkeypatch):
+    monkeypatch.delenv(local_target.ENV, raising=False)
+    assert not local_target.enabled()
+    monkeypatch.setenv(local_target.ENV, "1")
+    assert local_target.enabled()
+
+
+def test_the_ca_is_not_read_back_locally():
+    settings = settings_from_config({"clearml-openshift:hosts": '{"baseDomain": "apps.example.com"}'})
+    assert settings.tls.export_ca_certificate
+    assert not local_target.adjust(settings).tls.export_ca_certificate
