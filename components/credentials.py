@@ -56,8 +56,9 @@ class Credentials(pulumi.ComponentResource):
         child = pulumi.ResourceOptions(parent=self)
 
         def access_key(suffix: str) -> pulumi.Output[str]:
-            # ClearML access keys look like 20-30 upper-case letters and digits.
-            generated = random.RandomString(
+            # ClearML access keys look like 20-30 upper-case letters and digits. A RandomPassword (not a
+            # RandomString, whose result is also its ID) keeps the key secret in Pulumi's state too.
+            generated = random.RandomPassword(
                 f"{name}-{suffix}", length=30, special=False, lower=False, upper=True, numeric=True, opts=child
             )
             return pulumi.Output.secret(generated.result)

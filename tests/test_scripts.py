@@ -1,4 +1,5 @@
-"""The README's first command fails plainly, and deploys nothing, when the Pulumi CLI is missing."""
+"""The README's first command fails plainly, and deploys nothing, when it can neither find nor build
+the Pulumi CLI (no `pulumi` and no Go on PATH)."""
 
 from __future__ import annotations
 
@@ -9,8 +10,8 @@ import subprocess
 from tests.conftest import ROOT
 
 
-def test_make_up_without_pulumi_cli_says_so(tmp_path):
-    # A PATH with the shell tools the script needs but no `pulumi`.
+def test_make_up_without_pulumi_cli_or_go_says_so(tmp_path):
+    # A PATH with the shell tools the script needs but no `pulumi` and no `go`.
     bin_dir = tmp_path / "bin"
     bin_dir.mkdir()
     for tool in ("bash", "cat", "dirname"):
@@ -20,4 +21,4 @@ def test_make_up_without_pulumi_cli_says_so(tmp_path):
         env={"PATH": str(bin_dir), "HOME": str(tmp_path)}, capture_output=True, text=True, timeout=30,
     )
     assert result.returncode == 127
-    assert "the Pulumi CLI is not on PATH, so nothing was deployed" in result.stderr
+    assert "neither the Pulumi CLI nor Go is on PATH, so nothing was deployed" in result.stderr

@@ -277,3 +277,8 @@ def test_external_data_tiers_deploy_nothing_in_cluster(mocks):
     assert json.loads(env["CLEARML__HOSTS__ELASTIC__EVENTS__HOSTS"]) == [
         {"host": "es.example.com", "port": 9200, "scheme": "https"}]
     assert env["CLEARML_ELASTIC_SERVICE_PASSWORD"] == ("secret", "es", "p")
+
+
+def test_generated_values_are_secret_in_state_too(dev):
+    """RandomString keeps its result in plain text (and as its ID); every generated value is a RandomPassword."""
+    assert [r for r in dev.resources if r.typ == "random:index/randomString:RandomString"] == []
