@@ -7,6 +7,7 @@ deploys `components.server.ClearmlServer`. See README.md.
 import pulumi
 
 import local_target
+import transforms
 from components.server import ClearmlServer, ClearmlServerArgs
 from settings import ConfigError, current_config, settings_from_config
 
@@ -15,8 +16,9 @@ try:
 except ConfigError as err:
     raise pulumi.RunError(str(err)) from None
 
+pulumi.runtime.register_resource_transform(transforms.annotate(transforms.PATCH_FORCE))
 if local_target.enabled():
-    pulumi.log.info("local target: not awaiting readiness (scripts/local.sh)")
+    pulumi.log.info("local target: not awaiting readiness (scripts/pulumi.sh)")
     pulumi.runtime.register_resource_transform(local_target.skip_await)
     settings = local_target.adjust(settings)
 

@@ -1,8 +1,8 @@
-"""What differs when the program runs against the local, node-less control plane (scripts/local.sh).
+"""What differs when the program runs against the local, node-less control plane (scripts/pulumi.sh).
 
 The local target has kube-apiserver, etcd and kube-controller-manager but no scheduler, no nodes
 and no cert-manager controller: workloads never become ready and certificates are never issued.
-`scripts/local.sh` sets CLEARML_OPENSHIFT_LOCAL_TARGET=1 for every Pulumi command it runs; then
+`scripts/pulumi.sh` sets CLEARML_OPENSHIFT_LOCAL_TARGET=1 for every Pulumi command it runs; then
 
 * every Kubernetes object carries `pulumi.com/skipAwait: "true"`, so Pulumi does not wait for
   readiness that cannot come (a real cluster keeps full await, including Certificates' Ready);
@@ -15,9 +15,8 @@ from __future__ import annotations
 
 import os
 
-import pulumi
-
 from settings import Settings
+from transforms import annotate
 
 ENV = "CLEARML_OPENSHIFT_LOCAL_TARGET"
 SKIP_AWAIT = "pulumi.com/skipAwait"
@@ -27,15 +26,8 @@ def enabled() -> bool:
     return os.environ.get(ENV, "") == "1"
 
 
-def skip_await(args: pulumi.ResourceTransformArgs) -> pulumi.ResourceTransformResult | None:
-    """Resource transform: annotate every Kubernetes object so the provider does not await it."""
-    if not args.custom or not args.type_.startswith("kubernetes:") or args.type_.startswith("kubernetes:helm"):
-        return None
-    props = dict(args.props)
-    metadata = dict(props.get("metadata") or {})
-    metadata["annotations"] = {**(metadata.get("annotations") or {}), SKIP_AWAIT: "true"}
-    props["metadata"] = metadata
-    return pulumi.ResourceTransformResult(props=props, opts=args.opts)
+# Resource transform: annotate every Kubernetes object so the provider does not await it.
+skip_await = annotate({SKIP_AWAIT: "true"})
 
 
 def adjust(settings: Settings) -> Settings:

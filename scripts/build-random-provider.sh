@@ -2,7 +2,8 @@
 # Build the pulumi-resource-random stand-in (tools/random-provider/, see its README) into
 # <output-dir>/pulumi-resource-random.
 #
-# Usage: scripts/build-random-provider.sh <output-dir>
+# Usage: scripts/build-random-provider.sh [<output-dir>]
+#   default <output-dir>: ${CLEARML_OPENSHIFT_CACHE:-~/.cache/clearml-openshift}/toolchain/random-provider
 #
 # Skips the build when <output-dir>/pulumi-resource-random exists and was built from the same
 # sources: a stamp file next to it holds a hash of go.mod, go.sum, the non-test .go files, the
@@ -15,7 +16,7 @@
 # GOCACHE) are taken from the environment.
 set -euo pipefail
 
-out_dir=${1:?usage: scripts/build-random-provider.sh <output-dir>}
+out_dir=${1:-${CLEARML_OPENSHIFT_CACHE:-$HOME/.cache/clearml-openshift}/toolchain/random-provider}
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 src="$repo/tools/random-provider"
 start=$SECONDS

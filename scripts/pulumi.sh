@@ -1,22 +1,91 @@
 #!/usr/bin/env bash
-# Runs `pulumi <up|preview> --stack <stack>` with this project's virtualenv.
-# Needs the Pulumi CLI on PATH and a logged-in backend (`pulumi login`, or PULUMI_BACKEND_URL).
+# Runs a Pulumi command for a stack of this project, on the right target, with the right tools.
+#
+#   scripts/pulumi.sh <up|preview|refresh|drift|destroy|output|stack> <stack> [extra pulumi args]
+#
+# Tools: the Pulumi CLI, its Python language host and the kubernetes provider from
+# scripts/toolchain.sh (built from the Go module proxy, cached; a `pulumi` already on PATH at the
+# pinned version is used as is), and pulumi-resource-random (tools/random-provider, see its README).
+#
+# Target:
+#   * a kubeconfig given (KUBECONFIG set, or ~/.kube/config present): that cluster, with the backend
+#     you are logged in to (`pulumi login`, or PULUMI_BACKEND_URL) and full await;
+#   * none: the local, node-less control plane of scripts/cluster.sh, started if needed, with a
+#     file backend under $CLEARML_OPENSHIFT_LOCAL (default ~/.cache/clearml-openshift/local) and
+#     CLEARML_OPENSHIFT_LOCAL_TARGET=1 (no await; see local_target.py).
+# `drift` is `pulumi refresh --preview-only --expect-no-changes --diff`: exit 0 when the cluster
+# matches the last deployment, non-zero when something changed outside Pulumi.
 set -euo pipefail
-cd "$(dirname "$0")/.."
-command=${1:?usage: scripts/pulumi.sh up|preview <stack>}
-stack=${2:?usage: scripts/pulumi.sh up|preview <stack>}
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+cd "$ROOT"
 
-if ! command -v pulumi >/dev/null 2>&1; then
+usage() { sed -n '2,17p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//' >&2; exit 2; }
+[[ $# -ge 2 ]] || usage
+command=$1 stack=$2
+shift 2
+
+if ! command -v go >/dev/null 2>&1 && ! command -v pulumi >/dev/null 2>&1; then
   cat >&2 <<'MSG'
-error: the Pulumi CLI is not on PATH, so nothing was deployed.
-Install it (https://www.pulumi.com/docs/iac/download-install/) and log in to a backend
-(`pulumi login`, or `pulumi login file://~/.pulumi-state` for a local one), then run `make up` again.
+error: neither the Pulumi CLI nor Go is on PATH, so nothing was deployed.
+scripts/toolchain.sh builds the Pulumi CLI from the Go module proxy and needs Go 1.26 or later;
+or install the Pulumi CLI 3.259.0 (https://www.pulumi.com/docs/iac/download-install/) and run again.
 MSG
   exit 127
 fi
-pulumi stack select --create "$stack" >/dev/null
+
+# --- tools ---------------------------------------------------------------------------------------
+BIN=$(scripts/toolchain.sh | tail -1)
+RANDOM_BIN=$(dirname "$(scripts/build-random-provider.sh | tail -1)")
+export PATH="$BIN:$RANDOM_BIN:$PATH"
+export PULUMI_SKIP_UPDATE_CHECK=true PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION=true
+
+# --- target --------------------------------------------------------------------------------------
+if [[ -n ${KUBECONFIG:-} || -f $HOME/.kube/config ]]; then
+  echo "target: the cluster of ${KUBECONFIG:-$HOME/.kube/config}" >&2
+else
+  LOCAL=${CLEARML_OPENSHIFT_LOCAL:-$HOME/.cache/clearml-openshift/local}
+  mkdir -p "$LOCAL/backend"
+  if ! scripts/cluster.sh status "$LOCAL/cluster" >/dev/null 2>&1; then
+    rm -rf "$LOCAL/cluster"
+    scripts/cluster.sh start "$LOCAL/cluster" >&2
+  fi
+  export KUBECONFIG="$LOCAL/cluster/kubeconfig"
+  export PULUMI_BACKEND_URL="file://$LOCAL/backend"
+  if [[ -z ${PULUMI_CONFIG_PASSPHRASE:-} && -z ${PULUMI_CONFIG_PASSPHRASE_FILE:-} ]]; then
+    [[ -f $LOCAL/passphrase ]] || (umask 077 && head -c 24 /dev/urandom | base64 >"$LOCAL/passphrase")
+    export PULUMI_CONFIG_PASSPHRASE_FILE="$LOCAL/passphrase"
+  fi
+  export CLEARML_OPENSHIFT_LOCAL_TARGET=1
+  echo "target: the local control plane in $LOCAL/cluster (no nodes: nothing is awaited)" >&2
+fi
+
+# The program runs in ./venv (Pulumi.yaml); make sure it exists with the pinned packages. The
+# Python language host the Go module proxy can serve (scripts/versions.env) ignores
+# `runtime.options.virtualenv`, so the virtualenv also goes first on PATH.
+make --no-print-directory venv >&2
+export VIRTUAL_ENV="$ROOT/venv" PATH="$ROOT/venv/bin:$PATH"
+if [[ ${CLEARML_OPENSHIFT_LOCAL_TARGET:-} == 1 ]]; then
+  # Run from a copy, so the local stack's encryptionsalt never lands in the repository's stack file.
+  scripts/copy-project.sh "$LOCAL/project"
+  cd "$LOCAL/project"
+fi
+
+pulumi stack select --create "$stack" --non-interactive >/dev/null
+status=0
 case "$command" in
-  up) exec pulumi up --stack "$stack" ;;
-  preview) exec pulumi preview --stack "$stack" --diff ;;
-  *) echo "unknown command: $command" >&2; exit 2 ;;
+  up) pulumi up --stack "$stack" --yes --skip-preview "$@" || status=$? ;;
+  preview) pulumi preview --stack "$stack" --diff "$@" || status=$? ;;
+  refresh) pulumi refresh --stack "$stack" --yes "$@" || status=$? ;;
+  drift) pulumi refresh --stack "$stack" --preview-only --expect-no-changes --diff "$@" || status=$? ;;
+  destroy) pulumi destroy --stack "$stack" --yes "$@" || status=$? ;;
+  output) pulumi stack output --stack "$stack" "$@" || status=$? ;;
+  stack) pulumi stack --stack "$stack" "$@" || status=$? ;;
+  *) usage ;;
 esac
+# OpenShift's cluster-policy-controller annotates every new namespace with its UID/GID ranges and
+# MCS level; on the local control plane, `cluster.sh namespace` does the same after an up.
+if [[ ${CLEARML_OPENSHIFT_LOCAL_TARGET:-} == 1 && $command == up && $status == 0 ]]; then
+  namespace=$(pulumi stack output namespace --stack "$stack")
+  "$ROOT/scripts/cluster.sh" namespace "$LOCAL/cluster" "$namespace" >&2
+fi
+exit $status

@@ -39,3 +39,11 @@ def test_the_ca_is_not_read_back_locally():
     settings = settings_from_config({"clearml-openshift:hosts": '{"baseDomain": "apps.example.com"}'})
     assert settings.tls.export_ca_certificate
     assert not local_target.adjust(settings).tls.export_ca_certificate
+
+
+def test_every_kubernetes_object_is_force_applied():
+    import transforms
+
+    result = transforms.annotate(transforms.PATCH_FORCE)(_args("kubernetes:core/v1:ConfigMap", {"data": {}}))
+    assert result.props["metadata"]["annotations"] == {"pulumi.com/patchForce": "true"}
+    assert transforms.annotate(transforms.PATCH_FORCE)(_args("kubernetes:helm.sh/v4:Chart", {}, custom=False)) is None

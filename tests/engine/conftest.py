@@ -1,0 +1,112 @@
+"""Fixtures of the engine tests: the toolchain, a local control plane, and a Pulumi project copy.
+
+Everything comes from this repository's scripts: `scripts/toolchain.sh` builds (or reuses) the
+Pulumi CLI, the providers, kube-apiserver, kube-controller-manager and etcd; `scripts/cluster.sh`
+runs the control plane on loopback; the stand-in random provider is built by
+`scripts/build-random-provider.sh`. The project is copied to a temporary directory so that
+`pulumi stack init` never writes into the repository's stack files.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+TIMINGS = ROOT / "build" / "engine-timings.json"
+
+
+def pytest_collection_modifyitems(items):
+    for item in items:
+        if "tests/engine/" in str(item.fspath):
+            item.add_marker(pytest.mark.engine)
+
+
+def _script(*args: str) -> str:
+    result = subprocess.run([str(ROOT / "scripts" / args[0]), *args[1:]], capture_output=True, text=True,
+                            check=False, timeout=90 * 60)
+    if result.returncode != 0:
+        raise RuntimeError(f"{args[0]} failed ({result.returncode}):\n{result.stdout[-3000:]}\n{result.stderr[-3000:]}")
+    lines = result.stdout.strip().splitlines()
+    return lines[-1] if lines else ""
+
+
+@dataclass
+class Run:
+    returncode: int
+    output: str
+    seconds: float
+
+
+@dataclass
+class Engine:
+    workdir: Path
+    env: dict[str, str]
+    kubectl_bin: Path
+    cluster: Path
+    timings: dict[str, list[float]] = field(default_factory=dict)
+
+    def pulumi(self, *args: str, stack: str, check: bool = True, timeout: int = 900) -> Run:
+        start = time.monotonic()
+        result = subprocess.run(["pulumi", *args, "--stack", stack, "--non-interactive", "--color", "never"],
+                                cwd=self.workdir, env=self.env, capture_output=True, text=True, timeout=timeout)
+        run = Run(result.returncode, result.stdout + result.stderr, time.monotonic() - start)
+        self.timings.setdefault(f"{stack}: pulumi {args[0]}", []).append(round(run.seconds, 2))
+        if check and run.returncode != 0:
+            raise AssertionError(f"pulumi {' '.join(args)} failed ({run.returncode}):\n{run.output[-6000:]}")
+        return run
+
+    def kubectl(self, *args: str, check: bool = True) -> str:
+        result = subprocess.run([str(self.kubectl_bin), *args], env=self.env, capture_output=True, text=True,
+                                timeout=120)
+        if check and result.returncode != 0:
+            raise AssertionError(f"kubectl {' '.join(args)} failed: {result.stderr}")
+        return result.stdout
+
+    def objects(self, namespace: str, kind: str) -> list[dict]:
+        return json.loads(self.kubectl("get", kind, "-n", namespace, "-o", "json"))["items"]
+
+    def new_stack(self, stack: str, config_text: str | None = None) -> None:
+        if config_text is not None:
+            (self.workdir / f"Pulumi.{stack}.yaml").write_text(config_text)
+        self.pulumi("stack", "init", stack=stack)
+
+
+@pytest.fixture(scope="session")
+def engine(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("engine")
+    bin_dir = _script("toolchain.sh")
+    random_dir = str(Path(_script("build-random-provider.sh")).parent)
+    cluster = tmp / "cluster"
+    _script("cluster.sh", "start", str(cluster))
+    workdir = tmp / "project"
+    _script("copy-project.sh", str(workdir), sys.prefix)  # the virtualenv running these tests
+    env = {
+        # The language host this proxy can serve ignores runtime.options.virtualenv: venv first on PATH.
+        "PATH": f"{Path(sys.prefix) / 'bin'}:{bin_dir}:{random_dir}:{os.environ['PATH']}",
+        "VIRTUAL_ENV": sys.prefix,
+        "HOME": str(tmp),
+        "PULUMI_HOME": str(tmp / ".pulumi"),
+        "PULUMI_BACKEND_URL": f"file://{tmp / 'backend'}",
+        "PULUMI_CONFIG_PASSPHRASE": "engine-tests",
+        "PULUMI_SKIP_UPDATE_CHECK": "true",
+        "PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION": "true",
+        "PULUMI_AUTOMATION_API_SKIP_VERSION_CHECK": "true",
+        "KUBECONFIG": str(cluster / "kubeconfig"),
+        "CLEARML_OPENSHIFT_LOCAL_TARGET": "1",
+    }
+    (tmp / "backend").mkdir()
+    engine = Engine(workdir=workdir, env=env, kubectl_bin=Path(bin_dir) / "kubectl", cluster=cluster)
+    try:
+        yield engine
+    finally:
+        TIMINGS.parent.mkdir(exist_ok=True)
+        TIMINGS.write_text(json.dumps(engine.timings, indent=2, sort_keys=True) + "\n")
+        subprocess.run([str(ROOT / "scripts" / "cluster.sh"), "stop", str(cluster)], check=False, timeout=120)

@@ -1,0 +1,110 @@
+"""The real Pulumi engine against a local kube-apiserver: preview, up, no-op up, drift, destroy.
+
+Per stack, in order (one test, because each step needs the state the previous one left):
+preview succeeds; up creates everything and the API server accepts every object (custom resources
+included); a second up changes nothing; the drift check passes; each out-of-band change (scale a
+Deployment, edit a ConfigMap, delete a Route) makes the drift check fail and name the resource,
+and `up --refresh` puts it back; destroy removes the workloads and leaves the volume claims.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+
+import pytest
+import yaml
+
+from tests.engine.conftest import ROOT, Engine
+
+STACKS = sorted(p.name[len("Pulumi."):-len(".yaml")] for p in ROOT.glob("Pulumi.*.yaml"))
+WORKLOAD_KINDS = ("deployments", "statefulsets", "jobs")
+
+
+def _namespace(stack: str) -> str:
+    config = yaml.safe_load((ROOT / f"Pulumi.{stack}.yaml").read_text())["config"]
+    return config.get("clearml-openshift:namespace", {}).get("name", "clearml")
+
+
+def _deployed_objects(engine: Engine, stack: str) -> list[dict]:
+    state = json.loads(engine.pulumi("stack", "export", stack=stack).output)
+    return [r for r in state["deployment"]["resources"]
+            if r["type"].startswith("kubernetes:") and r["type"] != "pulumi:providers:kubernetes"
+            and not r.get("external")]
+
+
+def _drift(engine: Engine, stack: str):
+    return engine.pulumi("refresh", "--preview-only", "--expect-no-changes", "--diff", stack=stack, check=False)
+
+
+def _emulate_openshift_namespace_annotations(engine: Engine, namespace: str) -> None:
+    """What cluster-policy-controller does to every new namespace on OpenShift (scripts/cluster.sh)."""
+    subprocess.run([str(ROOT / "scripts" / "cluster.sh"), "namespace", str(engine.cluster), namespace],
+                   check=True, capture_output=True, timeout=60)
+    annotations = json.loads(engine.kubectl("get", "namespace", namespace, "-o", "json"))["metadata"]["annotations"]
+    assert annotations["openshift.io/sa.scc.uid-range"].endswith("/10000")
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_lifecycle(engine: Engine, stack: str):
+    namespace = _namespace(stack)
+    engine.new_stack(stack)
+
+    engine.pulumi("preview", stack=stack)
+    engine.pulumi("up", "--yes", "--skip-preview", stack=stack)
+
+    # Every object of the state exists in the cluster.
+    objects = _deployed_objects(engine, stack)
+    assert len(objects) >= 40
+    for obj in objects:
+        kind = obj["type"].rsplit(":", 1)[1]
+        name = obj["outputs"]["metadata"]["name"]
+        ns = obj["outputs"]["metadata"].get("namespace")
+        args = ["get", kind.lower(), name, "-o", "name"] + (["-n", ns] if ns else [])
+        assert engine.kubectl(*args).strip(), f"{kind} {name} is not in the cluster"
+    routes = engine.objects(namespace, "routes.route.openshift.io")
+    assert {r["metadata"]["name"] for r in routes} == {"clearml-app", "clearml-api", "clearml-files"}
+    assert len(engine.objects(namespace, "certificates.cert-manager.io")) >= 5
+
+    _emulate_openshift_namespace_annotations(engine, namespace)
+    engine.pulumi("preview", "--expect-no-changes", stack=stack)  # a second up would change nothing
+    engine.pulumi("up", "--yes", "--skip-preview", "--expect-no-changes", stack=stack)
+    assert _drift(engine, stack).returncode == 0
+
+    out_of_band = [
+        ("a scaled Deployment", ["scale", "deployment/clearml-webserver", "-n", namespace, "--replicas=5"],
+         "clearml-webserver"),
+        ("an edited ConfigMap", ["patch", "configmap/clearml-server-config", "-n", namespace, "--type=merge",
+                                 "-p", '{"data":{"logging.conf":"loggers {}\\n"}}'], "clearml-server-config"),
+        ("a deleted Route", ["delete", "route.route.openshift.io/clearml-app", "-n", namespace], "clearml-edge-app-route"),
+    ]
+    for what, change, name in out_of_band:
+        engine.kubectl(*change)
+        drift = _drift(engine, stack)
+        assert drift.returncode != 0, f"the drift check missed {what}"
+        assert name in drift.output, f"the drift report does not name {name} after {what}:\n{drift.output[-3000:]}"
+        engine.pulumi("up", "--yes", "--skip-preview", "--refresh", stack=stack)
+        assert _drift(engine, stack).returncode == 0, f"up --refresh did not repair {what}"
+
+    claims_before = {c["metadata"]["name"] for c in engine.objects(namespace, "persistentvolumeclaims")}
+    assert "clearml-fileserver-data" in claims_before and "data-clearml-mongodb-0" in claims_before
+    engine.pulumi("destroy", "--yes", "--skip-preview", stack=stack)
+    for kind in WORKLOAD_KINDS:
+        assert engine.objects(namespace, kind) == [], f"{kind} left after destroy"
+    claims_after = {c["metadata"]["name"] for c in engine.objects(namespace, "persistentvolumeclaims")}
+    assert claims_after == claims_before, "destroy must leave every volume claim (and its data) in place"
+
+
+def test_config_error_fails_the_preview_and_creates_nothing(engine: Engine):
+    config = yaml.safe_load((ROOT / "Pulumi.dev.yaml").read_text())
+    config["config"]["clearml-openshift:namespace"] = {"name": "clearml-broken"}
+    config["config"]["clearml-openshift:mongodb"] = {"replicas": 2}
+    engine.new_stack("broken", yaml.safe_dump(config))
+    preview = engine.pulumi("preview", stack="broken", check=False)
+    assert preview.returncode != 0
+    assert "clearml-openshift:mongodb.replicas: a MongoDB replica set needs an odd number" in preview.output
+    up = engine.pulumi("up", "--yes", "--skip-preview", stack="broken", check=False)
+    assert up.returncode != 0
+    assert engine.kubectl("get", "namespace", "clearml-broken", check=False) == ""
+    state = json.loads(engine.pulumi("stack", "export", stack="broken").output)
+    assert [r for r in state["deployment"].get("resources") or [] if r["type"] != "pulumi:pulumi:Stack"] == []

@@ -1,0 +1,35 @@
+"""Resource transforms the program registers (they run in the real engine, not under unit-test mocks).
+
+* every Kubernetes object gets `pulumi.com/patchForce: "true"`: the program is the source of truth,
+  so `pulumi up` takes back fields another field manager changed out of band (`kubectl scale`, an
+  edited ConfigMap) instead of failing with a server-side-apply conflict. The Kubernetes provider
+  reads this annotation per object (pulumi-kubernetes provider/pkg/await/await.go `patchForce`);
+  its `enablePatchForce` provider option is not consulted for updates in the pinned 4.25.0.
+* on the local target only, `pulumi.com/skipAwait: "true"` (see local_target.py).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+
+import pulumi
+
+PATCH_FORCE = {"pulumi.com/patchForce": "true"}
+
+Transform = Callable[[pulumi.ResourceTransformArgs], pulumi.ResourceTransformResult | None]
+
+
+def annotate(annotations: Mapping[str, str]) -> Transform:
+    """A transform adding `annotations` to the metadata of every Kubernetes object (not to components,
+    providers or other packages' resources). The original props are not mutated."""
+
+    def transform(args: pulumi.ResourceTransformArgs) -> pulumi.ResourceTransformResult | None:
+        if not args.custom or not args.type_.startswith("kubernetes:") or args.type_.startswith("kubernetes:helm"):
+            return None
+        props = dict(args.props)
+        metadata = dict(props.get("metadata") or {})
+        metadata["annotations"] = {**(metadata.get("annotations") or {}), **annotations}
+        props["metadata"] = metadata
+        return pulumi.ResourceTransformResult(props=props, opts=args.opts)
+
+    return transform
