@@ -16,10 +16,10 @@ try:
 except ConfigError as err:
     raise pulumi.RunError(str(err)) from None
 
-pulumi.runtime.register_resource_transform(transforms.annotate(transforms.PATCH_FORCE))
+transforms.register(transforms.annotate(transforms.PATCH_FORCE))
 if local_target.enabled():
     pulumi.log.info("local target: not awaiting readiness (scripts/pulumi.sh)")
-    pulumi.runtime.register_resource_transform(local_target.skip_await)
+    transforms.register(local_target.skip_await)
     settings = local_target.adjust(settings)
 
 server = ClearmlServer("clearml", ClearmlServerArgs(settings=settings))

@@ -33,3 +33,16 @@ def annotate(annotations: Mapping[str, str]) -> Transform:
         return pulumi.ResourceTransformResult(props=props, opts=args.opts)
 
     return transform
+
+
+def register(transform: Transform) -> bool:
+    """Registers `transform` with the engine. Transforms run in the engine's callback server, which
+    only exists when the program talks to a real engine: under unit-test mocks they never run (Pulumi's
+    testing docs), and some SDK versions refuse to register them there. Returns whether it registered."""
+    from pulumi.runtime.proto import resource_pb2_grpc
+    from pulumi.runtime.settings import get_monitor
+
+    if not isinstance(get_monitor(), resource_pb2_grpc.ResourceMonitorStub):
+        return False
+    pulumi.runtime.register_resource_transform(transform)
+    return True

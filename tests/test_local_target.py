@@ -47,3 +47,9 @@ def test_every_kubernetes_object_is_force_applied():
     result = transforms.annotate(transforms.PATCH_FORCE)(_args("kubernetes:core/v1:ConfigMap", {"data": {}}))
     assert result.props["metadata"]["annotations"] == {"pulumi.com/patchForce": "true"}
     assert transforms.annotate(transforms.PATCH_FORCE)(_args("kubernetes:helm.sh/v4:Chart", {}, custom=False)) is None
+
+
+def test_transforms_are_not_registered_under_mocks(mocks):
+    import transforms
+
+    assert transforms.register(transforms.annotate(transforms.PATCH_FORCE)) is False
