@@ -4,7 +4,7 @@ VENV   ?= venv
 STACK  ?= dev
 PY      = $(VENV)/bin/python
 
-.PHONY: venv test unit engine up preview drift destroy toolchain config-reference clean
+.PHONY: venv test unit engine up preview drift destroy output render benchmark toolchain config-reference clean
 
 # The same virtualenv Pulumi uses (Pulumi.yaml: runtime.options.virtualenv).
 $(VENV)/.installed: requirements.txt requirements-dev.txt
@@ -28,11 +28,21 @@ up: $(VENV)/.installed  ## pulumi up for STACK (default dev), on your kubeconfig
 preview: $(VENV)/.installed
 	scripts/pulumi.sh preview $(STACK)
 
-drift: $(VENV)/.installed  ## exit non-zero when the cluster no longer matches the last deployment
+drift: $(VENV)/.installed  ## exit 0: no drift, 3: drift (listed), 1: could not check
 	scripts/pulumi.sh drift $(STACK)
+
+OUT ?= rendered/$(STACK)
+render: $(VENV)/.installed  ## write STACK's manifests to OUT with the real engine, no cluster (Secrets left out)
+	$(PY) scripts/render.py --stack $(STACK) --out $(OUT)
+
+benchmark: $(VENV)/.installed  ## engine timings per stack on the local control plane
+	$(PY) scripts/benchmark.py
 
 destroy: $(VENV)/.installed
 	scripts/pulumi.sh destroy $(STACK)
+
+output: $(VENV)/.installed  ## stack outputs (add ARGS=--show-secrets to see the admin password)
+	scripts/pulumi.sh output $(STACK) $(ARGS)
 
 toolchain:  ## build (or reuse) the Pulumi CLI, providers, kube-apiserver and etcd
 	scripts/toolchain.sh

@@ -22,8 +22,15 @@ ENV = "CLEARML_OPENSHIFT_LOCAL_TARGET"
 SKIP_AWAIT = "pulumi.com/skipAwait"
 
 
+RENDER_ENV = "CLEARML_OPENSHIFT_RENDER"  # scripts/render.py: no cluster at all
+
+
 def enabled() -> bool:
     return os.environ.get(ENV, "") == "1"
+
+
+def rendering() -> bool:
+    return os.environ.get(RENDER_ENV, "") == "1"
 
 
 # Resource transform: annotate every Kubernetes object so the provider does not await it.

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import statistics
 import subprocess
 import sys
@@ -21,14 +20,10 @@ import tempfile
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from engine_env import ROOT, bin_dir, prepare, script  # noqa: E402
+
 SECRET_SIG = "4dabf18193072939515e22adb298388d"  # Pulumi's marker of a secret value
-
-
-def script(*args: str) -> str:
-    out = subprocess.run([str(ROOT / "scripts" / args[0]), *args[1:]], check=True, capture_output=True, text=True)
-    lines = out.stdout.strip().splitlines()
-    return lines[-1] if lines else ""
 
 
 def timed(cmd: list[str], cwd: Path, env: dict[str, str], ok: tuple[int, ...] = (0,)) -> float:
@@ -68,26 +63,11 @@ def main() -> None:
 
     with tempfile.TemporaryDirectory(prefix="clearml-benchmark-") as tmp_name:
         tmp = Path(tmp_name)
-        bin_dir = script("toolchain.sh")
-        random_dir = str(Path(script("build-random-provider.sh")).parent)
+        project, env = prepare(tmp, passphrase="benchmark")
         cluster = tmp / "cluster"
         script("cluster.sh", "start", str(cluster))
-        project = tmp / "project"
-        script("copy-project.sh", str(project), sys.prefix)
-        env = {
-            **os.environ,
-            "PATH": f"{Path(sys.prefix) / 'bin'}:{bin_dir}:{random_dir}:{os.environ['PATH']}",
-            "VIRTUAL_ENV": sys.prefix,
-            "PULUMI_HOME": str(tmp / ".pulumi"),
-            "PULUMI_BACKEND_URL": f"file://{tmp / 'backend'}",
-            "PULUMI_CONFIG_PASSPHRASE": "benchmark",
-            "PULUMI_SKIP_UPDATE_CHECK": "true",
-            "PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION": "true",
-            "KUBECONFIG": str(cluster / "kubeconfig"),
-            "CLEARML_OPENSHIFT_LOCAL_TARGET": "1",
-        }
-        (tmp / "backend").mkdir()
-        kubectl = str(Path(bin_dir) / "kubectl")
+        env.update({"KUBECONFIG": str(cluster / "kubeconfig"), "CLEARML_OPENSHIFT_LOCAL_TARGET": "1"})
+        kubectl = str(bin_dir() / "kubectl")
         results: dict[str, dict] = {}
         try:
             for stack in args.stacks:
@@ -121,7 +101,7 @@ def main() -> None:
 
     args.json.parent.mkdir(exist_ok=True)
     args.json.write_text(json.dumps(results, indent=2) + "\n")
-    print(f"| stack | objects | first up | preview | no-op up | drift check | kubectl server-side dry-run |")
+    print("| stack | objects | first up | preview | no-op up | drift check | kubectl server-side dry-run |")
     print("|---|---|---|---|---|---|---|")
     for stack, r in results.items():
         cells = [f"{r[k]['median']} s (min {r[k]['min']})" for k in ("preview", "no-op up", "drift check", "kubectl dry-run")]

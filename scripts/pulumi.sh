@@ -13,8 +13,8 @@
 #   * none: the local, node-less control plane of scripts/cluster.sh, started if needed, with a
 #     file backend under $CLEARML_OPENSHIFT_LOCAL (default ~/.cache/clearml-openshift/local) and
 #     CLEARML_OPENSHIFT_LOCAL_TARGET=1 (no await; see local_target.py).
-# `drift` is `pulumi refresh --preview-only --expect-no-changes --diff`: exit 0 when the cluster
-# matches the last deployment, non-zero when something changed outside Pulumi.
+# `drift` is scripts/drift.py: exit 0 when the cluster matches the last deployment, 3 when something
+# changed outside Pulumi (each drifted resource is listed with its fields), 1 when it could not check.
 set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$ROOT"
@@ -76,7 +76,7 @@ case "$command" in
   up) pulumi up --stack "$stack" --yes --skip-preview "$@" || status=$? ;;
   preview) pulumi preview --stack "$stack" --diff "$@" || status=$? ;;
   refresh) pulumi refresh --stack "$stack" --yes "$@" || status=$? ;;
-  drift) pulumi refresh --stack "$stack" --preview-only --expect-no-changes --diff "$@" || status=$? ;;
+  drift) python3 "$ROOT/scripts/drift.py" --stack "$stack" "$@" || status=$? ;;
   destroy) pulumi destroy --stack "$stack" --yes "$@" || status=$? ;;
   output) pulumi stack output --stack "$stack" "$@" || status=$? ;;
   stack) pulumi stack --stack "$stack" "$@" || status=$? ;;

@@ -10,7 +10,6 @@ runs the control plane on loopback; the stand-in random provider is built by
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 import time
@@ -20,6 +19,8 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT / "scripts"))
+from engine_env import bin_dir, prepare, script  # noqa: E402
 TIMINGS = ROOT / "build" / "engine-timings.json"
 
 
@@ -27,15 +28,6 @@ def pytest_collection_modifyitems(items):
     for item in items:
         if "tests/engine/" in str(item.fspath):
             item.add_marker(pytest.mark.engine)
-
-
-def _script(*args: str) -> str:
-    result = subprocess.run([str(ROOT / "scripts" / args[0]), *args[1:]], capture_output=True, text=True,
-                            check=False, timeout=90 * 60)
-    if result.returncode != 0:
-        raise RuntimeError(f"{args[0]} failed ({result.returncode}):\n{result.stdout[-3000:]}\n{result.stderr[-3000:]}")
-    lines = result.stdout.strip().splitlines()
-    return lines[-1] if lines else ""
 
 
 @dataclass
@@ -82,28 +74,11 @@ class Engine:
 @pytest.fixture(scope="session")
 def engine(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("engine")
-    bin_dir = _script("toolchain.sh")
-    random_dir = str(Path(_script("build-random-provider.sh")).parent)
+    workdir, env = prepare(tmp, passphrase="engine-tests")
     cluster = tmp / "cluster"
-    _script("cluster.sh", "start", str(cluster))
-    workdir = tmp / "project"
-    _script("copy-project.sh", str(workdir), sys.prefix)  # the virtualenv running these tests
-    env = {
-        # The language host this proxy can serve ignores runtime.options.virtualenv: venv first on PATH.
-        "PATH": f"{Path(sys.prefix) / 'bin'}:{bin_dir}:{random_dir}:{os.environ['PATH']}",
-        "VIRTUAL_ENV": sys.prefix,
-        "HOME": str(tmp),
-        "PULUMI_HOME": str(tmp / ".pulumi"),
-        "PULUMI_BACKEND_URL": f"file://{tmp / 'backend'}",
-        "PULUMI_CONFIG_PASSPHRASE": "engine-tests",
-        "PULUMI_SKIP_UPDATE_CHECK": "true",
-        "PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION": "true",
-        "PULUMI_AUTOMATION_API_SKIP_VERSION_CHECK": "true",
-        "KUBECONFIG": str(cluster / "kubeconfig"),
-        "CLEARML_OPENSHIFT_LOCAL_TARGET": "1",
-    }
-    (tmp / "backend").mkdir()
-    engine = Engine(workdir=workdir, env=env, kubectl_bin=Path(bin_dir) / "kubectl", cluster=cluster)
+    script("cluster.sh", "start", str(cluster))
+    env.update({"KUBECONFIG": str(cluster / "kubeconfig"), "CLEARML_OPENSHIFT_LOCAL_TARGET": "1"})
+    engine = Engine(workdir=workdir, env=env, kubectl_bin=bin_dir() / "kubectl", cluster=cluster)
     try:
         yield engine
     finally:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import subprocess
+import sys
 
 import pytest
 import yaml
@@ -33,8 +34,11 @@ def _deployed_objects(engine: Engine, stack: str) -> list[dict]:
             and not r.get("external")]
 
 
-def _drift(engine: Engine, stack: str):
-    return engine.pulumi("refresh", "--preview-only", "--expect-no-changes", "--diff", stack=stack, check=False)
+def _drift(engine: Engine, stack: str, env: dict[str, str] | None = None):
+    """The project's drift command (scripts/drift.py): exit 0 clean, 3 drift, 1 error."""
+    result = subprocess.run([sys.executable, str(ROOT / "scripts" / "drift.py"), "--stack", stack], cwd=engine.workdir,
+                            env=env or engine.env, capture_output=True, text=True, timeout=600)
+    return result.returncode, result.stdout + result.stderr
 
 
 def _emulate_openshift_namespace_annotations(engine: Engine, namespace: str) -> None:
@@ -69,22 +73,31 @@ def test_lifecycle(engine: Engine, stack: str):
     _emulate_openshift_namespace_annotations(engine, namespace)
     engine.pulumi("preview", "--expect-no-changes", stack=stack)  # a second up would change nothing
     engine.pulumi("up", "--yes", "--skip-preview", "--expect-no-changes", stack=stack)
-    assert _drift(engine, stack).returncode == 0
+    code, report = _drift(engine, stack)
+    assert code == 0 and "no drift" in report, report
 
     out_of_band = [
         ("a scaled Deployment", ["scale", "deployment/clearml-webserver", "-n", namespace, "--replicas=5"],
-         "clearml-webserver"),
+         [f"({namespace}/clearml-webserver): changed outside Pulumi", "spec.replicas"]),
         ("an edited ConfigMap", ["patch", "configmap/clearml-server-config", "-n", namespace, "--type=merge",
-                                 "-p", '{"data":{"logging.conf":"loggers {}\\n"}}'], "clearml-server-config"),
-        ("a deleted Route", ["delete", "route.route.openshift.io/clearml-app", "-n", namespace], "clearml-edge-app-route"),
+                                 "-p", '{"data":{"logging.conf":"loggers {}\\n"}}'],
+         [f"({namespace}/clearml-server-config): changed outside Pulumi", 'data["logging.conf"]']),
+        ("a deleted Route", ["delete", "route.route.openshift.io/clearml-app", "-n", namespace],
+         [f"({namespace}/clearml-app): deleted outside Pulumi"]),
     ]
-    for what, change, name in out_of_band:
+    for what, change, expected in out_of_band:
         engine.kubectl(*change)
-        drift = _drift(engine, stack)
-        assert drift.returncode != 0, f"the drift check missed {what}"
-        assert name in drift.output, f"the drift report does not name {name} after {what}:\n{drift.output[-3000:]}"
+        code, report = _drift(engine, stack)
+        assert code == 3, f"the drift check missed {what} (exit {code}):\n{report[-3000:]}"
+        for text in expected:
+            assert text in report, f"the drift report lacks {text!r} after {what}:\n{report[-3000:]}"
         engine.pulumi("up", "--yes", "--skip-preview", "--refresh", stack=stack)
-        assert _drift(engine, stack).returncode == 0, f"up --refresh did not repair {what}"
+        assert _drift(engine, stack)[0] == 0, f"up --refresh did not repair {what}"
+
+    # An unreachable cluster is an error (1), never "no drift" (0) or "drift" (3).
+    unreachable = dict(engine.env, KUBECONFIG=str(engine.workdir / "no-such-kubeconfig"))
+    code, report = _drift(engine, stack, env=unreachable)
+    assert code == 1 and "unreachable cluster" in report, report
 
     claims_before = {c["metadata"]["name"] for c in engine.objects(namespace, "persistentvolumeclaims")}
     assert "clearml-fileserver-data" in claims_before and "data-clearml-mongodb-0" in claims_before

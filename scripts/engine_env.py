@@ -1,0 +1,50 @@
+"""The environment every engine run of this project needs, in one place (render, benchmark, tests).
+
+`prepare(tmp)` builds or reuses the toolchain and the stand-in random provider, copies the project
+into `tmp/project` (so `pulumi stack init` never writes into the repository) and returns the
+project directory and the environment for `pulumi`: the virtualenv first on PATH (the language
+host here ignores `runtime.options.virtualenv`), a file backend in `tmp`, no update checks and no
+plugin downloads.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def script(*args: str) -> str:
+    """Runs scripts/<args[0]>; returns the last line of its output (the scripts print paths last)."""
+    result = subprocess.run([str(ROOT / "scripts" / args[0]), *args[1:]], capture_output=True, text=True, check=False)
+    if result.returncode != 0:
+        raise RuntimeError(f"{args[0]} failed ({result.returncode}):\n{result.stdout[-3000:]}\n{result.stderr[-3000:]}")
+    lines = result.stdout.strip().splitlines()
+    return lines[-1] if lines else ""
+
+
+def prepare(tmp: Path, *, passphrase: str) -> tuple[Path, dict[str, str]]:
+    bin_dir = script("toolchain.sh")
+    random_dir = str(Path(script("build-random-provider.sh")).parent)
+    project = tmp / "project"
+    script("copy-project.sh", str(project), sys.prefix)
+    (tmp / "backend").mkdir(exist_ok=True)
+    env = {
+        **{k: v for k, v in os.environ.items() if k not in ("KUBECONFIG", "PULUMI_BACKEND_URL")},
+        "PATH": f"{Path(sys.prefix) / 'bin'}:{bin_dir}:{random_dir}:{os.environ['PATH']}",
+        "VIRTUAL_ENV": sys.prefix,
+        "HOME": str(tmp),
+        "PULUMI_HOME": str(tmp / ".pulumi"),
+        "PULUMI_BACKEND_URL": f"file://{tmp / 'backend'}",
+        "PULUMI_CONFIG_PASSPHRASE": passphrase,
+        "PULUMI_SKIP_UPDATE_CHECK": "true",
+        "PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION": "true",
+    }
+    return project, env
+
+
+def bin_dir() -> Path:
+    return Path(script("toolchain.sh"))
