@@ -28,7 +28,7 @@ up: $(VENV)/.installed  ## pulumi up for STACK (default dev), on your kubeconfig
 preview: $(VENV)/.installed
 	scripts/pulumi.sh preview $(STACK)
 
-drift: $(VENV)/.installed  ## exit 0: no drift, 3: drift (listed), 1: could not check
+drift: $(VENV)/.installed  ## report drift (for its exit code, 0/3/1, run scripts/pulumi.sh drift STACK directly)
 	scripts/pulumi.sh drift $(STACK)
 
 OUT ?= rendered/$(STACK)

@@ -3,9 +3,10 @@
 #
 #   scripts/pulumi.sh <up|preview|refresh|drift|destroy|output|stack> <stack> [extra pulumi args]
 #
-# Tools: the Pulumi CLI, its Python language host and the kubernetes provider from
-# scripts/toolchain.sh (built from the Go module proxy, cached; a `pulumi` already on PATH at the
-# pinned version is used as is), and pulumi-resource-random (tools/random-provider, see its README).
+# Tools: against a real cluster, a Pulumi CLI at the pinned version on PATH is used as is (plugins
+# download as usual). Otherwise the CLI, its Python language host and the kubernetes provider come
+# from scripts/toolchain.sh (built from the Go module proxy, cached) and pulumi-resource-random from
+# tools/random-provider (see its README).
 #
 # Target:
 #   * a kubeconfig given (KUBECONFIG set, or ~/.kube/config present): that cluster, with the backend
@@ -34,10 +35,20 @@ MSG
 fi
 
 # --- tools ---------------------------------------------------------------------------------------
-BIN=$(scripts/toolchain.sh | tail -1)
-RANDOM_BIN=$(dirname "$(scripts/build-random-provider.sh | tail -1)")
-export PATH="$BIN:$RANDOM_BIN:$PATH"
-export PULUMI_SKIP_UPDATE_CHECK=true PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION=true
+# A real cluster with the pinned CLI already on PATH (a CI runner, a workstation) needs nothing
+# built: Pulumi fetches its plugins as usual. Otherwise (the local target, or no CLI) the toolchain
+# is built or reused from the Go module proxy, with the stand-in random plugin and no downloads.
+pinned=$(sed -n 's/^PULUMI_VERSION=//p' scripts/versions.env)
+if [[ (-n ${KUBECONFIG:-} || -f $HOME/.kube/config) ]] && command -v pulumi >/dev/null 2>&1 &&
+  [[ $(pulumi version 2>/dev/null) == "$pinned" ]]; then
+  echo "tools: the Pulumi CLI $pinned on PATH" >&2
+else
+  BIN=$(scripts/toolchain.sh | tail -1)
+  RANDOM_BIN=$(dirname "$(scripts/build-random-provider.sh | tail -1)")
+  export PATH="$BIN:$RANDOM_BIN:$PATH"
+  export PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION=true
+fi
+export PULUMI_SKIP_UPDATE_CHECK=true
 
 # --- target --------------------------------------------------------------------------------------
 if [[ -n ${KUBECONFIG:-} || -f $HOME/.kube/config ]]; then
