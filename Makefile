@@ -22,7 +22,7 @@ unit: $(VENV)/.installed  ## unit tests: Pulumi mocks, no cluster, no CLI (well 
 engine: $(VENV)/.installed  ## engine tests: the real Pulumi CLI against a local control plane
 	$(PY) -m pytest -q -m engine
 
-up: $(VENV)/.installed  ## pulumi up for STACK (default dev), on your kubeconfig's cluster or the local one
+up: $(VENV)/.installed  ## pulumi up for STACK (default dev), on your kubeconfig's cluster or the local one (policy pack on)
 	scripts/pulumi.sh up $(STACK)
 
 preview: $(VENV)/.installed

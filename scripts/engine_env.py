@@ -42,6 +42,8 @@ def prepare(tmp: Path, *, passphrase: str) -> tuple[Path, dict[str, str]]:
         "PULUMI_CONFIG_PASSPHRASE": passphrase,
         "PULUMI_SKIP_UPDATE_CHECK": "true",
         "PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION": "true",
+        # The toolchain's Python language host (sdk/v3 3.68) cannot start a policy pack by itself.
+        "PULUMI_PYTHON_CMD": str(ROOT / "policy" / "host-python"),
     }
     return project, env
 

@@ -3,6 +3,9 @@
 #
 #   scripts/pulumi.sh <up|preview|refresh|drift|destroy|output|stack> <stack> [extra pulumi args]
 #
+# `up` and `preview` always run the CrossGuard policy pack in policy/ (mandatory rules); pass
+# `--policy-pack-config <file>` to acknowledge an SCC grant (policy/README.md).
+#
 # Tools: against a real cluster, a Pulumi CLI at the pinned version on PATH is used as is (plugins
 # download as usual). Otherwise the CLI, its Python language host and the kubernetes provider come
 # from scripts/toolchain.sh (built from the Go module proxy, cached) and pulumi-resource-random from
@@ -47,6 +50,8 @@ else
   RANDOM_BIN=$(dirname "$(scripts/build-random-provider.sh | tail -1)")
   export PATH="$BIN:$RANDOM_BIN:$PATH"
   export PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION=true
+  # This toolchain's Python language host (sdk/v3 3.68) cannot start a policy pack by itself.
+  export PULUMI_PYTHON_CMD="$ROOT/policy/host-python"
 fi
 export PULUMI_SKIP_UPDATE_CHECK=true
 
@@ -84,8 +89,8 @@ fi
 pulumi stack select --create "$stack" --non-interactive >/dev/null
 status=0
 case "$command" in
-  up) pulumi up --stack "$stack" --yes --skip-preview "$@" || status=$? ;;
-  preview) pulumi preview --stack "$stack" --diff "$@" || status=$? ;;
+  up) pulumi up --stack "$stack" --yes --skip-preview --policy-pack "$ROOT/policy" "$@" || status=$? ;;
+  preview) pulumi preview --stack "$stack" --diff --policy-pack "$ROOT/policy" "$@" || status=$? ;;
   refresh) pulumi refresh --stack "$stack" --yes "$@" || status=$? ;;
   drift) python3 "$ROOT/scripts/drift.py" --stack "$stack" "$@" || status=$? ;;
   destroy) pulumi destroy --stack "$stack" --yes "$@" || status=$? ;;

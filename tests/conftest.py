@@ -210,3 +210,18 @@ def env_of(container: dict[str, Any]) -> dict[str, Any]:
         ref = (item.get("valueFrom") or {}).get("secretKeyRef")
         out[item["name"]] = ("secret", ref["name"], ref["key"]) if ref else item.get("value")
     return out
+
+
+_PROGRAM_RUNS: dict[str, list[Recorded]] = {}
+
+
+def deploy_config(mocks: RecordingMocks, config: dict[str, str]) -> None:
+    """`run_program(config)` under the mocks, once per session and config: later calls reuse the
+    recorded resources. For tests that only read manifests (they never mutate them); tests that need
+    the program's Output objects call `deploy(lambda: run_program(config))` themselves."""
+    key = json.dumps(config, sort_keys=True)
+    if key not in _PROGRAM_RUNS:
+        deploy(lambda: run_program(config))
+        _PROGRAM_RUNS[key] = list(mocks.resources)
+    else:
+        mocks.resources[:] = _PROGRAM_RUNS[key]

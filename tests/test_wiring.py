@@ -8,19 +8,19 @@ from typing import Any
 import pytest
 
 from tests.conftest import (
-    containers, deploy, env_of, is_secret, pod_templates, run_program, stack_config, unwrap,
+    containers, deploy, deploy_config, env_of, is_secret, pod_templates, run_program, stack_config, unwrap,
 )
 
 
 @pytest.fixture
 def dev(mocks):
-    deploy(lambda: run_program(stack_config("dev")))
+    deploy_config(mocks, stack_config("dev"))
     return mocks
 
 
 @pytest.fixture
 def prod(mocks):
-    deploy(lambda: run_program(stack_config("prod")))
+    deploy_config(mocks, stack_config("prod"))
     return mocks
 
 
