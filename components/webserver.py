@@ -10,6 +10,7 @@ nginx listens on port 80 (clearml-server `docker/build/internal_files/entrypoint
 
 from __future__ import annotations
 
+import hashlib
 import json
 from dataclasses import dataclass
 
@@ -227,6 +228,4 @@ class WebServer(pulumi.ComponentResource):
 
 
 def _digest(text: str) -> str:
-    import hashlib
-
     return hashlib.sha256(text.encode()).hexdigest()[:16]
