@@ -60,11 +60,12 @@ if [[ -n ${KUBECONFIG:-} || -f $HOME/.kube/config ]]; then
   echo "target: the cluster of ${KUBECONFIG:-$HOME/.kube/config}" >&2
 else
   LOCAL=${CLEARML_OPENSHIFT_LOCAL:-$HOME/.cache/clearml-openshift/local}
-  mkdir -p "$LOCAL/backend"
   if ! scripts/cluster.sh status "$LOCAL/cluster" >/dev/null 2>&1; then
-    rm -rf "$LOCAL/cluster"
+    # Every start is a fresh cluster (empty etcd); state about an earlier one would be wrong.
+    rm -rf "$LOCAL/cluster" "$LOCAL/backend" "$LOCAL/project"
     scripts/cluster.sh start "$LOCAL/cluster" >&2
   fi
+  mkdir -p "$LOCAL/backend"
   export KUBECONFIG="$LOCAL/cluster/kubeconfig"
   export PULUMI_BACKEND_URL="file://$LOCAL/backend"
   if [[ -z ${PULUMI_CONFIG_PASSPHRASE:-} && -z ${PULUMI_CONFIG_PASSPHRASE_FILE:-} ]]; then
