@@ -17,14 +17,14 @@ except ConfigError as err:
     raise pulumi.RunError(str(err)) from None
 
 if local_target.rendering():
-    # Offline render (scripts/render.py): plain manifests, nothing read from a cluster.
+    # Offline render (scripts/render.py): plain manifests, no engine annotations, nothing read from a cluster.
     settings = local_target.adjust(settings)
-elif local_target.enabled():
-    pulumi.log.info("local target: not awaiting readiness (scripts/pulumi.sh)")
-    transforms.register(local_target.skip_await)
-    settings = local_target.adjust(settings)
-if not local_target.rendering():
+else:
     transforms.register(transforms.annotate(transforms.PATCH_FORCE))
+    if local_target.enabled():
+        pulumi.log.info("local target: not awaiting readiness (scripts/pulumi.sh)")
+        transforms.register(local_target.skip_await)
+        settings = local_target.adjust(settings)
 
 server = ClearmlServer("clearml", ClearmlServerArgs(settings=settings))
 

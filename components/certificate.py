@@ -90,6 +90,14 @@ class Certificate(pulumi.ComponentResource):
         self.register_outputs({"secret_name": self.secret_name})
 
 
+def host_certificate(name: str, namespace: str, secret_name: str, host: str, issuer: dict[str, str],
+                     tls: TlsSettings, parent: pulumi.Resource) -> Certificate:
+    """The certificate of one public host (a Route's or an Ingress's), in Secret `secret_name`."""
+    return Certificate(name, CertificateArgs(namespace=namespace, secret_name=secret_name, issuer=issuer, tls=tls,
+                                             dns_names=[host], component="edge"),
+                       opts=pulumi.ResourceOptions(parent=parent))
+
+
 @dataclass(frozen=True)
 class CertificateAuthorityArgs:
     namespace: str

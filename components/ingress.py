@@ -16,7 +16,7 @@ import pulumi_kubernetes as k8s
 from settings.models import EdgeSettings, TlsSettings
 
 from . import workload as w
-from .certificate import Certificate, CertificateArgs
+from .certificate import host_certificate
 from .route import router_annotations
 
 
@@ -49,12 +49,8 @@ class Ingress(pulumi.ComponentResource):
         self.certificate_secret = None
         if mode == "external-certificate":
             self.certificate_secret = f"{args.ingress_name}-tls"
-            depends_on.append(Certificate(
-                f"{name}-tls",
-                CertificateArgs(namespace=args.namespace, secret_name=self.certificate_secret, issuer=args.issuer,
-                                tls=args.tls, dns_names=[args.host], component="edge"),
-                opts=pulumi.ResourceOptions(parent=self),
-            ))
+            depends_on.append(host_certificate(f"{name}-tls", args.namespace, self.certificate_secret, args.host,
+                                               args.issuer, args.tls, parent=self))
         elif mode == "cert-manager-annotations":
             self.certificate_secret = f"{args.ingress_name}-tls"
             key = "cert-manager.io/cluster-issuer" if args.issuer["kind"] == "ClusterIssuer" else "cert-manager.io/issuer"

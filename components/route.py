@@ -22,7 +22,7 @@ import pulumi_kubernetes as k8s
 from settings.models import EdgeSettings, TlsSettings
 
 from . import workload as w
-from .certificate import Certificate, CertificateArgs
+from .certificate import host_certificate
 
 
 @dataclass(frozen=True)
@@ -87,12 +87,8 @@ class Route(pulumi.ComponentResource):
         self.certificate_secret = None
         if mode == "external-certificate":
             self.certificate_secret = f"{args.route_name}-tls"
-            certificate = Certificate(
-                f"{name}-tls",
-                CertificateArgs(namespace=args.namespace, secret_name=self.certificate_secret, issuer=args.issuer,
-                                tls=args.tls, dns_names=[args.host], component="edge"),
-                opts=pulumi.ResourceOptions(parent=self),
-            )
+            certificate = host_certificate(f"{name}-tls", args.namespace, self.certificate_secret, args.host,
+                                           args.issuer, args.tls, parent=self)
             tls["externalCertificate"] = {"name": self.certificate_secret}
             depends_on.append(certificate)
         elif mode == "cert-manager-annotations":

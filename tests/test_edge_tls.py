@@ -30,15 +30,6 @@ def _routes(mocks) -> dict[str, dict]:
     return {unwrap(r.inputs)["metadata"]["name"]: unwrap(r.inputs) for r in mocks.of_kind("Route")}
 
 
-def _urn_of(mocks, kind: str, name: str) -> str:
-    record = mocks.one(kind, name)
-    return next(u for u in _all_urns(mocks) if u.endswith(f"::{record.name}") and record.typ in u)
-
-
-def _all_urns(mocks) -> list[str]:
-    return [f"{r.parent}${r.typ}::{r.name}" for r in mocks.resources]
-
-
 # ---- Routes ---------------------------------------------------------------------------------------
 
 

@@ -304,7 +304,7 @@ def test_readme_documents_every_secret_and_variable():
     section = text[text.index("## Delivery with GitHub Actions"):text.index("## Configuration reference")]
     names = set()
     for path in WORKFLOWS.glob("*.yml"):
-        for kind, name in re.findall(r"\b(secrets|vars)\.([A-Z_]+)", path.read_text()):
+        for _kind, name in re.findall(r"\b(secrets|vars)\.([A-Z_]+)", path.read_text()):
             names.add(name)
         for name in re.findall(r"(?:secrets|vars)\[format\('([A-Z_]+)_\{0\}'", path.read_text()):
             names.update(f"{name}_{stack.upper()}" for stack in STACKS)

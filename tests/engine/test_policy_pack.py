@@ -8,12 +8,11 @@ Then the pack must bite where the program does not: an `anyuid` grant that the s
 
 The stacks are named policy-<stack> (test_engine.py owns dev and prod) and are only previewed.
 The CLI needs PULUMI_PYTHON_CMD=policy/host-python to start a Python pack with the language host
-this toolchain has (policy/host-python says why).
+this toolchain has (policy/host-python says why); scripts/engine_env.py sets it for every engine run.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import statistics
 
@@ -27,12 +26,6 @@ PACK = ROOT / "policy"
 PACK_LABEL = "clearml-openshift@v"
 RUNS = 3
 TIMINGS = ROOT / "build" / "policy-timings.json"
-
-
-@pytest.fixture(scope="module")
-def policy_engine(engine: Engine):
-    # A copy of the session's engine whose environment also names the pack's Python shim.
-    return dataclasses.replace(engine, env={**engine.env, "PULUMI_PYTHON_CMD": str(PACK / "host-python")})
 
 
 @pytest.fixture(scope="module")
@@ -51,17 +44,17 @@ def _preview(engine: Engine, stack: str, *args: str, check: bool = True):
 
 
 @pytest.mark.parametrize("stack", STACKS)
-def test_every_stack_passes_the_pack(policy_engine: Engine, timings, stack: str):
+def test_every_stack_passes_the_pack(engine: Engine, timings, stack: str):
     name = f"policy-{stack}"
-    policy_engine.new_stack(name, (ROOT / f"Pulumi.{stack}.yaml").read_text())
-    run = _preview(policy_engine, name, "--policy-pack", str(PACK))
+    engine.new_stack(name, (ROOT / f"Pulumi.{stack}.yaml").read_text())
+    run = _preview(engine, name, "--policy-pack", str(PACK))
     assert PACK_LABEL in run.output, f"the policy pack did not run:\n{run.output[-3000:]}"
     assert "mandatory" not in run.output and "advisory" not in run.output, run.output[-6000:]
 
     with_pack, without = [], []
     for _ in range(RUNS):  # alternating, so that drifting machine load hits both alike
-        without.append(_preview(policy_engine, name).seconds)
-        with_pack.append(_preview(policy_engine, name, "--policy-pack", str(PACK)).seconds)
+        without.append(_preview(engine, name).seconds)
+        with_pack.append(_preview(engine, name, "--policy-pack", str(PACK)).seconds)
     timings[stack] = {
         "without_pack_s": round(statistics.median(without), 2),
         "with_pack_s": round(statistics.median(with_pack), 2),
@@ -71,17 +64,17 @@ def test_every_stack_passes_the_pack(policy_engine: Engine, timings, stack: str)
     }
 
 
-def test_the_pack_refuses_a_grant_the_program_accepts(policy_engine: Engine, tmp_path):
+def test_the_pack_refuses_a_grant_the_program_accepts(engine: Engine, tmp_path):
     config = yaml.safe_load((ROOT / "Pulumi.dev.yaml").read_text())
     config["config"]["clearml-openshift:namespace"] = {"name": "clearml-policy-anyuid"}
     config["config"]["clearml-openshift:scc"] = {"grants": {"redis": "anyuid"}, "acknowledge": ["anyuid"]}
     stack = "policy-anyuid"
-    policy_engine.new_stack(stack, yaml.safe_dump(config))
+    engine.new_stack(stack, yaml.safe_dump(config))
 
     # The program accepts the acknowledged grant (and warns).
-    assert "redis is granted the SCC anyuid" in _preview(policy_engine, stack).output
+    assert "redis is granted the SCC anyuid" in _preview(engine, stack).output
 
-    refused = _preview(policy_engine, stack, "--policy-pack", str(PACK), check=False)
+    refused = _preview(engine, stack, "--policy-pack", str(PACK), check=False)
     assert refused.returncode != 0, refused.output[-6000:]
     assert "[mandatory]  scc-grants" in refused.output, refused.output[-6000:]
     assert "RoleBinding clearml-redis-scc-anyuid: grants the SCC anyuid" in refused.output
@@ -92,16 +85,16 @@ def test_the_pack_refuses_a_grant_the_program_accepts(policy_engine: Engine, tmp
         path.write_text(json.dumps({"scc-grants": {"acknowledge": acknowledge}}))
         return str(path)
 
-    accepted = _preview(policy_engine, stack, "--policy-pack", str(PACK),
+    accepted = _preview(engine, stack, "--policy-pack", str(PACK),
                         "--policy-pack-config", config_file(["anyuid"]), check=False)
     assert accepted.returncode == 0 and PACK_LABEL in accepted.output, accepted.output[-6000:]
     assert "[mandatory]" not in accepted.output
 
-    other = _preview(policy_engine, stack, "--policy-pack", str(PACK),
+    other = _preview(engine, stack, "--policy-pack", str(PACK),
                      "--policy-pack-config", config_file(["privileged"]), check=False)
     assert other.returncode != 0 and "[mandatory]  scc-grants" in other.output, other.output[-6000:]
 
     # The CLI validates the config against the policy's schema: only elevated built-in SCCs.
-    invalid = _preview(policy_engine, stack, "--policy-pack", str(PACK),
+    invalid = _preview(engine, stack, "--policy-pack", str(PACK),
                        "--policy-pack-config", config_file(["my-scc"]), check=False)
     assert invalid.returncode != 0 and "validating policy config" in invalid.output, invalid.output[-6000:]
