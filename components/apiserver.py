@@ -52,6 +52,12 @@ class ApiServer(pulumi.ComponentResource):
             "CLEARML__apiserver__pre_populate__enabled": str(args.features.prepopulate_examples).lower(),
             "CLEARML__apiserver__pre_populate__zip_files": "/opt/clearml/db-pre-populate",
             "CLEARML__services__async_urls_delete__enabled": str(args.features.async_delete).lower(),
+            # The console handler's class (logging.conf) lives here.
+            "PYTHONPATH": ci.PYTHON_DIR,
+            # The built-in `tests` user (role user) is revoked at every start in fixed-users mode
+            # (secure.conf `revoke_in_fixed_mode: true`); its generated keys are the SDK keys this
+            # program exports (testsAccessKey/testsSecretKey), so they must stay valid.
+            "CLEARML__secure__credentials__tests__revoke_in_fixed_mode": "false",
         }
         if args.cookie_domain:
             settings_env["CLEARML__apiserver__auth__cookies__domain"] = f".{args.cookie_domain}"
@@ -82,7 +88,7 @@ class ApiServer(pulumi.ComponentResource):
             command=ci.entrypoint("apiserver"),
             env_vars=env_vars,
             ports=[w.port("http", PORT)],
-            mounts=[w.mount("logs", ci.LOG_DIR), w.mount("tmp", "/tmp"), ci.config_mount()] + ca_mounts + seeding.seeded_mounts(ci.APISERVER_SEEDED),
+            mounts=[w.mount("logs", ci.LOG_DIR), w.mount("tmp", "/tmp"), *ci.config_mounts()] + ca_mounts + seeding.seeded_mounts(ci.APISERVER_SEEDED),
             # /debug.ping needs no authentication (clearml-server schema/services/debug.conf).
             startup=w.http_probe("/debug.ping", "http", period=10, failures=30),
             readiness=w.http_probe("/debug.ping", "http", period=10, failures=3),
@@ -103,7 +109,7 @@ class ApiServer(pulumi.ComponentResource):
                 service_account=account.metadata.name,
                 containers=[main],
                 init_containers=init,
-                volumes=[w.empty_dir("logs", "64Mi"), w.empty_dir("tmp", "1Gi"), ci.config_volume(args.server_config)] + ca_volumes + seeding.seeded_volumes(ci.APISERVER_SEEDED),
+                volumes=[w.empty_dir("logs", "64Mi"), w.empty_dir("tmp", "1Gi"), *ci.config_volumes(args.server_config)] + ca_volumes + seeding.seeded_volumes(ci.APISERVER_SEEDED),
                 replicas=spec.replicas,
                 spread=args.features.topology_spread,
                 termination_grace_seconds=60,

@@ -38,7 +38,7 @@ class AsyncDelete(pulumi.ComponentResource):
         image = args.images.clearml
         env_vars = (
             w.env(ce.PROCESS_ENV)
-            + w.env({"PYTHONPATH": ci.APISERVER_DIR})
+            + w.env({"PYTHONPATH": f"{ci.APISERVER_DIR}:{ci.PYTHON_DIR}"})
             + ce.peer_env(args.peers)
             + ce.token_env(args.credentials_secret)
             + ce.url_prefixes_env(args.files_url)
@@ -53,11 +53,12 @@ class AsyncDelete(pulumi.ComponentResource):
             pull_policy=args.images.pull_policy,
             resources_spec=args.settings.resources,
             read_only_root_filesystem=True,
-            # Same command as upstream's compose file; the entrypoint is not involved.
+            # Same command, working directory and PYTHONPATH as upstream's compose file (the entrypoint
+            # is not involved). From /opt/clearml/apiserver, `from apiserver.bll ...` would not import.
             command=["python3", "-m", "jobs.async_urls_delete", "--fileserver-host", args.fileserver_url],
-            working_dir=ci.APISERVER_DIR,
+            working_dir=ci.WORKDIR,
             env_vars=env_vars,
-            mounts=[w.mount("tmp", "/tmp"), ci.config_mount()] + ca_mounts + seeding.seeded_mounts(ci.APISERVER_SEEDED),
+            mounts=[w.mount("tmp", "/tmp"), *ci.config_mounts()] + ca_mounts + seeding.seeded_mounts(ci.APISERVER_SEEDED),
             readiness=w.exec_probe(probe_cmd, period=30, timeout=25, failures=3),
             liveness=w.exec_probe(probe_cmd, period=60, timeout=25, failures=5, initial_delay=30),
         )
@@ -75,7 +76,7 @@ class AsyncDelete(pulumi.ComponentResource):
                 service_account=account.metadata.name,
                 containers=[main],
                 init_containers=init,
-                volumes=[w.empty_dir("tmp", "1Gi"), ci.config_volume(args.server_config)] + ca_volumes + seeding.seeded_volumes(ci.APISERVER_SEEDED),
+                volumes=[w.empty_dir("tmp", "1Gi"), *ci.config_volumes(args.server_config)] + ca_volumes + seeding.seeded_volumes(ci.APISERVER_SEEDED),
                 termination_grace_seconds=60,
             ),
         )

@@ -116,10 +116,11 @@ def url_prefixes_env(files_url: str) -> list[k8s.core.v1.EnvVarArgs]:
     return env({"CLEARML__services__async_urls_delete__fileserver__url_prefixes": json.dumps([files_url])})
 
 
-# Waits (at most `timeout` seconds) until every TCP endpoint answers. MongoDB hosts come from the
-# connection string in the environment, so the script never sees or prints the password.
+# Waits (at most 600 seconds) until every TCP endpoint answers, and every `http://` URL answers 200.
+# MongoDB hosts come from the connection string in the environment, so the script never sees or
+# prints the password.
 WAIT_SCRIPT = r"""
-import os, socket, sys, time, urllib.parse
+import os, socket, sys, time, urllib.request
 targets = [t for t in sys.argv[1:] if t]
 conn = os.environ.get("CLEARML_MONGODB_SERVICE_CONNECTION_STRING", "")
 if conn.startswith("mongodb://"):
@@ -130,7 +131,10 @@ for target in targets:
     host, port = target.rsplit(":", 1)
     while True:
         try:
-            socket.create_connection((host, int(port)), 3).close()
+            if target.startswith("http://"):
+                urllib.request.urlopen(target, timeout=5).close()
+            else:
+                socket.create_connection((host, int(port)), 3).close()
             print("reachable:", target, flush=True)
             break
         except OSError as err:

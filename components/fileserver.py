@@ -86,8 +86,10 @@ class FileServer(pulumi.ComponentResource):
             readiness=w.http_probe("/", "http", period=10, failures=3),
             liveness=w.http_probe("/", "http", period=20, failures=6),
         )
-        wait = ci.wait_init_container(image, args.images.pull_policy,
-                                      ce.wait_command(f"{args.redis_host}:{args.redis_port}"), [])
+        # The file server logs in to the API server when it starts (clearml-server fileserver/auth.py),
+        # so it waits for /debug.ping as the official chart's init container does, and for Redis.
+        wait = ci.wait_init_container(image, args.images.pull_policy, ce.wait_command(
+            f"{args.redis_host}:{args.redis_port}", f"{args.apiserver_url}/debug.ping"), [])
         account = w.service_account(name, args.namespace, COMPONENT, child, scc=args.scc)
         self.deployment = w.deployment(
             f"{name}-deployment", name=name, namespace=args.namespace, component=COMPONENT,

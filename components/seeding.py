@@ -25,7 +25,9 @@ def seed_container(image: str, pull_policy: str, seeded: Mapping[str, str]) -> k
     """Copies each `seeded[volume] = directory` into its emptyDir (mounted at /seed/<volume>)."""
     steps = ["set -eu"]
     for volume, path in seeded.items():
-        steps.append(f'if [ -d "{path}" ]; then cp -a "{path}/." "/seed/{volume}/"; fi')
+        # `cp -R`, not `cp -a`: the emptyDir's root belongs to root, and only its owner may set its
+        # times, so `cp -a` (and `--no-preserve=timestamps`) exits 1 for a random UID. Modes are kept.
+        steps.append(f'if [ -d "{path}" ]; then cp -R "{path}/." "/seed/{volume}/"; fi')
         steps.append(f'echo "seeded {path}: $(ls -A /seed/{volume} | wc -l) entries"')
     return w.container(
         name="seed-writable-dirs",

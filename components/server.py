@@ -82,7 +82,7 @@ class ClearmlServer(pulumi.ComponentResource):
         server_config = k8s.core.v1.ConfigMap(
             f"{name}-server-config",
             metadata=k8s.meta.v1.ObjectMetaArgs(name=f"{name}-server-config", namespace=ns, labels=w.labels("server")),
-            data={"logging.conf": ci.LOGGING_CONF},
+            data=ci.server_config_data(),
             opts=child,
         )
 

@@ -163,9 +163,14 @@ class WebServer(pulumi.ComponentResource):
         spec = args.settings
         reencrypt = args.tls_issuer is not None
         nginx_conf = nginx_config(args.apiserver_url, args.fileserver_url, args.public_hosts if reencrypt else None)
-        # What the stock entrypoint builds from WEBSERVER__displayedServerUrls (update_from_env.py).
+        # clearml-web (src/app/app.constants.ts) calls the API at `apiBaseUrl` and the files at
+        # `fileBaseUrl`; when null it guesses `api.`/`files.` from an `app.` host, else the page origin
+        # with port 8008, which is wrong for this program's hosts. `displayedServerUrls` only sets what
+        # the setup snippets show (what the stock entrypoint builds from WEBSERVER__displayedServerUrls).
         configuration = {
-            "displayedServerUrls": {"apiServer": args.public_urls["api"], "filesServer": args.public_urls["files"]}
+            "apiBaseUrl": args.public_urls["api"],
+            "fileBaseUrl": args.public_urls["files"],
+            "displayedServerUrls": {"apiServer": args.public_urls["api"], "filesServer": args.public_urls["files"]},
         }
         config = k8s.core.v1.ConfigMap(
             f"{name}-config",

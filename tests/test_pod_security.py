@@ -128,6 +128,7 @@ NOT_SHIPPED = {
         "/var/log/clearml": "absent; the entrypoint mkdirs it (clearml-server entrypoint.sh)",
         "/mnt/fileserver": "absent; the upload folder",
         "/opt/clearml/config": "created empty by final_image_preparation.sh (mkdir -p /opt/clearml/config)",
+        "/etc/clearml-openshift/python": "absent: a directory of this program's own (its Python modules)",
         "/opt/clearml/apiserver/apierrors/errors": "git-ignored generated code; seeded anyway (see clearml_image.py)",
         "/etc/clearml-web": "absent; this program's nginx config",
         "/etc/clearml-web-tls": "absent; the web server's certificate (reencrypt)",
@@ -164,7 +165,7 @@ def _seeded_by_init(spec: dict[str, Any], volume: str, path: str) -> bool:
     for init in spec.get("initContainers") or []:
         mounts = {m["name"]: m["mountPath"] for m in init.get("volumeMounts") or []}
         script = " ".join(init.get("command") or [])
-        if volume in mounts and f'cp -a "{path}/." "{mounts[volume]}/"' in script:
+        if volume in mounts and f'cp -R "{path}/." "{mounts[volume]}/"' in script:
             return True
     return False
 

@@ -62,7 +62,7 @@ def test_async_delete_wiring(dev):
     env = env_of(main)
     assert json.loads(env["CLEARML__services__async_urls_delete__fileserver__url_prefixes"]) == [
         "https://clearml-dev-files.apps.dev.example.com"]
-    assert env["PYTHONPATH"] == "/opt/clearml/apiserver"
+    assert env["PYTHONPATH"] == "/opt/clearml/apiserver:/etc/clearml-openshift/python"
     assert env["CLEARML__secure__auth__token_secret"][0] == "secret"
     assert dev.manifest("Deployment", "clearml-async-delete")["spec"]["replicas"] == 1
 
@@ -86,11 +86,36 @@ def test_clearml_processes_start_without_root(dev):
 
 
 def test_mongodb_credentials_never_reach_the_server_logs(dev):
-    config = dev.manifest("ConfigMap", "clearml-server-config")["data"]["logging.conf"]
-    assert '"clearml.database" { level: WARNING }' in config
+    data = dev.manifest("ConfigMap", "clearml-server-config")["data"]
+    assert 'console { class: "clearml_openshift_logging.RedactingStreamHandler" }' in data["logging.conf"]
+    assert "class RedactingStreamHandler" in data["clearml_openshift_logging.py"]
     for name in ("clearml-apiserver", "clearml-async-delete"):
-        mounts = _main(dev, "Deployment", name)["volumeMounts"]
-        assert {"name": "server-config", "mountPath": "/opt/clearml/config", "readOnly": True} in mounts
+        main = _main(dev, "Deployment", name)
+        assert {"name": "server-config", "mountPath": "/opt/clearml/config", "readOnly": True} in main["volumeMounts"]
+        assert {"name": "server-python", "mountPath": "/etc/clearml-openshift/python", "readOnly": True} in main["volumeMounts"]
+        pythonpath = next(e["value"] for e in main["env"] if e["name"] == "PYTHONPATH")
+        assert "/etc/clearml-openshift/python" in pythonpath.split(":")
+
+
+def test_async_delete_runs_from_the_image_workdir(dev):
+    """`python3 -m jobs.async_urls_delete` imports `apiserver.*`: the working directory must be /opt/clearml."""
+    main = _main(dev, "Deployment", "clearml-async-delete")
+    assert main["workingDir"] == "/opt/clearml"
+    assert main["command"][:3] == ["python3", "-m", "jobs.async_urls_delete"]
+    pythonpath = next(e["value"] for e in main["env"] if e["name"] == "PYTHONPATH")
+    assert pythonpath.split(":")[0] == "/opt/clearml/apiserver"
+
+
+def test_sdk_keys_are_not_revoked_in_fixed_users_mode(dev):
+    env = {e["name"]: e.get("value") for e in _main(dev, "Deployment", "clearml-apiserver")["env"]}
+    assert env["CLEARML__apiserver__auth__fixed_users__enabled"] == "true"
+    assert env["CLEARML__secure__credentials__tests__revoke_in_fixed_mode"] == "false"
+
+
+def test_fileserver_waits_for_the_apiserver(dev):
+    spec = dev.manifest("Deployment", "clearml-fileserver")["spec"]["template"]["spec"]
+    wait = next(c for c in spec["initContainers"] if c["name"] == "wait-for-peers")
+    assert "http://clearml-apiserver:8008/debug.ping" in wait["command"]
 
 
 def test_webserver_config(dev):
@@ -99,9 +124,11 @@ def test_webserver_config(dev):
     assert "proxy_pass http://clearml-apiserver:8008;" in data["nginx.conf"]
     assert "proxy_pass http://clearml-fileserver:8081;" in data["nginx.conf"]
     assert "pid /tmp/nginx.pid;" in data["nginx.conf"] and "user " not in data["nginx.conf"]
-    assert json.loads(data["configuration.json"]) == {"displayedServerUrls": {
-        "apiServer": "https://clearml-dev-api.apps.dev.example.com",
-        "filesServer": "https://clearml-dev-files.apps.dev.example.com"}}
+    assert json.loads(data["configuration.json"]) == {
+        "apiBaseUrl": "https://clearml-dev-api.apps.dev.example.com",
+        "fileBaseUrl": "https://clearml-dev-files.apps.dev.example.com",
+        "displayedServerUrls": {"apiServer": "https://clearml-dev-api.apps.dev.example.com",
+                                "filesServer": "https://clearml-dev-files.apps.dev.example.com"}}
 
 
 # ---- Services, probes, resources -------------------------------------------------------------
