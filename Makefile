@@ -4,7 +4,7 @@ VENV   ?= venv
 STACK  ?= dev
 PY      = $(VENV)/bin/python
 
-.PHONY: venv test unit engine up preview drift destroy output render benchmark toolchain config-reference clean
+.PHONY: venv test unit engine host images up preview drift destroy output render benchmark toolchain config-reference clean
 
 # The same virtualenv Pulumi uses (Pulumi.yaml: runtime.options.virtualenv).
 $(VENV)/.installed: requirements.txt requirements-dev.txt
@@ -19,8 +19,14 @@ test: unit engine  ## everything CI runs
 unit: $(VENV)/.installed  ## unit tests: Pulumi mocks, no cluster, no CLI (well under a minute)
 	$(PY) -m pytest -q -m "not engine"
 
-engine: $(VENV)/.installed  ## engine tests: the real Pulumi CLI against a local control plane
+engine: $(VENV)/.installed host toolchain images  ## engine + end-to-end tests on the local cluster (pods really run)
 	$(PY) -m pytest -q -m engine
+
+host:  ## Debian packages of the local node and the image builds (containerd, runc, CNI, mmdebstrap)
+	scripts/host-packages.sh
+
+images: toolchain  ## build the stand-in images the local cluster runs (scripts/images.sh)
+	scripts/images.sh build
 
 up: $(VENV)/.installed  ## pulumi up for STACK (default dev), on your kubeconfig's cluster or the local one (policy pack on)
 	scripts/pulumi.sh up $(STACK)

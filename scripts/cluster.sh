@@ -1,35 +1,56 @@
 #!/usr/bin/env bash
-# A local, node-less, OpenShift-flavoured Kubernetes control plane for tests: etcd, kube-apiserver and
-# kube-controller-manager on loopback, plus the OpenShift Route and SecurityContextConstraints CRDs,
-# the default SCCs with their system:openshift:scc:* ClusterRoles, and the cert-manager CRDs.
+# A local, single-node, OpenShift-flavoured Kubernetes cluster for tests and `make up`: pods really run.
+#
+# Control plane: etcd, kube-apiserver (RBAC + Node authorization), kube-controller-manager (with
+# per-controller service-account credentials, as on OpenShift), kube-scheduler.
+# OpenShift: the Route and SecurityContextConstraints CRDs, the default SCCs with their
+# system:openshift:scc:* ClusterRoles, and OpenShift's own SCC admission plugin
+# (github.com/openshift/apiserver-library-go sccadmission) served as a mutating + validating webhook
+# for pods (tools/scc-admission), which also gives every new namespace an
+# openshift.io/sa.scc.{uid-range,supplemental-groups,mcs} block as cluster-policy-controller does.
+# Node: containerd with runc (Debian packages), a kubelet, kube-proxy (iptables), CoreDNS, a CNI bridge
+# and a pool of local PersistentVolumes (default StorageClass `local`), the stand-in images of
+# scripts/images.sh imported into containerd.
+# cert-manager: the CRDs and the controller (scripts/toolchain.sh builds it), so Certificates are issued.
 #
 # Usage:
 #   scripts/cluster.sh start <state-dir>             start a fresh cluster; last stdout line = kubeconfig
-#   scripts/cluster.sh stop <state-dir>              stop everything `start` started
+#   scripts/cluster.sh stop <state-dir>              stop everything `start` started and undo its changes
 #   scripts/cluster.sh status <state-dir>            print process and API health; exit 1 if not running
-#   scripts/cluster.sh namespace <state-dir> <name>  create a namespace annotated like OpenShift does
+#   scripts/cluster.sh namespace <state-dir> <name>  create a namespace (the SCC webhook annotates it)
 #
-#   KUBECONFIG=$(scripts/cluster.sh start /tmp/c | tail -1) kubectl get securitycontextconstraints
+#   KUBECONFIG=$(scripts/cluster.sh start /tmp/c | tail -1) kubectl get pods -A
 #
-# Needs the binaries of scripts/toolchain.sh (run it first) and openssl, curl, python3, go (only to
-# locate the manifest modules in the Go module cache; they are downloaded by toolchain.sh). Manifests
-# are applied with the kubectl that toolchain.sh builds from the same Kubernetes release (it shares
-# the kube-apiserver build, ~30 s extra) using server-side apply, which also handles the ~330 KB
-# cert-manager CRDs that client-side apply's last-applied annotation cannot hold.
-# CLEARML_OPENSHIFT_BIN overrides the bin dir (default: `scripts/toolchain.sh --print-bin-dir`).
-# Nothing is schedulable (no nodes, no scheduler, no kubelet): pods stay Pending. The controllers that
-# do run are kube-controller-manager's defaults, among them garbage collection (foreground deletes
-# complete), namespace deletion, service accounts and their tokens, kube-root-ca.crt, deployments,
-# replica sets, jobs.
-# Every start is a fresh cluster (new etcd data, certificates and ports) in <state-dir>:
-#   pids/*.pid, logs/*.log, pki/, etcd/, kubeconfig, cluster.env (ports)
+# Needs root (a kubelet, network and mounts), the binaries of scripts/toolchain.sh, and Debian's
+# containerd, runc, containernetworking-plugins, iptables, iproute2, openssl, curl (see
+# scripts/host-packages.sh). CLEARML_OPENSHIFT_BIN overrides the bin dir.
+#
+# The pod network stays on this machine: a bridge (cmlbr0, 10.89.0.0/16) with no masquerade; pods
+# get routes only to the bridge subnet and the Service range, and iptables drops anything from the
+# bridge that is not for a pod, the node address or a Service. Everything runs on the node address
+# 10.89.0.1 (API server, kubelet, DNS) or on loopback.
+# Every start is a fresh cluster in <state-dir>: pids/, logs/, pki/, etcd/, containerd/, kubelet/,
+# cni/, volumes/, kubeconfig, cluster.env. `stop` kills every process, removes every container,
+# mount, network namespace, cgroup, iptables rule and the bridge it created, and restores the sysctls
+# it changed. Only one cluster runs per machine at a time (one bridge, one address).
 # shellcheck source-path=SCRIPTDIR
 set -euo pipefail
 # shellcheck source=lib/common.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib/common.sh"
 
 # Stop order: dependents first.
-DAEMONS=(kube-controller-manager kube-apiserver etcd)
+DAEMONS=(cert-manager-controller coredns kube-proxy kubelet kube-scheduler clearml-scc-admission
+  kube-controller-manager kube-apiserver containerd etcd)
+
+# The node's network (see the header). One cluster per machine: these names are fixed.
+BRIDGE=cmlbr0
+POD_CIDR=10.89.0.0/16
+NODE_IP=10.89.0.1
+SERVICE_CIDR=10.0.0.0/24
+NODE_NAME=local-node
+FW_CHAIN=CLEARML-LOCAL
+# Sysctls the node needs; `start` records their values and `stop` puts them back.
+SYSCTLS=(net.ipv4.ip_forward=1 net.bridge.bridge-nf-call-iptables=1)
 
 usage() {
   script_help "${BASH_SOURCE[0]}" >&2
@@ -37,6 +58,11 @@ usage() {
 }
 
 # --- process bookkeeping -------------------------------------------------------------------------
+# daemon_path NAME: our build in the bin dir, else the host's (containerd comes from Debian).
+daemon_path() {
+  if [[ -x $BIN/$1 ]]; then echo "$BIN/$1"; else command -v "$1" || die "$1 not found"; fi
+}
+
 pid_file() { echo "$STATE/pids/$1.pid"; }
 
 # running NAME: the pid file exists and names a live process running our binary for NAME.
@@ -57,7 +83,7 @@ launch() {
   pidf=$(pid_file "$name")
   rm -f "$pidf"
   # shellcheck disable=SC2016 # $$ and $0 are for the inner shell
-  setsid bash -c 'echo $$ >"$0.tmp" && mv "$0.tmp" "$0" && exec "$@"' "$pidf" "$BIN/$name" "$@" \
+  setsid bash -c 'echo $$ >"$0.tmp" && mv "$0.tmp" "$0" && exec "$@"' "$pidf" "$(daemon_path "$name")" "$@" \
     >"$STATE/logs/$name.log" 2>&1 </dev/null &
   # Wait until the pid file is written and the process has exec'd the binary (see `running`).
   for _ in $(seq 100); do
@@ -137,12 +163,14 @@ kubectl() { "$BIN/kubectl" --kubeconfig "$STATE/kubeconfig" "$@"; }
 
 api_get() { # api_get PATH: authenticated GET against the apiserver, verifying its certificate.
   curl -fsS --max-time 5 --cacert "$STATE/pki/ca.crt" --cert "$STATE/pki/admin.crt" \
-    --key "$STATE/pki/admin.key" "https://127.0.0.1:$APISERVER_PORT$1"
+    --key "$STATE/pki/admin.key" "https://$NODE_IP:$APISERVER_PORT$1"
 }
 
-# gen_pki: a throwaway CA, the apiserver's serving certificate (signed by it, for 127.0.0.1 and
-# localhost, so clients verify TLS), an admin client certificate in group system:masters (client-cert
-# auth via --client-ca-file), and the service-account token signing key pair.
+# gen_pki: a throwaway CA and everything signed by it: the apiserver's serving certificate (for
+# 127.0.0.1, the node address and the `kubernetes` Service), client certificates for the admin
+# (system:masters), the kubelet (system:node:<node>, so the Node authorizer applies) and kube-proxy
+# (system:kube-proxy), serving certificates for the kubelet and the SCC webhook, and the
+# service-account token signing key pair. Clients verify every TLS connection against the CA.
 gen_pki() {
   local p=$STATE/pki
   mkdir -p "$p"
@@ -150,47 +178,54 @@ gen_pki() {
     cd "$p"
     openssl req -x509 -newkey rsa:2048 -nodes -keyout ca.key -out ca.crt -days 30 \
       -subj "/CN=clearml-openshift-test-ca" 2>/dev/null
-    openssl req -newkey rsa:2048 -nodes -keyout apiserver.key -out apiserver.csr \
-      -subj "/CN=kube-apiserver" 2>/dev/null
-    printf 'subjectAltName=IP:127.0.0.1,DNS:localhost,DNS:kubernetes.default.svc,IP:10.0.0.1\nextendedKeyUsage=serverAuth\n' >apiserver.ext
-    openssl x509 -req -in apiserver.csr -CA ca.crt -CAkey ca.key -CAcreateserial -days 30 \
-      -extfile apiserver.ext -out apiserver.crt 2>/dev/null
-    openssl req -newkey rsa:2048 -nodes -keyout admin.key -out admin.csr \
-      -subj "/O=system:masters/CN=admin" 2>/dev/null
-    printf 'extendedKeyUsage=clientAuth\n' >admin.ext
-    openssl x509 -req -in admin.csr -CA ca.crt -CAkey ca.key -CAcreateserial -days 30 \
-      -extfile admin.ext -out admin.crt 2>/dev/null
+    sign apiserver "/CN=kube-apiserver" \
+      "subjectAltName=IP:127.0.0.1,IP:$NODE_IP,DNS:localhost,DNS:kubernetes.default.svc,IP:10.0.0.1" serverAuth
+    sign admin "/O=system:masters/CN=admin" "" clientAuth
+    sign kubelet-client "/O=system:nodes/CN=system:node:$NODE_NAME" "" clientAuth
+    sign kube-proxy "/CN=system:kube-proxy" "" clientAuth
+    sign kubelet "/CN=$NODE_NAME" "subjectAltName=IP:$NODE_IP,DNS:$NODE_NAME" serverAuth
+    sign webhook "/CN=clearml-scc-admission" "subjectAltName=IP:127.0.0.1" serverAuth
     openssl genrsa -out sa.key 2048 2>/dev/null
     openssl rsa -in sa.key -pubout -out sa.pub 2>/dev/null
-    rm -f ./*.csr ./*.ext ca.srl
+    rm -f ca.srl
     chmod 600 ./*.key
   )
 }
 
+# sign NAME SUBJECT SAN_LINE USAGE: NAME.key and NAME.crt signed by the CA (run inside pki/).
+sign() {
+  openssl req -newkey rsa:2048 -nodes -keyout "$1.key" -out "$1.csr" -subj "$2" 2>/dev/null
+  { [[ -n $3 ]] && echo "$3"; echo "extendedKeyUsage=$4"; } >"$1.ext"
+  openssl x509 -req -in "$1.csr" -CA ca.crt -CAkey ca.key -CAcreateserial -days 30 \
+    -extfile "$1.ext" -out "$1.crt" 2>/dev/null
+  rm -f "$1.csr" "$1.ext"
+}
+
+# write_kubeconfig FILE CERT: a kubeconfig for the client certificate pki/CERT.{crt,key}.
 write_kubeconfig() {
   local b64="base64 -w0"
-  cat >"$STATE/kubeconfig" <<EOF
+  cat >"$1" <<EOF
 apiVersion: v1
 kind: Config
 clusters:
 - name: local
   cluster:
-    server: https://127.0.0.1:$APISERVER_PORT
+    server: https://$NODE_IP:$APISERVER_PORT
     certificate-authority-data: $($b64 <"$STATE/pki/ca.crt")
 users:
-- name: admin
+- name: $2
   user:
-    client-certificate-data: $($b64 <"$STATE/pki/admin.crt")
-    client-key-data: $($b64 <"$STATE/pki/admin.key")
+    client-certificate-data: $($b64 <"$STATE/pki/$2.crt")
+    client-key-data: $($b64 <"$STATE/pki/$2.key")
 contexts:
 - name: local
   context:
     cluster: local
-    user: admin
+    user: $2
     namespace: default
 current-context: local
 EOF
-  chmod 600 "$STATE/kubeconfig"
+  chmod 600 "$1"
 }
 
 # manifest_files: the manifests to install, in order (CRDs before the objects that use them).
@@ -235,23 +270,349 @@ install_manifests() {
     "$(kubectl get securitycontextconstraints -o name | sed 's#.*/##' | tr '\n' ' ')"
 }
 
+# --- the node ------------------------------------------------------------------------------------
+# Machine-wide marker of the one running cluster (its state dir), so a second start elsewhere refuses.
+MARKER=/run/clearml-openshift-cluster
+
+setup_network() {
+  local kv key
+  : >"$STATE/sysctl.saved"
+  for kv in "${SYSCTLS[@]}"; do
+    key=${kv%%=*}
+    echo "$key=$(sysctl -n "$key")" >>"$STATE/sysctl.saved"
+    sysctl -qw "$kv"
+  done
+  # Network namespaces that exist before this cluster are not ours to delete at stop.
+  ls /var/run/netns 2>/dev/null >"$STATE/netns.before" || true
+  ip link add "$BRIDGE" type bridge 2>/dev/null || true
+  ip addr replace "$NODE_IP/16" dev "$BRIDGE"
+  ip link set "$BRIDGE" up
+  # Pods may talk to pods, to the node address, and (via kube-proxy's DNAT) to Services; nothing else.
+  iptables -w -N "$FW_CHAIN-FWD" 2>/dev/null || iptables -w -F "$FW_CHAIN-FWD"
+  iptables -w -A "$FW_CHAIN-FWD" -s "$POD_CIDR" -d "$POD_CIDR" -j ACCEPT
+  iptables -w -A "$FW_CHAIN-FWD" -s "$POD_CIDR" -j DROP
+  iptables -w -A "$FW_CHAIN-FWD" -d "$POD_CIDR" -m conntrack --ctstate ESTABLISHED,RELATED -j ACCEPT
+  iptables -w -A "$FW_CHAIN-FWD" -d "$POD_CIDR" -j DROP
+  iptables -w -I FORWARD 1 -j "$FW_CHAIN-FWD" -m comment --comment clearml-openshift-local-cluster
+  iptables -w -N "$FW_CHAIN-IN" 2>/dev/null || iptables -w -F "$FW_CHAIN-IN"
+  iptables -w -A "$FW_CHAIN-IN" -i "$BRIDGE" -d "$NODE_IP" -j ACCEPT
+  iptables -w -A "$FW_CHAIN-IN" -i "$BRIDGE" -j DROP
+  iptables -w -I INPUT 1 -j "$FW_CHAIN-IN" -m comment --comment clearml-openshift-local-cluster
+  mkdir -p "$STATE/cni/net.d" "$STATE/cni/ipam"
+  cat >"$STATE/cni/net.d/10-clearml-local.conflist" <<EOF
+{
+  "cniVersion": "0.4.0",
+  "name": "clearml-local",
+  "plugins": [
+    {
+      "type": "bridge",
+      "bridge": "$BRIDGE",
+      "isGateway": true,
+      "ipMasq": false,
+      "hairpinMode": true,
+      "ipam": {
+        "type": "host-local",
+        "ranges": [[{"subnet": "$POD_CIDR", "gateway": "$NODE_IP"}]],
+        "routes": [{"dst": "$SERVICE_CIDR", "gw": "$NODE_IP"}],
+        "dataDir": "$STATE/cni/ipam"
+      }
+    }
+  ]
+}
+EOF
+}
+
+teardown_network() {
+  local ns kv
+  # CRI network namespaces of this cluster's pods (the kubelet did not get to remove them).
+  for ns in $(ls /var/run/netns 2>/dev/null); do
+    [[ $ns == cni-* ]] || continue
+    grep -qx "$ns" "$STATE/netns.before" 2>/dev/null && continue
+    ip netns delete "$ns" 2>/dev/null || true
+  done
+  ip link delete "$BRIDGE" 2>/dev/null || true
+  while iptables -w -D FORWARD -j "$FW_CHAIN-FWD" -m comment --comment clearml-openshift-local-cluster 2>/dev/null; do :; done
+  while iptables -w -D INPUT -j "$FW_CHAIN-IN" -m comment --comment clearml-openshift-local-cluster 2>/dev/null; do :; done
+  iptables -w -F "$FW_CHAIN-FWD" 2>/dev/null && iptables -w -X "$FW_CHAIN-FWD" 2>/dev/null || true
+  iptables -w -F "$FW_CHAIN-IN" 2>/dev/null && iptables -w -X "$FW_CHAIN-IN" 2>/dev/null || true
+  # kube-proxy's KUBE-* chains, then what is left of the kubelet's (KUBE-FIREWALL, canaries).
+  [[ -x ${BIN:-}/kube-proxy ]] && "$BIN/kube-proxy" --cleanup >/dev/null 2>&1 || true
+  remove_kube_chains
+  if [[ -f $STATE/sysctl.saved ]]; then
+    while read -r kv; do sysctl -qw "$kv" 2>/dev/null || true; done <"$STATE/sysctl.saved"
+    rm -f "$STATE/sysctl.saved"
+  fi
+}
+
+# remove_kube_chains: every KUBE-* chain and every jump to one, in each table, for IPv4 and IPv6.
+remove_kube_chains() {
+  local cmd table rule chain
+  for cmd in iptables ip6tables; do
+    command -v "$cmd" >/dev/null || continue
+    for table in filter nat mangle; do
+      "$cmd" -w -t "$table" -S 2>/dev/null | grep -E '^-A [A-Z]+ .*-j KUBE-' | grep -vE '^-A KUBE-' |
+        while read -r rule; do
+          # eval: the rule as iptables -S prints it, quoted comments included.
+          eval "$cmd -w -t $table ${rule/#-A/-D}" 2>/dev/null || true
+        done
+      for chain in $("$cmd" -w -t "$table" -S 2>/dev/null | sed -n 's/^-N \(KUBE-[^ ]*\)$/\1/p'); do
+        "$cmd" -w -t "$table" -F "$chain" 2>/dev/null || true
+      done
+      for chain in $("$cmd" -w -t "$table" -S 2>/dev/null | sed -n 's/^-N \(KUBE-[^ ]*\)$/\1/p'); do
+        "$cmd" -w -t "$table" -X "$chain" 2>/dev/null || true
+      done
+    done
+  done
+}
+
+start_containerd() {
+  local d=$STATE/containerd
+  mkdir -p "$d"
+  cat >"$d/config.toml" <<EOF
+version = 2
+root = "$d/root"
+state = "$d/state"
+disabled_plugins = ["io.containerd.snapshotter.v1.aufs", "io.containerd.snapshotter.v1.btrfs",
+  "io.containerd.snapshotter.v1.zfs", "io.containerd.snapshotter.v1.devmapper", "io.containerd.tracing.processor.v1.otlp"]
+[grpc]
+  address = "$d/containerd.sock"
+[ttrpc]
+  address = "$d/containerd.sock.ttrpc"
+[debug]
+  address = "$d/debug.sock"
+[plugins."io.containerd.grpc.v1.cri"]
+  sandbox_image = "$(image_ref pause)"
+  # root here lacks CAP_SYS_RESOURCE: without this the first sandbox fails (real-cluster notes).
+  restrict_oom_score_adj = true
+  enable_selinux = false
+  [plugins."io.containerd.grpc.v1.cri".containerd]
+    snapshotter = "overlayfs"
+    default_runtime_name = "runc"
+    [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.runc]
+      runtime_type = "io.containerd.runc.v2"
+  [plugins."io.containerd.grpc.v1.cri".cni]
+    bin_dir = "/usr/lib/cni"
+    conf_dir = "$STATE/cni/net.d"
+[plugins."io.containerd.internal.v1.opt"]
+  path = "$d/opt"
+EOF
+  launch containerd --config "$d/config.toml"
+  wait_for containerd 30 "containerd" ctr --address "$d/containerd.sock" version
+  "$SCRIPTS_DIR/images.sh" import "$d/containerd.sock" >&2
+}
+
+image_ref() { "$SCRIPTS_DIR/images.sh" names | sed -n "s|^$1=||p"; }
+
+start_kubelet() {
+  local d=$STATE/kubelet port healthz
+  read -r port healthz < <(free_ports 2)
+  mkdir -p "$d/root" "$d/pod-logs"
+  write_kubeconfig "$d/kubeconfig" kubelet-client
+  # Pods resolve cluster names only: no host search domains or upstream servers leak in.
+  : >"$d/resolv.conf"
+  cat >"$d/config.yaml" <<EOF
+apiVersion: kubelet.config.k8s.io/v1beta1
+kind: KubeletConfiguration
+address: $NODE_IP
+port: $port
+readOnlyPort: 0
+healthzBindAddress: 127.0.0.1
+healthzPort: $healthz
+tlsCertFile: $STATE/pki/kubelet.crt
+tlsPrivateKeyFile: $STATE/pki/kubelet.key
+authentication:
+  anonymous: {enabled: false}
+  webhook: {enabled: true}
+  x509: {clientCAFile: $STATE/pki/ca.crt}
+authorization: {mode: Webhook}
+cgroupDriver: cgroupfs
+failCgroupV1: false
+failSwapOn: false
+enforceNodeAllocatable: []
+localStorageCapacityIsolation: false
+evictionHard: {}
+imageGCHighThresholdPercent: 100
+imageGCLowThresholdPercent: 99
+containerRuntimeEndpoint: unix://$STATE/containerd/containerd.sock
+clusterDNS: [$NODE_IP]
+clusterDomain: cluster.local
+resolvConf: $d/resolv.conf
+podLogsDir: $d/pod-logs
+serializeImagePulls: false
+maxPods: 110
+EOF
+  echo "KUBELET_PORT=$port" >>"$STATE/cluster.env"
+  launch kubelet --config "$d/config.yaml" --kubeconfig "$d/kubeconfig" --root-dir "$d/root" \
+    --node-ip "$NODE_IP" --hostname-override "$NODE_NAME" --v 1
+  wait_for kubelet 120 "node $NODE_NAME Ready" node_ready
+}
+
+node_ready() {
+  [[ $(kubectl get node "$NODE_NAME" -o jsonpath='{.status.conditions[?(@.type=="Ready")].status}') == True ]]
+}
+
+start_kube_proxy() {
+  local d=$STATE/kube-proxy healthz metrics
+  read -r healthz metrics < <(free_ports 2)
+  mkdir -p "$d"
+  write_kubeconfig "$d/kubeconfig" kube-proxy
+  cat >"$d/config.yaml" <<EOF
+apiVersion: kubeproxy.config.k8s.io/v1alpha1
+kind: KubeProxyConfiguration
+clientConnection: {kubeconfig: $d/kubeconfig}
+mode: iptables
+clusterCIDR: $POD_CIDR
+hostnameOverride: $NODE_NAME
+bindAddress: $NODE_IP
+healthzBindAddress: 127.0.0.1:$healthz
+metricsBindAddress: 127.0.0.1:$metrics
+nodePortAddresses: ["$NODE_IP/32"]
+conntrack: {maxPerCore: 0}
+EOF
+  launch kube-proxy --config "$d/config.yaml"
+  wait_for kube-proxy 60 "kube-proxy healthz" curl -fsS "http://127.0.0.1:$healthz/healthz"
+}
+
+start_coredns() {
+  mkdir -p "$STATE/coredns"
+  cat >"$STATE/coredns/Corefile" <<EOF
+.:53 {
+    bind $NODE_IP
+    errors
+    health 127.0.0.1:$1
+    kubernetes cluster.local in-addr.arpa ip6.arpa {
+        kubeconfig $STATE/kubeconfig local
+        pods insecure
+        fallthrough in-addr.arpa ip6.arpa
+    }
+    cache 5
+}
+EOF
+  launch coredns -conf "$STATE/coredns/Corefile"
+  wait_for coredns 30 "CoreDNS health" curl -fsS "http://127.0.0.1:$1/health"
+}
+
+start_scc_admission() {
+  local port=$1 ca
+  launch clearml-scc-admission --listen "127.0.0.1:$port" \
+    --tls-cert-file "$STATE/pki/webhook.crt" --tls-key-file "$STATE/pki/webhook.key" \
+    --server "https://$NODE_IP:$APISERVER_PORT" --certificate-authority "$STATE/pki/ca.crt" \
+    --client-certificate "$STATE/pki/admin.crt" --client-key "$STATE/pki/admin.key"
+  wait_for clearml-scc-admission 60 "SCC admission webhook" \
+    curl -fsS --cacert "$STATE/pki/ca.crt" "https://127.0.0.1:$port/healthz"
+  ca=$(base64 -w0 <"$STATE/pki/ca.crt")
+  # As on OpenShift, SCC admission covers every namespace; kube-system runs no pods here.
+  kubectl apply --server-side --field-manager=clearml-openshift-cluster -f - >/dev/null <<EOF
+apiVersion: admissionregistration.k8s.io/v1
+kind: MutatingWebhookConfiguration
+metadata: {name: openshift-scc-admission}
+webhooks:
+- name: pods.scc.security.openshift.io
+  clientConfig: {url: "https://127.0.0.1:$port/pods/mutate", caBundle: "$ca"}
+  rules: [{apiGroups: [""], apiVersions: [v1], operations: [CREATE, UPDATE], resources: [pods, pods/ephemeralcontainers]}]
+  namespaceSelector: {matchExpressions: [{key: kubernetes.io/metadata.name, operator: NotIn, values: [kube-system]}]}
+  failurePolicy: Fail
+  sideEffects: None
+  reinvocationPolicy: IfNeeded
+  timeoutSeconds: 15
+  admissionReviewVersions: [v1]
+- name: namespaces.scc.security.openshift.io
+  clientConfig: {url: "https://127.0.0.1:$port/namespaces/mutate", caBundle: "$ca"}
+  rules: [{apiGroups: [""], apiVersions: [v1], operations: [CREATE], resources: [namespaces]}]
+  failurePolicy: Fail
+  sideEffects: None
+  timeoutSeconds: 10
+  admissionReviewVersions: [v1]
+---
+apiVersion: admissionregistration.k8s.io/v1
+kind: ValidatingWebhookConfiguration
+metadata: {name: openshift-scc-admission}
+webhooks:
+- name: pods.scc.security.openshift.io
+  clientConfig: {url: "https://127.0.0.1:$port/pods/validate", caBundle: "$ca"}
+  rules: [{apiGroups: [""], apiVersions: [v1], operations: [CREATE, UPDATE], resources: [pods, pods/ephemeralcontainers]}]
+  namespaceSelector: {matchExpressions: [{key: kubernetes.io/metadata.name, operator: NotIn, values: [kube-system]}]}
+  failurePolicy: Fail
+  sideEffects: None
+  timeoutSeconds: 15
+  admissionReviewVersions: [v1]
+EOF
+}
+
+start_cert_manager() {
+  local metrics=$1
+  launch cert-manager-controller --kubeconfig "$STATE/kubeconfig" --leader-elect=false \
+    --cluster-resource-namespace kube-system --metrics-listen-address "127.0.0.1:$metrics"
+  # v1.11 has no health endpoint of its own: its metrics answer once the controller runs.
+  wait_for cert-manager-controller 60 "cert-manager controller" curl -fsS "http://127.0.0.1:$metrics/metrics"
+}
+
+# install_storage: the default StorageClass `local` and a pool of PersistentVolumes backed by
+# directories in the state dir (no provisioner: claims bind to a free volume when their pod is
+# scheduled). Mode 0777 because host directories get no fsGroup ownership change.
+install_storage() {
+  local i
+  {
+    cat <<EOF
+apiVersion: storage.k8s.io/v1
+kind: StorageClass
+metadata:
+  name: local
+  annotations: {storageclass.kubernetes.io/is-default-class: "true"}
+provisioner: kubernetes.io/no-provisioner
+volumeBindingMode: WaitForFirstConsumer
+reclaimPolicy: Retain
+EOF
+    for i in $(seq -w 1 "$VOLUME_POOL"); do
+      install -d -m 0777 "$STATE/volumes/pv-$i"
+      cat <<EOF
+---
+apiVersion: v1
+kind: PersistentVolume
+metadata: {name: local-pv-$i, labels: {clearml-openshift.io/local-pool: "true"}}
+spec:
+  capacity: {storage: 200Gi}
+  accessModes: [ReadWriteOnce, ReadWriteMany]
+  persistentVolumeReclaimPolicy: Retain
+  storageClassName: local
+  hostPath: {path: $STATE/volumes/pv-$i, type: Directory}
+EOF
+    done
+  } | kubectl apply --server-side --field-manager=clearml-openshift-cluster -f - >/dev/null
+}
+VOLUME_POOL=24
+
 # --- commands ----------------------------------------------------------------------------------
 cmd_start() {
-  local n start etcd_port etcd_peer_port kcm_port
-  for n in "${DAEMONS[@]}"; do
-    running "$n" && die "a cluster is already running in $STATE ($n pid $(cat "$(pid_file "$n")")); run: $0 stop $STATE"
+  local n start etcd_port etcd_peer_port kcm_port sched_port webhook_port dns_health cm_metrics
+  if [[ -f $MARKER && $(cat "$MARKER") != "$STATE" ]] && [[ -d $(cat "$MARKER") ]]; then
+    die "a local cluster already runs from $(cat "$MARKER"); stop it first: $0 stop $(cat "$MARKER")"
+  fi
+  if cmd_status >/dev/null 2>&1; then
+    log "the cluster in $STATE is already running"
+    echo "$STATE/kubeconfig"
+    return
+  fi
+  [[ $(id -u) == 0 ]] || die "the local cluster needs root (kubelet, network, mounts)"
+  for n in containerd runc ctr iptables ip openssl curl mmdebstrap; do
+    command -v "$n" >/dev/null || die "$n not found: run scripts/host-packages.sh"
   done
+  [[ -x /usr/lib/cni/bridge ]] || die "CNI plugins not found in /usr/lib/cni: run scripts/host-packages.sh"
+  (cmd_stop) >/dev/null 2>&1 || true   # leftovers of a crashed run in this state dir
   start=$(date +%s.%N)
   # If anything below fails, stop what was already started (logs stay for the post-mortem).
   trap 'log "start failed: stopping what was started; logs in $STATE/logs"; cmd_stop' EXIT
-  # Fresh cluster every time: drop runtime state of a previous (stopped or crashed) run.
   rm -rf "$STATE/etcd" "$STATE/pki" "$STATE/pids" "$STATE/logs" "$STATE/kcm-certs" \
-    "$STATE/kubeconfig" "$STATE/cluster.env"
+    "$STATE/kubeconfig" "$STATE/cluster.env" "$STATE/containerd" "$STATE/kubelet" "$STATE/cni" \
+    "$STATE/volumes" "$STATE/coredns" "$STATE/kube-proxy"
   mkdir -p "$STATE/pids" "$STATE/logs"
+  echo "$STATE" >"$MARKER"
   gen_pki
-  read -r etcd_port etcd_peer_port APISERVER_PORT kcm_port < <(free_ports 4)
-  printf 'ETCD_PORT=%s\nETCD_PEER_PORT=%s\nAPISERVER_PORT=%s\nKCM_PORT=%s\n' \
-    "$etcd_port" "$etcd_peer_port" "$APISERVER_PORT" "$kcm_port" >"$STATE/cluster.env"
+  setup_network
+  read -r etcd_port etcd_peer_port APISERVER_PORT kcm_port sched_port webhook_port dns_health cm_metrics \
+    < <(free_ports 8)
+  printf 'ETCD_PORT=%s\nAPISERVER_PORT=%s\nWEBHOOK_PORT=%s\n' "$etcd_port" "$APISERVER_PORT" "$webhook_port" \
+    >"$STATE/cluster.env"
 
   # etcd: single member on loopback. --unsafe-no-fsync: test data, never worth an fsync.
   launch etcd --name clearml-test --data-dir "$STATE/etcd" \
@@ -261,29 +622,34 @@ cmd_start() {
     --initial-cluster "clearml-test=http://127.0.0.1:$etcd_peer_port" \
     --unsafe-no-fsync --log-level warn
   wait_for etcd 30 "etcd health" curl -fsS "http://127.0.0.1:$etcd_port/health"
+  # containerd starts now: importing the images overlaps with the control plane coming up.
+  start_containerd &
+  local containerd_job=$!
 
-  # kube-apiserver: flags after controller-runtime envtest (pkg/internal/testing/controlplane/
-  # apiserver.go) with real TLS and client-cert auth. --advertise-address is required on loopback,
-  # otherwise it looks for a non-loopback interface. RBAC authorization, as on OpenShift, so the
-  # system:openshift:scc:* ClusterRoles mean something; the admin certificate is in system:masters.
+  # kube-apiserver on the node address (pods reach it through the `kubernetes` Service), real TLS,
+  # client-certificate auth, Node + RBAC authorization as on OpenShift (the system:openshift:scc:*
+  # ClusterRoles then mean something), verified TLS to the kubelet.
   launch kube-apiserver \
     --etcd-servers "http://127.0.0.1:$etcd_port" \
-    --bind-address 127.0.0.1 --advertise-address 127.0.0.1 --secure-port "$APISERVER_PORT" \
+    --bind-address "$NODE_IP" --advertise-address "$NODE_IP" --secure-port "$APISERVER_PORT" \
     --tls-cert-file "$STATE/pki/apiserver.crt" --tls-private-key-file "$STATE/pki/apiserver.key" \
     --client-ca-file "$STATE/pki/ca.crt" \
+    --kubelet-client-certificate "$STATE/pki/admin.crt" --kubelet-client-key "$STATE/pki/admin.key" \
+    --kubelet-certificate-authority "$STATE/pki/ca.crt" --kubelet-preferred-address-types InternalIP \
     --service-account-issuer https://kubernetes.default.svc \
     --service-account-key-file "$STATE/pki/sa.pub" \
     --service-account-signing-key-file "$STATE/pki/sa.key" \
-    --service-cluster-ip-range 10.0.0.0/24 \
-    --authorization-mode RBAC \
+    --service-cluster-ip-range "$SERVICE_CIDR" \
+    --authorization-mode Node,RBAC \
+    --enable-admission-plugins NodeRestriction \
     --allow-privileged=true \
     --profiling=false
   wait_for kube-apiserver 90 "kube-apiserver /readyz" api_get /readyz
-  write_kubeconfig
+  write_kubeconfig "$STATE/kubeconfig" admin
 
-  # kube-controller-manager with the admin identity (superuser: no per-controller service-account
-  # credentials needed). The service-account key signs legacy token secrets; the CA is published
-  # as kube-root-ca.crt in every namespace.
+  # kube-controller-manager: each controller acts as its own service account
+  # (--use-service-account-credentials), so the pods it creates pass SCC admission as that account
+  # and not as a superuser (which may use every SCC and would get anyuid).
   launch kube-controller-manager \
     --kubeconfig "$STATE/kubeconfig" \
     --authentication-kubeconfig "$STATE/kubeconfig" --authorization-kubeconfig "$STATE/kubeconfig" \
@@ -292,25 +658,72 @@ cmd_start() {
     --service-account-private-key-file "$STATE/pki/sa.key" \
     --root-ca-file "$STATE/pki/ca.crt" \
     --cluster-signing-cert-file "$STATE/pki/ca.crt" --cluster-signing-key-file "$STATE/pki/ca.key" \
-    --use-service-account-credentials=false \
+    --use-service-account-credentials=true \
     --profiling=false
+  launch kube-scheduler --kubeconfig "$STATE/kubeconfig" \
+    --authentication-kubeconfig "$STATE/kubeconfig" --authorization-kubeconfig "$STATE/kubeconfig" \
+    --bind-address 127.0.0.1 --secure-port "$sched_port" --leader-elect=false
   install_manifests
+  install_storage
+  start_scc_admission "$webhook_port"
+  start_coredns "$dns_health"
+  start_cert_manager "$cm_metrics"
+  wait "$containerd_job" || die "containerd or the image import failed (see $STATE/logs/containerd.log)"
+  start_kubelet
+  start_kube_proxy
   # The serviceaccount controller creating `default` proves kube-controller-manager is working.
   wait_for kube-controller-manager 60 "kube-controller-manager (default ServiceAccount)" kubectl -n default get serviceaccount default
   for n in "${DAEMONS[@]}"; do
     running "$n" || die "$n exited; see $STATE/logs/$n.log"
   done
   trap - EXIT
-  log "cluster ready in $(python3 -c "import sys;print(round(float(sys.argv[2])-float(sys.argv[1]),1))" "$start" "$(date +%s.%N)")s: apiserver https://127.0.0.1:$APISERVER_PORT, logs in $STATE/logs"
+  log "cluster ready in $(python3 -c "import sys;print(round(float(sys.argv[2])-float(sys.argv[1]),1))" "$start" "$(date +%s.%N)")s: apiserver https://$NODE_IP:$APISERVER_PORT, node $NODE_NAME, logs in $STATE/logs"
   echo "$STATE/kubeconfig"
+}
+
+# stop_containers: kill every container of this cluster's containerd and remove it, so no shim, no
+# process and no rootfs mount outlives the cluster.
+stop_containers() {
+  local sock=$STATE/containerd/containerd.sock id
+  if running containerd && [[ -S $sock ]]; then
+    for id in $(ctr --address "$sock" -n k8s.io tasks ls -q 2>/dev/null); do
+      ctr --address "$sock" -n k8s.io tasks kill -a -s SIGKILL "$id" >/dev/null 2>&1 || true
+    done
+    sleep 1
+    for id in $(ctr --address "$sock" -n k8s.io tasks ls -q 2>/dev/null); do
+      ctr --address "$sock" -n k8s.io tasks delete -f "$id" >/dev/null 2>&1 || true
+    done
+  fi
+  # Shims of this containerd (they outlive it by design).
+  pkill -KILL -f "containerd-shim-runc-v2 .*-address $sock" 2>/dev/null || true
+}
+
+# unmount_all: every mount below the state dir (container rootfs, volumes, secrets, netns pins), deepest first.
+unmount_all() {
+  local m
+  for _ in 1 2 3; do
+    mapfile -t mounts < <(awk -v s="$STATE/" 'index($2, s) == 1 { print $2 }' /proc/self/mounts | sort -r)
+    ((${#mounts[@]})) || return 0
+    for m in "${mounts[@]}"; do umount -l "$m" 2>/dev/null || true; done
+  done
+}
+
+# remove_cgroups: the kubelet's pod cgroups (kubepods*) in every hierarchy, deepest first.
+remove_cgroups() {
+  local d
+  for d in $(find /sys/fs/cgroup -depth -type d -name 'kubepods*' -o -depth -type d -path '*/kubepods*' 2>/dev/null); do
+    rmdir "$d" 2>/dev/null || true
+  done
 }
 
 cmd_stop() {
   local n pid
   STOPPED_PIDS=()
   for n in "${DAEMONS[@]}"; do
+    [[ $n == containerd ]] && stop_containers
     stop_daemon "$n"
   done
+  pkill -KILL -f "containerd-shim-runc-v2 .*-address $STATE/containerd/containerd.sock" 2>/dev/null || true
   # The daemons run in their own sessions, so once `start` has exited their parent is init, which
   # reaps them some time after they exit (up to ~2s here); wait for that, so that `ps` shows nothing
   # left behind, not even a zombie.
@@ -320,12 +733,17 @@ cmd_stop() {
       sleep 0.1
     done
   done
+  unmount_all
+  BIN=${BIN:-${CLEARML_OPENSHIFT_BIN:-$("$SCRIPTS_DIR/toolchain.sh" --print-bin-dir 2>/dev/null || true)}}
+  teardown_network
+  remove_cgroups
+  [[ -f $MARKER && $(cat "$MARKER") == "$STATE" ]] && rm -f "$MARKER"
   log "stopped (state in $STATE)"
 }
 
 cmd_status() {
   local n ok=0
-  for n in etcd kube-apiserver kube-controller-manager; do
+  for n in "${DAEMONS[@]}"; do
     if running "$n"; then
       echo "$n: running (pid $(cat "$(pid_file "$n")"))"
     else
@@ -337,7 +755,7 @@ cmd_status() {
     # shellcheck source=/dev/null
     source "$STATE/cluster.env"
     if api_get /readyz >/dev/null 2>&1; then
-      echo "api: ready at https://127.0.0.1:$APISERVER_PORT (kubeconfig $STATE/kubeconfig)"
+      echo "api: ready at https://$NODE_IP:$APISERVER_PORT (kubeconfig $STATE/kubeconfig)"
     else
       echo "api: NOT ready"
       ok=1
@@ -346,40 +764,14 @@ cmd_status() {
   return $ok
 }
 
-# cmd_namespace NAME: what OpenShift's namespace SCC allocation controller (cluster-policy-controller)
-# writes on every new namespace: a block of 10000 UIDs (and supplemental groups) out of
-# 1000000000-1999999999, and an SELinux MCS label. The SCC admission of a real cluster derives the
-# pods' runAsUser / fsGroup from these; here they are only data for the program under test.
-# Blocks are chosen at random among the ones not used by another namespace; the MCS label is the
-# block's index mapped to a category pair like OpenShift's allocator does (s0:c1,c0, s0:c2,c0,
-# s0:c2,c1, s0:c3,c0, ...).
+# cmd_namespace NAME: create a namespace; the SCC webhook gives it its UID block and MCS label, as
+# OpenShift's cluster-policy-controller does.
 cmd_namespace() {
-  local name=$1 used block start k j
+  local name=$1
   [[ -n $name ]] || usage
-  if [[ $(kubectl get namespace "$name" -o jsonpath='{.metadata.annotations.openshift\.io/sa\.scc\.uid-range}' 2>/dev/null) == */* ]]; then
-    log "namespace $name already exists with SCC annotations"
-    return
-  fi
-  used=$(kubectl get namespaces -o jsonpath='{range .items[*]}{.metadata.annotations.openshift\.io/sa\.scc\.uid-range}{"\n"}{end}')
-  while :; do
-    block=$(($(od -An -N4 -tu4 /dev/urandom) % 100000))
-    start=$((1000000000 + block * 10000))
-    grep -q "^$start/" <<<"$used" || break
-  done
-  k=1
-  while ((k * (k + 1) / 2 <= block)); do k=$((k + 1)); done
-  j=$((block - k * (k - 1) / 2))
-  kubectl apply --server-side --field-manager=clearml-openshift-cluster -f - >/dev/null <<EOF
-apiVersion: v1
-kind: Namespace
-metadata:
-  name: $name
-  annotations:
-    openshift.io/sa.scc.uid-range: $start/10000
-    openshift.io/sa.scc.supplemental-groups: $start/10000
-    openshift.io/sa.scc.mcs: s0:c$k,c$j
-EOF
-  log "namespace $name: uid-range $start/10000, mcs s0:c$k,c$j"
+  kubectl get namespace "$name" >/dev/null 2>&1 || kubectl create namespace "$name" >/dev/null
+  log "namespace $name: uid-range $(kubectl get namespace "$name" -o jsonpath='{.metadata.annotations.openshift\.io/sa\.scc\.uid-range}')," \
+    "mcs $(kubectl get namespace "$name" -o jsonpath='{.metadata.annotations.openshift\.io/sa\.scc\.mcs}')"
 }
 
 main() {

@@ -28,7 +28,8 @@ source "$(dirname "${BASH_SOURCE[0]}")/lib/common.sh"
 
 WORK_ROOT="$TOOLCHAIN_DIR/work"
 # Order matters only for speed: the language host and the CLI share most of the Go build cache.
-ALL_COMPONENTS=(etcd kubernetes pulumi-language-python pulumi pulumi-resource-kubernetes pulumi-resource-random)
+ALL_COMPONENTS=(etcd kubernetes pulumi-language-python pulumi pulumi-resource-kubernetes pulumi-resource-random
+  scc-admission coredns cert-manager)
 # Set by detect_external_pulumi when a `pulumi` on PATH already is the pinned version.
 PULUMI_EXTERNAL=""
 # Set when this run built anything (then the cache size is worth a `du`).
@@ -46,6 +47,10 @@ component_dir() {
       echo "$TOOLCHAIN_DIR/pulumi-language-python-$PULUMI_LANGUAGE_PYTHON_VERSION-exec-$PULUMI_VERSION" ;;
     pulumi-resource-kubernetes) echo "$TOOLCHAIN_DIR/pulumi-resource-kubernetes-$PULUMI_KUBERNETES_VERSION" ;;
     pulumi-resource-random) echo "$TOOLCHAIN_DIR/pulumi-resource-random-$PULUMI_RANDOM_VERSION" ;;
+    # The webhook's own source (tools/scc-admission) is part of its cache key.
+    scc-admission) echo "$TOOLCHAIN_DIR/scc-admission-${APISERVER_LIBRARY_GO_COMMIT:0:12}-$(scc_admission_source_hash)" ;;
+    coredns) echo "$TOOLCHAIN_DIR/coredns-$COREDNS_VERSION" ;;
+    cert-manager) echo "$TOOLCHAIN_DIR/cert-manager-$CERT_MANAGER_CONTROLLER_VERSION" ;;
     *) die "unknown component $1" ;;
   esac
 }
@@ -54,11 +59,14 @@ component_dir() {
 component_bins() {
   case $1 in
     etcd) echo etcd ;;
-    kubernetes) echo kube-apiserver kube-controller-manager kubectl ;;
+    kubernetes) echo "${KUBERNETES_COMMANDS[@]}" ;;
     pulumi) echo pulumi ;;
     pulumi-language-python) echo pulumi-language-python pulumi-language-python-exec pulumi-resource-pulumi-python ;;
     pulumi-resource-kubernetes) echo pulumi-resource-kubernetes ;;
     pulumi-resource-random) echo pulumi-resource-random ;;
+    scc-admission) echo clearml-scc-admission ;;
+    coredns) echo coredns ;;
+    cert-manager) echo cert-manager-controller ;;
     *) die "unknown component $1" ;;
   esac
 }
@@ -99,7 +107,8 @@ build_etcd() {
   go build -trimpath -ldflags "-s -w" -o "$out/etcd" go.etcd.io/etcd/server/v3
 }
 
-# --- kube-apiserver, kube-controller-manager, kubectl --------------------------------------------
+# --- Kubernetes: the control plane, the node (kubelet, kube-proxy) and kubectl --------------------
+KUBERNETES_COMMANDS=(kube-apiserver kube-controller-manager kube-scheduler kubelet kube-proxy kubectl)
 # k8s.io/kubernetes requires every staging module (k8s.io/api, client-go, ...) at the non-existent
 # version v0.0.0 and replaces it with ./staging/src/k8s.io/<name> (kubernetes#79384, golang/go#32776).
 # A consumer must replace each of those with the published staging tag v0.<minor>.<patch>; the list
@@ -122,9 +131,9 @@ for r in m.get("Require") or []:
 for g in m.get("Godebug") or []:
     print("-godebug=%s=%s" % (g["Key"], g["Value"]))
 ' "$minor" | xargs go mod edit
-  go get "k8s.io/kubernetes/cmd/kube-apiserver@$KUBERNETES_VERSION" \
-         "k8s.io/kubernetes/cmd/kube-controller-manager@$KUBERNETES_VERSION" \
-         "k8s.io/kubernetes/cmd/kubectl@$KUBERNETES_VERSION"
+  local pkgs=()
+  for pkg in "${KUBERNETES_COMMANDS[@]}"; do pkgs+=("k8s.io/kubernetes/cmd/$pkg@$KUBERNETES_VERSION"); done
+  go get "${pkgs[@]}"
   # Build date = release time published by the proxy, so rebuilds are byte-identical.
   build_date=$(go list -m -json "k8s.io/kubernetes@$KUBERNETES_VERSION" |
     python3 -c 'import json,sys; print(json.load(sys.stdin)["Time"])')
@@ -133,7 +142,7 @@ for g in m.get("Godebug") or []:
     ldf+=" -X $pkg.gitVersion=$KUBERNETES_VERSION -X $pkg.gitMajor=1 -X $pkg.gitMinor=${minor%%.*}"
     ldf+=" -X $pkg.gitTreeState=clean -X $pkg.buildDate=$build_date"
   done
-  for pkg in kube-apiserver kube-controller-manager kubectl; do
+  for pkg in "${KUBERNETES_COMMANDS[@]}"; do
     log "  go build $pkg"
     go build -trimpath -ldflags "$ldf" -o "$out/$pkg" "k8s.io/kubernetes/cmd/$pkg"
   done
@@ -258,6 +267,55 @@ GO
     -o "$out/pulumi-resource-random" ./cmd/pulumi-resource-random
 }
 
+# --- OpenShift's SCC admission as a webhook (tools/scc-admission) -----------------------------------
+# The module's dependency github.com/openshift/library-go is refused by the proxy here, so the program
+# is built inside the upstream source tree with its complete vendor/ (GOFLAGS=-mod=vendor), taken from
+# a source tarball (APISERVER_LIBRARY_GO_SOURCE: URL or path of a `git archive` of the pinned commit).
+APISERVER_LIBRARY_GO_SOURCE=${APISERVER_LIBRARY_GO_SOURCE:-https://github.com/openshift/apiserver-library-go/archive/$APISERVER_LIBRARY_GO_COMMIT.tar.gz}
+scc_admission_source_hash() {
+  cat "$SCRIPTS_DIR/../tools/scc-admission/"*.go | sha256sum | cut -c1-12
+}
+build_scc_admission() {
+  local out=$1 work=$2 tarball
+  rm -rf "$work"
+  mkdir -p "$work/src"
+  case $APISERVER_LIBRARY_GO_SOURCE in
+    http://*|https://*)
+      tarball=$work/source.tar.gz
+      curl -fsSL --retry 3 -o "$tarball" "$APISERVER_LIBRARY_GO_SOURCE" ||
+        die "scc-admission: cannot download $APISERVER_LIBRARY_GO_SOURCE; set APISERVER_LIBRARY_GO_SOURCE to a local copy (README, 'Building offline')" ;;
+    *) tarball=$APISERVER_LIBRARY_GO_SOURCE ;;
+  esac
+  [[ -f $tarball ]] || die "scc-admission: source tarball $tarball not found (APISERVER_LIBRARY_GO_SOURCE)"
+  tar -xzf "$tarball" -C "$work/src" --strip-components=1
+  grep -q '^module github.com/openshift/apiserver-library-go$' "$work/src/go.mod" &&
+    [[ -f $work/src/vendor/modules.txt && -d $work/src/pkg/securitycontextconstraints/sccadmission ]] ||
+    die "scc-admission: $tarball is not an apiserver-library-go source tree with vendor/"
+  mkdir -p "$work/src/cmd/clearml-scc-admission"
+  cp "$SCRIPTS_DIR/../tools/scc-admission/"*.go "$work/src/cmd/clearml-scc-admission/"
+  cd "$work/src"
+  GOFLAGS=-mod=vendor go build -trimpath -ldflags "-s -w" -o "$out/clearml-scc-admission" ./cmd/clearml-scc-admission
+}
+
+# --- CoreDNS (cluster DNS of the local node) ------------------------------------------------------
+build_coredns() {
+  local out=$1 work=$2
+  new_consumer "$work"
+  cd "$work"
+  go get "github.com/coredns/coredns@$COREDNS_VERSION"
+  go build -trimpath -ldflags "-s -w" -o "$out/coredns" github.com/coredns/coredns
+}
+
+# --- cert-manager controller -------------------------------------------------------------------
+build_cert_manager() {
+  local out=$1 work=$2
+  new_consumer "$work"
+  cd "$work"
+  go get "github.com/cert-manager/cert-manager/cmd/controller@$CERT_MANAGER_CONTROLLER_VERSION"
+  go build -trimpath -ldflags "-s -w -X github.com/cert-manager/cert-manager/pkg/util.AppVersion=$CERT_MANAGER_CONTROLLER_VERSION" \
+    -o "$out/cert-manager-controller" github.com/cert-manager/cert-manager/cmd/controller
+}
+
 # --- driver ------------------------------------------------------------------------------------
 # detect_external_pulumi: a `pulumi` on PATH that already reports the pinned version is used as is
 # (e.g. an upstream install; it normally has its own pulumi-language-python next to it, which the CLI
@@ -278,6 +336,15 @@ detect_external_pulumi() {
   fi
 }
 
+# expected_minutes NAME: cold build time measured on a 2-core machine (README, "Build times").
+expected_minutes() {
+  case $1 in
+    etcd) echo 2 ;; kubernetes) echo 12 ;; pulumi-language-python) echo 4 ;; pulumi) echo 8 ;;
+    pulumi-resource-kubernetes) echo 10 ;; pulumi-resource-random) echo 6 ;; scc-admission) echo 6 ;;
+    coredns) echo 4 ;; cert-manager) echo 4 ;; *) echo "?" ;;
+  esac
+}
+
 # build_component NAME: reuse the cached binaries or build them into a temporary dir and move that
 # into place only when complete, so an interrupted build never looks cached.
 build_component() {
@@ -295,14 +362,27 @@ build_component() {
     log "$name: cached ($dir)"
     return
   fi
-  log "$name: building into $dir"
+  local logf=$TOOLCHAIN_DIR/logs/$name.log pid
+  mkdir -p "$TOOLCHAIN_DIR/logs"
+  log "$name: building (cold: about $(expected_minutes "$name") min on 2 cores), log: $logf"
   start=$(date +%s)
   rm -rf "$dir.partial"
   mkdir -p "$dir.partial" "$WORK_ROOT"
   # The build runs in a subshell (it cd's and exports). Not `( ... ) || die`: bash ignores `set -e`
   # inside a command that is part of an || list, so a failing step would not stop the build.
-  ("build_${name//-/_}" "$dir.partial" "$WORK_ROOT/$(basename "$dir")") &
-  wait $! || die "$name: build failed (work dir $WORK_ROOT/$(basename "$dir"))"
+  ("build_${name//-/_}" "$dir.partial" "$WORK_ROOT/$(basename "$dir")") >"$logf" 2>&1 &
+  pid=$!
+  # A heartbeat, so that a long build never looks like a hang.
+  while kill -0 "$pid" 2>/dev/null; do
+    sleep 5
+    if (( ($(date +%s) - start) % 60 < 5 )) && kill -0 "$pid" 2>/dev/null; then
+      log "$name: still building ($(($(date +%s) - start))s): $(tail -n 1 "$logf" | cut -c1-100)"
+    fi
+  done
+  if ! wait "$pid"; then
+    tail -n 30 "$logf" >&2
+    die "$name: build failed (log $logf, work dir $WORK_ROOT/$(basename "$dir"))"
+  fi
   rm -rf "$dir"
   mv "$dir.partial" "$dir"
   rm -rf "${WORK_ROOT:?}/$(basename "$dir")"
@@ -372,7 +452,7 @@ provider_port() {
 }
 
 verify() {
-  local bin=$1 v
+  local bin=$1 v b
   v=$("$bin/pulumi" version)
   [[ $v == "$PULUMI_VERSION" ]] || die "verify: pulumi version printed '$v', expected $PULUMI_VERSION"
   log "verify: pulumi version: $v"
@@ -382,7 +462,18 @@ verify() {
   v=$("$bin/kube-apiserver" --version)
   [[ $v == "Kubernetes $KUBERNETES_VERSION" ]] || die "verify: kube-apiserver --version printed '$v'"
   log "verify: kube-apiserver --version: $v"
-  log "verify: kube-controller-manager --version: $("$bin/kube-controller-manager" --version)"
+  for b in kube-controller-manager kube-scheduler kubelet kube-proxy; do
+    v=$("$bin/$b" --version 2>/dev/null)
+    [[ $v == "Kubernetes $KUBERNETES_VERSION" ]] || die "verify: $b --version printed '$v'"
+  done
+  log "verify: kube-controller-manager, kube-scheduler, kubelet, kube-proxy: Kubernetes $KUBERNETES_VERSION"
+  v=$("$bin/coredns" -version | head -n 1)
+  [[ $v == "CoreDNS-${COREDNS_VERSION#v}" ]] || die "verify: coredns -version printed '$v'"
+  log "verify: coredns: $v"
+  "$bin/clearml-scc-admission" -h 2>&1 | grep -q -- -tls-cert-file || die "verify: clearml-scc-admission does not start"
+  "$bin/cert-manager-controller" --help 2>&1 | grep -q -- --cluster-resource-namespace ||
+    die "verify: cert-manager-controller does not start"
+  log "verify: clearml-scc-admission (apiserver-library-go ${APISERVER_LIBRARY_GO_COMMIT:0:12}), cert-manager-controller $CERT_MANAGER_CONTROLLER_VERSION"
   log "verify: kubectl: $("$bin/kubectl" version --client 2>/dev/null | sed -n 1p)"
   v=$("$bin/etcd" --version | sed -n 1p)
   [[ $v == "etcd Version: ${ETCD_VERSION#v}" ]] || die "verify: etcd --version printed '$v'"

@@ -1,0 +1,33 @@
+#!/bin/bash
+# Entrypoint of the Elasticsearch stand-in image, with the behaviour of Elastic's image that the
+# program relies on (elastic/elasticsearch distribution/docker, docker-entrypoint.sh):
+#  * every environment variable named like a setting (lower case, with a dot: `cluster.name`,
+#    `xpack.security.enabled`) is passed as `-E name=value`;
+#  * ELASTIC_PASSWORD becomes `bootstrap.password` in the keystore (the `elastic` user's password),
+#    read from stdin so it never appears in a process list.
+# Runs as any UID: the config directory must be writable (the program seeds it into an emptyDir).
+set -euo pipefail
+cd /usr/share/elasticsearch
+
+if [[ $# -gt 0 && $1 != -* ]]; then
+  exec "$@"
+fi
+
+settings=()
+while IFS= read -r -d '' entry; do
+  key=${entry%%=*}
+  value=${entry#*=}
+  if [[ $key =~ ^[a-z0-9_]+\.[a-z0-9_.]+$ && -n $value ]]; then
+    settings+=("-E$key=$value")
+  fi
+done < <(env -0)
+
+if [[ -n ${ELASTIC_PASSWORD:-} ]]; then
+  [[ -f config/elasticsearch.keystore ]] || bin/elasticsearch-keystore create
+  if ! bin/elasticsearch-keystore has-passwd --silent 2>/dev/null && ! bin/elasticsearch-keystore list | grep -qx bootstrap.password; then
+    printf '%s' "$ELASTIC_PASSWORD" | bin/elasticsearch-keystore add -x bootstrap.password
+  fi
+fi
+unset ELASTIC_PASSWORD
+
+exec bin/elasticsearch "${settings[@]}" "$@"

@@ -1,0 +1,3 @@
+module github.com/clearml-openshift/tools/pause
+
+go 1.22
