@@ -350,7 +350,7 @@ remove_kube_chains() {
   for cmd in iptables ip6tables; do
     command -v "$cmd" >/dev/null || continue
     for table in filter nat mangle; do
-      "$cmd" -w -t "$table" -S 2>/dev/null | grep -E '^-A [A-Z]+ .*-j KUBE-' | grep -vE '^-A KUBE-' |
+      { "$cmd" -w -t "$table" -S 2>/dev/null | grep -E '^-A [A-Z]+ .*-j KUBE-' | grep -vE '^-A KUBE-' || true; } |
         while read -r rule; do
           # eval: the rule as iptables -S prints it, quoted comments included.
           eval "$cmd -w -t $table ${rule/#-A/-D}" 2>/dev/null || true
@@ -585,8 +585,12 @@ VOLUME_POOL=24
 # --- commands ----------------------------------------------------------------------------------
 cmd_start() {
   local n start etcd_port etcd_peer_port kcm_port sched_port webhook_port dns_health cm_metrics
-  if [[ -f $MARKER && $(cat "$MARKER") != "$STATE" ]] && [[ -d $(cat "$MARKER") ]]; then
-    die "a local cluster already runs from $(cat "$MARKER"); stop it first: $0 stop $(cat "$MARKER")"
+  if [[ -f $MARKER && $(cat "$MARKER") != "$STATE" ]]; then
+    if (STATE=$(cat "$MARKER") && cmd_status >/dev/null 2>&1); then
+      die "a local cluster already runs from $(cat "$MARKER"); stop it first: $0 stop $(cat "$MARKER")"
+    fi
+    log "the cluster of $(cat "$MARKER") is not running: cleaning up after it"
+    (STATE=$(cat "$MARKER") && cmd_stop) >/dev/null 2>&1 || true
   fi
   if cmd_status >/dev/null 2>&1; then
     log "the cluster in $STATE is already running"

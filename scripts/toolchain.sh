@@ -467,12 +467,15 @@ verify() {
     [[ $v == "Kubernetes $KUBERNETES_VERSION" ]] || die "verify: $b --version printed '$v'"
   done
   log "verify: kube-controller-manager, kube-scheduler, kubelet, kube-proxy: Kubernetes $KUBERNETES_VERSION"
-  v=$("$bin/coredns" -version | head -n 1)
+  v=$("$bin/coredns" -version)
+  v=${v%%$'\n'*}
   [[ $v == "CoreDNS-${COREDNS_VERSION#v}" ]] || die "verify: coredns -version printed '$v'"
   log "verify: coredns: $v"
-  "$bin/clearml-scc-admission" -h 2>&1 | grep -q -- -tls-cert-file || die "verify: clearml-scc-admission does not start"
-  "$bin/cert-manager-controller" --help 2>&1 | grep -q -- --cluster-resource-namespace ||
-    die "verify: cert-manager-controller does not start"
+  # Output captured first: `| grep -q` may close the pipe early, and SIGPIPE fails the pipeline.
+  v=$("$bin/clearml-scc-admission" -h 2>&1 || true)
+  [[ $v == *-tls-cert-file* ]] || die "verify: clearml-scc-admission does not start"
+  v=$("$bin/cert-manager-controller" --help 2>&1 || true)
+  [[ $v == *--cluster-resource-namespace* ]] || die "verify: cert-manager-controller does not start"
   log "verify: clearml-scc-admission (apiserver-library-go ${APISERVER_LIBRARY_GO_COMMIT:0:12}), cert-manager-controller $CERT_MANAGER_CONTROLLER_VERSION"
   log "verify: kubectl: $("$bin/kubectl" version --client 2>/dev/null | sed -n 1p)"
   v=$("$bin/etcd" --version | sed -n 1p)
