@@ -287,6 +287,8 @@ setup_network() {
   ip link add "$BRIDGE" type bridge 2>/dev/null || true
   ip addr replace "$NODE_IP/16" dev "$BRIDGE"
   ip link set "$BRIDGE" up
+  # The node reaches Service IPs through the bridge (from the node address, which pods may answer).
+  ip route replace "$SERVICE_CIDR" dev "$BRIDGE" src "$NODE_IP"
   # Pods may talk to pods, to the node address, and (via kube-proxy's DNAT) to Services; nothing else.
   iptables -w -N "$FW_CHAIN-FWD" 2>/dev/null || iptables -w -F "$FW_CHAIN-FWD"
   iptables -w -A "$FW_CHAIN-FWD" -s "$POD_CIDR" -d "$POD_CIDR" -j ACCEPT

@@ -85,3 +85,13 @@ def engine(tmp_path_factory):
         TIMINGS.parent.mkdir(exist_ok=True)
         TIMINGS.write_text(json.dumps(engine.timings, indent=2, sort_keys=True) + "\n")
         subprocess.run([str(ROOT / "scripts" / "cluster.sh"), "stop", str(cluster)], check=False, timeout=120)
+
+
+@pytest.fixture(scope="session")
+def deployed(engine):
+    """The end-to-end stack, deployed once with full await (tests/engine/e2e_harness.py). Yields the
+    seconds `pulumi up` took."""
+    from tests.engine.e2e_harness import deploy
+    seconds = deploy(engine)
+    engine.timings.setdefault("e2e: first up to all ready (s)", []).append(round(seconds, 1))
+    yield seconds
