@@ -202,7 +202,10 @@ def admit(pod_spec: dict[str, Any], scc: dict[str, Any], namespace: Namespace | 
         drops = set(caps.get("drop") or [])
         caps["drop"] = sorted(drops | required_drops)
 
-        check_selinux(path, sc.get("seLinuxOptions"), sc)
+        # The plugin reads the effective options (the container's, else the pod's), so a container
+        # gets its own only when the pod has none (sccmatching provider.go, found by the engine
+        # cross-check tests/engine/test_admission_crosscheck.py).
+        check_selinux(path, sc.get("seLinuxOptions") or psc.get("seLinuxOptions"), sc)
         check_seccomp(path, sc, default=False)
 
         if scc.get("readOnlyRootFilesystem"):
