@@ -21,6 +21,7 @@ if local_target.rendering():
     settings = local_target.adjust(settings)
 else:
     transforms.register(transforms.annotate(transforms.PATCH_FORCE))
+    transforms.register(transforms.annotate(transforms.SKIP_AWAIT, only=transforms.CLAIM))
     if local_target.enabled():
         pulumi.log.info("local target: not awaiting readiness (scripts/pulumi.sh)")
         transforms.register(local_target.skip_await)

@@ -19,7 +19,7 @@ from settings import Settings
 from transforms import annotate
 
 ENV = "CLEARML_OPENSHIFT_LOCAL_TARGET"
-SKIP_AWAIT = "pulumi.com/skipAwait"
+SKIP_AWAIT = "pulumi.com/skipAwait"  # also transforms.SKIP_AWAIT
 
 
 RENDER_ENV = "CLEARML_OPENSHIFT_RENDER"  # scripts/render.py: no cluster at all

@@ -5,7 +5,13 @@
   edited ConfigMap) instead of failing with a server-side-apply conflict. The Kubernetes provider
   reads this annotation per object (pulumi-kubernetes provider/pkg/await/await.go `patchForce`);
   its `enablePatchForce` provider option is not consulted for updates in the pinned 4.25.0.
-* on the local target only, `pulumi.com/skipAwait: "true"` (see local_target.py).
+* every PersistentVolumeClaim gets `pulumi.com/skipAwait: "true"`: a claim kept by an earlier
+  `destroy` is already Bound when a new `up` adopts it and never changes again, and the provider's
+  awaiter (4.25.0) waits for a change, so that `up` hung until its 5-minute timeout (seen on the local
+  cluster). A claim's readiness is its workload's, which is awaited.
+* on the local target only, `pulumi.com/skipAwait: "true"` on everything (see local_target.py).
+
+Both are engine annotations: the offline render (scripts/render.py) registers neither.
 """
 
 from __future__ import annotations
@@ -15,16 +21,21 @@ from collections.abc import Callable, Mapping
 import pulumi
 
 PATCH_FORCE = {"pulumi.com/patchForce": "true"}
+SKIP_AWAIT = {"pulumi.com/skipAwait": "true"}
+CLAIM = "kubernetes:core/v1:PersistentVolumeClaim"
 
 Transform = Callable[[pulumi.ResourceTransformArgs], pulumi.ResourceTransformResult | None]
 
 
-def annotate(annotations: Mapping[str, str]) -> Transform:
-    """A transform adding `annotations` to the metadata of every Kubernetes object (not to components,
-    providers or other packages' resources). The original props are not mutated."""
+def annotate(annotations: Mapping[str, str], only: str | None = None) -> Transform:
+    """A transform adding `annotations` to the metadata of every Kubernetes object, or only of those of
+    the resource type `only` (not to components, providers or other packages' resources). The
+    original props are not mutated."""
 
     def transform(args: pulumi.ResourceTransformArgs) -> pulumi.ResourceTransformResult | None:
         if not args.custom or not args.type_.startswith("kubernetes:") or args.type_.startswith("kubernetes:helm"):
+            return None
+        if only is not None and args.type_ != only:
             return None
         props = dict(args.props)
         metadata = dict(props.get("metadata") or {})

@@ -49,12 +49,9 @@ class FileServer(pulumi.ComponentResource):
 
         claim = k8s.core.v1.PersistentVolumeClaim(
             f"{name}-data",
-            metadata=k8s.meta.v1.ObjectMetaArgs(
-                name=f"{name}-data", namespace=args.namespace, labels=w.labels(COMPONENT),
-                # Not awaited: a claim kept by an earlier `destroy` is already Bound and never changes
-                # again, and the provider's awaiter (4.25) waits for a change, so a new `up` hung 5 min
-                # (seen on the local cluster). Its readiness is the file server Deployment's, which is awaited.
-                annotations={"pulumi.com/skipAwait": "true"}),
+            # Not awaited (transforms.py: a retained claim made a later `up` hang).
+            metadata=k8s.meta.v1.ObjectMetaArgs(name=f"{name}-data", namespace=args.namespace,
+                                                labels=w.labels(COMPONENT)),
             spec=k8s.core.v1.PersistentVolumeClaimSpecArgs(
                 access_modes=[spec.storage.access_mode],
                 storage_class_name=args.storage_class,

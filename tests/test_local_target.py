@@ -5,6 +5,7 @@ from __future__ import annotations
 import pulumi
 
 import local_target
+from tests.conftest import ROOT
 from settings import settings_from_config
 
 
@@ -47,6 +48,18 @@ def test_every_kubernetes_object_is_force_applied():
     result = transforms.annotate(transforms.PATCH_FORCE)(_args("kubernetes:core/v1:ConfigMap", {"data": {}}))
     assert result.props["metadata"]["annotations"] == {"pulumi.com/patchForce": "true"}
     assert transforms.annotate(transforms.PATCH_FORCE)(_args("kubernetes:helm.sh/v4:Chart", {}, custom=False)) is None
+
+
+def test_only_volume_claims_are_not_awaited():
+    """A retained claim is Bound already when a later `up` adopts it; awaiting it hung (transforms.py)."""
+    import transforms
+
+    skip = transforms.annotate(transforms.SKIP_AWAIT, only=transforms.CLAIM)
+    claim = skip(_args("kubernetes:core/v1:PersistentVolumeClaim", {"metadata": {"annotations": {"a": "b"}}}))
+    assert claim.props["metadata"]["annotations"] == {"a": "b", "pulumi.com/skipAwait": "true"}
+    assert skip(_args("kubernetes:apps/v1:Deployment", {})) is None
+    main = (ROOT / "__main__.py").read_text()
+    assert "transforms.register(transforms.annotate(transforms.SKIP_AWAIT, only=transforms.CLAIM))" in main
 
 
 def test_transforms_are_not_registered_under_mocks(mocks):

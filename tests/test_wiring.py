@@ -259,9 +259,6 @@ def test_volume_claims_survive_destroy(prod):
     assert next(r for r in prod.of_kind("Namespace")).retain_on_delete
     assert prod.manifest("PersistentVolumeClaim", "clearml-fileserver-data")["spec"] == {
         "accessModes": ["ReadWriteMany"], "storageClassName": "efs-sc", "resources": {"requests": {"storage": "500Gi"}}}
-    # A retained claim is Bound already when a later `up` adopts it: awaiting it would hang (fileserver.py).
-    assert prod.manifest("PersistentVolumeClaim", "clearml-fileserver-data")["metadata"]["annotations"] == {
-        "pulumi.com/skipAwait": "true"}
     es_claim = prod.manifest("StatefulSet", "clearml-elastic")["spec"]["volumeClaimTemplates"][0]["spec"]
     assert es_claim["storageClassName"] == "gp3-csi" and es_claim["resources"]["requests"]["storage"] == "200Gi"
 
