@@ -4,7 +4,7 @@ VENV   ?= venv
 STACK  ?= dev
 PY      = $(VENV)/bin/python
 
-.PHONY: venv test unit engine host images up preview drift destroy output render benchmark toolchain config-reference clean
+.PHONY: venv test unit engine host images random-provider up preview drift destroy output render benchmark toolchain config-reference clean
 
 # The same virtualenv Pulumi uses (Pulumi.yaml: runtime.options.virtualenv).
 $(VENV)/.installed: requirements.txt requirements-dev.txt
@@ -19,11 +19,14 @@ test: unit engine  ## everything CI runs
 unit: $(VENV)/.installed  ## unit tests: Pulumi mocks, no cluster, no CLI (well under a minute)
 	$(PY) -m pytest -q -m "not engine"
 
-engine: $(VENV)/.installed host toolchain images  ## engine + end-to-end tests on the local cluster (pods really run)
+engine: $(VENV)/.installed host toolchain random-provider images  ## engine + end-to-end tests on the local cluster (pods really run)
 	$(PY) -m pytest -q -m engine
 
 host:  ## Debian packages of the local node and the image builds (containerd, runc, CNI, mmdebstrap)
 	scripts/host-packages.sh
+
+random-provider:  ## the pulumi-resource-random stand-in (tools/random-provider, about 2 min cold)
+	scripts/build-random-provider.sh
 
 images: toolchain  ## build the stand-in images the local cluster runs (scripts/images.sh)
 	scripts/images.sh build
@@ -50,7 +53,7 @@ destroy: $(VENV)/.installed
 output: $(VENV)/.installed  ## stack outputs (add ARGS=--show-secrets to see the admin password)
 	scripts/pulumi.sh output $(STACK) $(ARGS)
 
-toolchain:  ## build (or reuse) the Pulumi CLI, providers, kube-apiserver and etcd
+toolchain:  ## build (or reuse) the Pulumi CLI, providers, Kubernetes, etcd, CoreDNS, cert-manager, the SCC webhook
 	scripts/toolchain.sh
 
 config-reference: $(VENV)/.installed  ## print the README's configuration reference

@@ -76,9 +76,12 @@ def engine(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("engine")
     workdir, env = prepare(tmp, passphrase="engine-tests")
     cluster = tmp / "cluster"
+    start = time.monotonic()
     script("cluster.sh", "start", str(cluster))
+    cluster_start = round(time.monotonic() - start, 1)
     env.update({"KUBECONFIG": str(cluster / "kubeconfig"), "CLEARML_OPENSHIFT_LOCAL_TARGET": "1"})
     engine = Engine(workdir=workdir, env=env, kubectl_bin=bin_dir() / "kubectl", cluster=cluster)
+    engine.timings["cluster start, images imported (s)"] = [cluster_start]
     try:
         yield engine
     finally:

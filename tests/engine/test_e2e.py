@@ -11,6 +11,7 @@ test_e2e_day_one.py (last) deletes, re-applies, drifts, destroys and re-creates 
 from __future__ import annotations
 
 import json
+from datetime import datetime
 
 from tests.engine.conftest import Engine
 from tests.engine.e2e_harness import NAMESPACE, diagnostics
@@ -28,6 +29,16 @@ def test_every_workload_is_ready(engine: Engine, deployed):
                 f"{kind}/{obj['metadata']['name']} is not ready: {status}\n{diagnostics(engine)}")
     pods = _pods(engine)
     assert len(pods) >= 6, [p["metadata"]["name"] for p in pods]
+    # Measured, not enforced: each tier's pod start time (created -> Ready), for BENCHMARKS.md.
+    for pod in pods:
+        ready = next(c for c in pod["status"]["conditions"] if c["type"] == "Ready")
+        seconds = (_time(ready["lastTransitionTime"]) - _time(pod["metadata"]["creationTimestamp"])).total_seconds()
+        tier = pod["metadata"]["labels"].get("app.kubernetes.io/component", pod["metadata"]["name"])
+        engine.timings.setdefault(f"e2e: pod start to Ready (s): {tier}", []).append(seconds)
+
+
+def _time(stamp: str) -> datetime:
+    return datetime.strptime(stamp, "%Y-%m-%dT%H:%M:%SZ")
 
 
 def test_every_pod_is_restricted_v2_with_a_uid_from_the_namespace_range(engine: Engine, deployed):

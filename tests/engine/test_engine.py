@@ -92,7 +92,8 @@ def test_lifecycle(engine: Engine, stack: str):
         for text in expected:
             assert text in report, f"the drift report lacks {text!r} after {what}:\n{report[-3000:]}"
         engine.pulumi("up", "--yes", "--skip-preview", "--refresh", stack=stack)
-        assert _drift(engine, stack)[0] == 0, f"up --refresh did not repair {what}"
+        code, report = _drift(engine, stack)
+        assert code == 0, f"up --refresh did not repair {what}:\n{report[-3000:]}"
 
     # An unreachable cluster is an error (1), never "no drift" (0) or "drift" (3).
     unreachable = dict(engine.env, KUBECONFIG=str(engine.workdir / "no-such-kubeconfig"))
