@@ -1,11 +1,12 @@
-"""What differs when the program runs against the local, node-less control plane (scripts/pulumi.sh).
+"""What differs when the program runs against the local cluster of scripts/cluster.sh (scripts/pulumi.sh).
 
-The local target has kube-apiserver, etcd and kube-controller-manager but no scheduler, no nodes
-and no cert-manager controller: workloads never become ready and certificates are never issued.
-`scripts/pulumi.sh` sets CLEARML_OPENSHIFT_LOCAL_TARGET=1 for every Pulumi command it runs; then
+The local cluster has a node and runs pods, but the repository's stacks name the upstream images,
+which the machines this project is built on cannot pull (the end-to-end tests deploy a stack of
+locally built stand-ins instead, with full await: tests/engine/e2e/). `scripts/pulumi.sh` and the
+lifecycle engine tests set CLEARML_OPENSHIFT_LOCAL_TARGET=1 for every Pulumi command they run; then
 
 * every Kubernetes object carries `pulumi.com/skipAwait: "true"`, so Pulumi does not wait for
-  readiness that cannot come (a real cluster keeps full await, including Certificates' Ready);
+  readiness that cannot come there (a real cluster keeps full await, including Certificates' Ready);
 * the in-cluster CA is not read back (there is no Secret to read): no `caCertificate` output.
 
 Never set the variable against a real cluster.

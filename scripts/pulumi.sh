@@ -14,16 +14,17 @@
 # Target:
 #   * a kubeconfig given (KUBECONFIG set, or ~/.kube/config present): that cluster, with the backend
 #     you are logged in to (`pulumi login`, or PULUMI_BACKEND_URL) and full await;
-#   * none: the local, node-less control plane of scripts/cluster.sh, started if needed, with a
+#   * none: the local single-node cluster of scripts/cluster.sh, started if needed, with a
 #     file backend under $CLEARML_OPENSHIFT_LOCAL (default ~/.cache/clearml-openshift/local) and
-#     CLEARML_OPENSHIFT_LOCAL_TARGET=1 (no await; see local_target.py).
+#     CLEARML_OPENSHIFT_LOCAL_TARGET=1 (no await: the stacks' upstream images may not be pullable
+#     there; see local_target.py).
 # `drift` is scripts/drift.py: exit 0 when the cluster matches the last deployment, 3 when something
 # changed outside Pulumi (each drifted resource is listed with its fields), 1 when it could not check.
 set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$ROOT"
 
-usage() { sed -n '2,17p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//' >&2; exit 2; }
+usage() { sed -n '2,22p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//' >&2; exit 2; }
 [[ $# -ge 2 ]] || usage
 command=$1 stack=$2
 shift 2
@@ -73,7 +74,7 @@ else
     export PULUMI_CONFIG_PASSPHRASE_FILE="$LOCAL/passphrase"
   fi
   export CLEARML_OPENSHIFT_LOCAL_TARGET=1
-  echo "target: the local control plane in $LOCAL/cluster (no nodes: nothing is awaited)" >&2
+  echo "target: the local cluster in $LOCAL/cluster (nothing is awaited: see local_target.py)" >&2
 fi
 
 # The program runs in ./venv (Pulumi.yaml); make sure it exists with the pinned packages. The
@@ -100,7 +101,7 @@ case "$command" in
   *) usage ;;
 esac
 # OpenShift's cluster-policy-controller annotates every new namespace with its UID/GID ranges and
-# MCS level; on the local control plane, `cluster.sh namespace` does the same after an up.
+# MCS level; on the local cluster the SCC webhook does it at creation, and this reports them.
 if [[ ${CLEARML_OPENSHIFT_LOCAL_TARGET:-} == 1 && $command == up && $status == 0 ]]; then
   namespace=$(pulumi stack output namespace --stack "$stack")
   "$ROOT/scripts/cluster.sh" namespace "$LOCAL/cluster" "$namespace" >&2
