@@ -23,6 +23,7 @@ from pyhocon import ConfigFactory, ConfigTree
 
 from components import clearml_image as ci
 from components import seeding
+from tests.conftest import deploy, pod_templates, run_program, stack_config
 
 ROOT = Path(__file__).resolve().parent.parent
 RANDOM_UID = 1000650000  # a UID from an OpenShift namespace range, in group 0 as under restricted-v2
@@ -125,3 +126,99 @@ def test_generated_logging_conf_redacts_the_mongodb_password(tmp_path, monkeypat
     out = stream.getvalue()
     assert "S3cr3tPw" not in out
     assert out.count("mongodb://clearml:***@") == 2, out
+
+
+# ---- `python3 -m` modules, resolved as the image lays out the server's code ------------------------
+# clearml-server docker/build/Dockerfile: `COPY fileserver /opt/clearml/fileserver/`,
+# `COPY apiserver /opt/clearml/apiserver/`, `WORKDIR /opt/clearml/`. The source tarball is the one
+# scripts/images.sh builds the stand-in from (CLEARML_SERVER_SOURCE, a local path; .ci/run sets it).
+IMAGE_WORKDIR = "/opt/clearml"
+
+
+@pytest.fixture(scope="module")
+def image_layout(tmp_path_factory) -> Path:
+    source = os.environ.get("CLEARML_SERVER_SOURCE", "")
+    if not source or not Path(source).is_file():
+        pytest.skip("CLEARML_SERVER_SOURCE (a clearml-server source tarball) is not set: no image layout to check")
+    import tarfile
+    root = tmp_path_factory.mktemp("image")
+    with tarfile.open(source) as tar:
+        tar.extractall(root / "src", filter="data")
+    top = next((root / "src").iterdir())
+    for part in ("apiserver", "fileserver"):
+        shutil.copytree(top / part, root / "opt" / "clearml" / part)
+    return root
+
+
+def _resolve(module: str, path: list[Path]) -> Path | None:
+    """The file or directory `import module` finds with sys.path = `path`, the way Python's path
+    finder does: regular packages (with __init__.py), modules, and namespace packages (a directory
+    without __init__.py, such as clearml-server's `apiserver/jobs`)."""
+    parts = module.split(".")
+    for entry in path:
+        here = entry
+        for i, part in enumerate(parts):
+            last = i == len(parts) - 1
+            if (here / part / "__init__.py").is_file():
+                here = here / part
+                if last:
+                    return here / "__init__.py"
+            elif last and (here / f"{part}.py").is_file():
+                return here / f"{part}.py"
+            elif (here / part).is_dir():  # a namespace package portion
+                here = here / part
+                if last:
+                    return here
+            else:
+                break
+    return None
+
+
+def _first_party_imports(file: Path, packages: set[str]) -> set[str]:
+    import ast
+    found = set()
+    for node in ast.walk(ast.parse(file.read_text())):
+        if isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+            found.add(node.module)
+        elif isinstance(node, ast.Import):
+            found.update(alias.name for alias in node.names)
+    return {m for m in found if m.split(".")[0] in packages}
+
+
+def _python_m_commands(resources) -> list[tuple[str, dict]]:
+    out = []
+    for name, spec in pod_templates(resources):
+        for c in (spec.get("initContainers") or []) + spec["containers"]:
+            command = c.get("command") or []
+            if len(command) >= 3 and command[0].startswith("python") and command[1] == "-m":
+                out.append((f"{name}/{c['name']}", c))
+    return out
+
+
+def test_every_python_m_module_imports_from_the_image_layout(image_layout, mocks):
+    """`python3 -m X` puts the working directory first on sys.path, then PYTHONPATH: X and the
+    server's own modules it imports (`from apiserver.bll ...`) must resolve there."""
+    deploy(lambda: run_program(stack_config("dev")))
+    commands = _python_m_commands(mocks.resources)
+    assert commands, "no `python -m` container found"
+    packages = {"apiserver", "fileserver", "jobs"}
+    for where, c in commands:
+        env = {e["name"]: e.get("value") for e in c.get("env") or []}
+        workdir = c.get("workingDir") or IMAGE_WORKDIR
+        sys_path = [workdir] + [p for p in (env.get("PYTHONPATH") or "").split(":") if p]
+        path = [image_layout / p.lstrip("/") for p in sys_path]
+        module = c["command"][2]
+        file = _resolve(module, path)
+        assert file is not None and file.is_file(), f"{where}: `python3 -m {module}` finds no module on {sys_path}"
+        for imported in sorted(_first_party_imports(file, packages)):
+            assert _resolve(imported, path) is not None, (
+                f"{where}: {module} imports {imported}, which is not importable from {sys_path}")
+
+
+def test_the_old_async_delete_working_directory_fails_the_check(image_layout):
+    """The check is real: from /opt/clearml/apiserver (the old workingDir) `apiserver.*` is not found."""
+    path = [image_layout / "opt/clearml/apiserver", image_layout / "opt/clearml/apiserver"]
+    file = _resolve("jobs.async_urls_delete", path)
+    assert file is not None
+    missing = [m for m in _first_party_imports(file, {"apiserver"}) if _resolve(m, path) is None]
+    assert "apiserver.bll.auth" in missing
