@@ -339,8 +339,8 @@ detect_external_pulumi() {
 # expected_minutes NAME: cold build time measured on a 2-core machine (README, "Build times").
 expected_minutes() {
   case $1 in
-    etcd) echo 2 ;; kubernetes) echo 12 ;; pulumi-language-python) echo 4 ;; pulumi) echo 8 ;;
-    pulumi-resource-kubernetes) echo 10 ;; pulumi-resource-random) echo 6 ;; scc-admission) echo 6 ;;
+    etcd) echo 2 ;; kubernetes) echo 7 ;; pulumi-language-python) echo 1 ;; pulumi) echo 5 ;;
+    pulumi-resource-kubernetes) echo 13 ;; pulumi-resource-random) echo 6 ;; scc-admission) echo 2 ;;
     coredns) echo 4 ;; cert-manager) echo 4 ;; *) echo "?" ;;
   esac
 }
