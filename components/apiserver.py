@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import pulumi
+import pulumi_kubernetes as k8s
 
 from settings.models import ApiServerSettings, FeatureSettings, ImageSettings
 
@@ -17,6 +18,13 @@ from . import workload as w
 
 COMPONENT = "apiserver"
 PORT = 8008
+# Where the example artifacts go (clearml-server docker-compose.yml: pre_populate.artifacts_path).
+FILES_DIR = "/mnt/fileserver"
+
+
+def url_for(name: str) -> str:
+    """The in-cluster URL of the API server component named `name` (its Service has the same name)."""
+    return f"http://{name}:{PORT}"
 
 
 @dataclass(frozen=True)
@@ -31,6 +39,8 @@ class ApiServerArgs:
     files_url: str
     cookie_domain: str | None
     k8s_agent: bool = False  # the Kubernetes agent's `secure.credentials.k8s_agent` user
+    # The file server's volume claim, mounted for the example artifacts when pre-population is on.
+    fileserver_claim: pulumi.Input[str] | None = None
     scc: str | None = None  # an SCC granted to this tier beyond restricted-v2 (SccSettings)
 
 
@@ -51,6 +61,8 @@ class ApiServer(pulumi.ComponentResource):
             "CLEARML__apiserver__auth__fixed_users__enabled": "true",
             "CLEARML__apiserver__pre_populate__enabled": str(args.features.prepopulate_examples).lower(),
             "CLEARML__apiserver__pre_populate__zip_files": "/opt/clearml/db-pre-populate",
+            **({"CLEARML__apiserver__pre_populate__artifacts_path": FILES_DIR}
+               if args.features.prepopulate_examples else {}),
             "CLEARML__services__async_urls_delete__enabled": str(args.features.async_delete).lower(),
             # The console handler's class (logging.conf) lives here.
             "PYTHONPATH": ci.PYTHON_DIR,
@@ -79,6 +91,14 @@ class ApiServer(pulumi.ComponentResource):
             + w.env(settings_env)
         )
         ca_volumes, ca_mounts = ce.elastic_ca_volumes(args.peers)
+        files_volumes, files_mounts = [], []
+        if args.features.prepopulate_examples:
+            if args.fileserver_claim is None:
+                raise ValueError("prepopulate_examples needs the file server's claim (fileserver_claim)")
+            files_volumes = [k8s.core.v1.VolumeArgs(
+                name="fileserver-data", persistent_volume_claim=k8s.core.v1.PersistentVolumeClaimVolumeSourceArgs(
+                    claim_name=args.fileserver_claim))]
+            files_mounts = [w.mount("fileserver-data", FILES_DIR)]
         main = w.container(
             name="apiserver",
             image=image.ref,
@@ -88,7 +108,7 @@ class ApiServer(pulumi.ComponentResource):
             command=ci.entrypoint("apiserver"),
             env_vars=env_vars,
             ports=[w.port("http", PORT)],
-            mounts=[w.mount("logs", ci.LOG_DIR), w.mount("tmp", "/tmp"), *ci.config_mounts()] + ca_mounts + seeding.seeded_mounts(ci.APISERVER_SEEDED),
+            mounts=[w.mount("logs", ci.LOG_DIR), w.mount("tmp", "/tmp"), *ci.config_mounts()] + ca_mounts + files_mounts + seeding.seeded_mounts(ci.APISERVER_SEEDED),
             # /debug.ping needs no authentication (clearml-server schema/services/debug.conf).
             startup=w.http_probe("/debug.ping", "http", period=10, failures=30),
             readiness=w.http_probe("/debug.ping", "http", period=10, failures=3),
@@ -109,7 +129,7 @@ class ApiServer(pulumi.ComponentResource):
                 service_account=account.metadata.name,
                 containers=[main],
                 init_containers=init,
-                volumes=[w.empty_dir("logs", "64Mi"), w.empty_dir("tmp", "1Gi"), *ci.config_volumes(args.server_config)] + ca_volumes + seeding.seeded_volumes(ci.APISERVER_SEEDED),
+                volumes=[w.empty_dir("logs", "64Mi"), w.empty_dir("tmp", "1Gi"), *ci.config_volumes(args.server_config)] + ca_volumes + files_volumes + seeding.seeded_volumes(ci.APISERVER_SEEDED),
                 replicas=spec.replicas,
                 spread=args.features.topology_spread,
                 termination_grace_seconds=60,
@@ -122,5 +142,5 @@ class ApiServer(pulumi.ComponentResource):
 
         self.service_name = service.metadata.name
         self.port = PORT
-        self.url = f"http://{name}:{PORT}"
+        self.url = url_for(name)
         self.register_outputs({"service_name": self.service_name, "url": self.url})

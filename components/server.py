@@ -13,6 +13,7 @@ from . import clearml_image as ci
 from . import workload as w
 from .agent import Agent, AgentArgs
 from .apiserver import ApiServer, ApiServerArgs
+from .apiserver import url_for as apiserver_url_for
 from .async_delete import AsyncDelete, AsyncDeleteArgs
 from .clearml_env import Peers, SecretRef
 from .certificate import CertificateAuthority, CertificateAuthorityArgs, issuer_ref
@@ -124,17 +125,19 @@ class ClearmlServer(pulumi.ComponentResource):
         )
 
         # ---- ClearML tiers ----------------------------------------------------------------
-        api = ApiServer(f"{name}-apiserver", ApiServerArgs(
-            scc=grants.get("apiserver"), namespace=ns, settings=settings.apiserver, images=settings.images, features=settings.features,
-            peers=peers, credentials_secret=credentials.secret_name, server_config=server_config.metadata.name,
-            files_url=urls["files"], cookie_domain=settings.cookie_domain, k8s_agent=settings.agent.enabled),
-            opts=child)
+        # The file server first: with example pre-population the API server mounts its claim.
         files = FileServer(f"{name}-fileserver", FileServerArgs(
             scc=grants.get("fileserver"), namespace=ns, settings=settings.fileserver, images=settings.images, features=settings.features,
             storage_class=settings.storage_class(settings.fileserver.storage),
-            retain_on_delete=settings.storage.retain_on_delete, apiserver_url=api.url,
+            retain_on_delete=settings.storage.retain_on_delete, apiserver_url=apiserver_url_for(f"{name}-apiserver"),
             redis_host=redis_host, redis_port=redis_port, redis_password=redis_password,
             credentials_secret=credentials.secret_name), opts=child)
+        api = ApiServer(f"{name}-apiserver", ApiServerArgs(
+            scc=grants.get("apiserver"), namespace=ns, settings=settings.apiserver, images=settings.images, features=settings.features,
+            peers=peers, credentials_secret=credentials.secret_name, server_config=server_config.metadata.name,
+            files_url=urls["files"], cookie_domain=settings.cookie_domain, k8s_agent=settings.agent.enabled,
+            fileserver_claim=files.claim_name if settings.features.prepopulate_examples else None),
+            opts=child)
         reencrypt = settings.edge.termination == "reencrypt"
         web = WebServer(f"{name}-webserver", WebServerArgs(
             scc=grants.get("webserver"), namespace=ns, settings=settings.webserver, images=settings.images,

@@ -662,6 +662,17 @@ class Settings(Model):
             hosts.resolve(namespace.name)
         return hosts
 
+    @field_validator("fileserver")
+    @classmethod
+    def _examples_need_a_shared_volume(cls, fileserver: FileServerSettings, info: ValidationInfo) -> FileServerSettings:
+        features = info.data.get("features")
+        if features is not None and features.prepopulate_examples and fileserver.storage.access_mode != "ReadWriteMany":
+            raise ValueError(
+                "features.prepopulateExamples makes the API server write the example artifacts into the file "
+                "server's volume, which both pods then mount: set fileserver.storage.accessMode: ReadWriteMany, "
+                "or leave prepopulateExamples off")
+        return fileserver
+
     @field_validator("edge")
     @classmethod
     def _reencrypt_has_a_ca(cls, edge: EdgeSettings, info: ValidationInfo) -> EdgeSettings:

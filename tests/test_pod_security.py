@@ -25,6 +25,7 @@ VARIANTS = {
                                                        "password": {"name": "es", "key": "p"}}}),
         f"{P}:namespace": json.dumps({"name": "ml", "create": False}),
         f"{P}:features": json.dumps({"asyncDelete": False, "prepopulateExamples": True}),
+        f"{P}:fileserver": json.dumps({"storage": {"size": "50Gi", "accessMode": "ReadWriteMany"}}),
     },
     "agent-reencrypt-grants": lambda: {
         f"{P}:hosts": json.dumps({"baseDomain": "apps.example.com"}),

@@ -182,6 +182,8 @@ BAD_CONFIGS = [
                  "matches every namespace", id="empty-router-selector"),
     pytest.param(_base_config(agent={"queue": "my queue"}), f"{P}:agent.queue", "not a queue name", id="agent-queue"),
     pytest.param(_base_config(agent={"maxPods": 0}), f"{P}:agent.maxPods", "greater than or equal to 1", id="agent-max-pods"),
+    pytest.param(_base_config(features={"prepopulateExamples": True}), f"{P}:fileserver",
+                 "set fileserver.storage.accessMode: ReadWriteMany", id="examples-on-a-private-volume"),
 ]
 
 

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from tests.conftest import (
-    containers, deploy, deploy_config, env_of, is_secret, pod_templates, run_program, stack_config, unwrap,
+    PROJECT, containers, deploy, deploy_config, env_of, is_secret, pod_templates, run_program, stack_config, unwrap,
 )
 
 
@@ -110,6 +110,28 @@ def test_sdk_keys_are_not_revoked_in_fixed_users_mode(dev):
     env = {e["name"]: e.get("value") for e in _main(dev, "Deployment", "clearml-apiserver")["env"]}
     assert env["CLEARML__apiserver__auth__fixed_users__enabled"] == "true"
     assert env["CLEARML__secure__credentials__tests__revoke_in_fixed_mode"] == "false"
+
+
+def test_example_prepopulation_writes_artifacts_into_the_file_servers_volume(mocks):
+    """clearml-server docker-compose.yml: pre_populate.artifacts_path=/mnt/fileserver, with the file
+    server's volume mounted there in the API server."""
+    deploy_config(mocks, {**stack_config("dev"),
+                          f"{PROJECT}:features": json.dumps({"prepopulateExamples": True}),
+                          f"{PROJECT}:fileserver": json.dumps({"storage": {"size": "50Gi", "accessMode": "ReadWriteMany"}})})
+    spec = next(s for n, s in pod_templates(mocks.resources) if n == "Deployment/clearml-apiserver")
+    main = spec["containers"][0]
+    env = {e["name"]: e.get("value") for e in main["env"]}
+    assert env["CLEARML__apiserver__pre_populate__enabled"] == "true"
+    assert env["CLEARML__apiserver__pre_populate__artifacts_path"] == "/mnt/fileserver"
+    assert {"name": "fileserver-data", "mountPath": "/mnt/fileserver", "readOnly": False} in main["volumeMounts"]
+    claim = next(v for v in spec["volumes"] if v["name"] == "fileserver-data")
+    assert claim["persistentVolumeClaim"]["claimName"] == "clearml-fileserver-data"
+
+
+def test_without_prepopulation_the_apiserver_has_no_file_server_volume(dev):
+    main = _main(dev, "Deployment", "clearml-apiserver")
+    assert all(m["mountPath"] != "/mnt/fileserver" for m in main["volumeMounts"])
+    assert "CLEARML__apiserver__pre_populate__artifacts_path" not in {e["name"] for e in main["env"]}
 
 
 def test_fileserver_waits_for_the_apiserver(dev):
