@@ -88,14 +88,7 @@ build_pause() {
 
 build_clearml_server() {
   local work=$1 src root site tarball
-  case $CLEARML_SERVER_SOURCE in
-    http://*|https://*)
-      tarball=$work/source.tar.gz
-      curl -fsSL --retry 3 -o "$tarball" "$CLEARML_SERVER_SOURCE" ||
-        die "cannot download $CLEARML_SERVER_SOURCE; set CLEARML_SERVER_SOURCE to a local copy" ;;
-    *) tarball=$CLEARML_SERVER_SOURCE ;;
-  esac
-  [[ -f $tarball ]] || die "clearml-server source $tarball not found (CLEARML_SERVER_SOURCE)"
+  tarball=$(source_tarball "$CLEARML_SERVER_SOURCE" "$work" CLEARML_SERVER_SOURCE)
   src=$work/src
   mkdir -p "$src"
   tar -xzf "$tarball" -C "$src" --strip-components=1
@@ -187,7 +180,10 @@ build_image() {
   work=$(mktemp -d "$IMAGES_DIR/.work-$name-XXXX")
   start=$(date +%s)
   log "image $name: building $(image_ref "$name") (log: $work.log)"
-  if ! ("build_${name//-/_}" "$work") >"$work.log" 2>&1; then
+  # In the background and then waited for: inside an `if` condition bash would ignore `set -e` in
+  # the build, and a failing step would not stop it.
+  ("build_${name//-/_}" "$work") >"$work.log" 2>&1 &
+  if ! wait $!; then
     rm -rf "$work"
     tail -n 30 "$work.log" >&2
     die "image $name: build failed (log: $work.log)"

@@ -279,14 +279,7 @@ build_scc_admission() {
   local out=$1 work=$2 tarball
   rm -rf "$work"
   mkdir -p "$work/src"
-  case $APISERVER_LIBRARY_GO_SOURCE in
-    http://*|https://*)
-      tarball=$work/source.tar.gz
-      curl -fsSL --retry 3 -o "$tarball" "$APISERVER_LIBRARY_GO_SOURCE" ||
-        die "scc-admission: cannot download $APISERVER_LIBRARY_GO_SOURCE; set APISERVER_LIBRARY_GO_SOURCE to a local copy (README, 'Building offline')" ;;
-    *) tarball=$APISERVER_LIBRARY_GO_SOURCE ;;
-  esac
-  [[ -f $tarball ]] || die "scc-admission: source tarball $tarball not found (APISERVER_LIBRARY_GO_SOURCE)"
+  tarball=$(source_tarball "$APISERVER_LIBRARY_GO_SOURCE" "$work" APISERVER_LIBRARY_GO_SOURCE)
   tar -xzf "$tarball" -C "$work/src" --strip-components=1
   grep -q '^module github.com/openshift/apiserver-library-go$' "$work/src/go.mod" &&
     [[ -f $work/src/vendor/modules.txt && -d $work/src/pkg/securitycontextconstraints/sccadmission ]] ||

@@ -58,6 +58,22 @@ if d.get("Error"): sys.exit("go mod download: " + d["Error"])
 print(d.get(sys.argv[1], ""))' "$2"
 }
 
+# source_tarball SOURCE WORKDIR VAR: the local path of a source tarball that SOURCE gives as a URL
+# (downloaded into WORKDIR) or as a path; dies naming VAR, the variable that sets it, when it cannot
+# be had (README, "The engine, built here": sources no registry serves).
+source_tarball() {
+  local source=$1 work=$2 var=$3 tarball
+  case $source in
+    http://*|https://*)
+      tarball=$work/source.tar.gz
+      curl -fsSL --retry 3 -o "$tarball" "$source" ||
+        die "cannot download $source; set $var to a local copy of that tarball" ;;
+    *) tarball=$source ;;
+  esac
+  [[ -f $tarball ]] || die "source tarball $tarball not found (set $var)"
+  echo "$tarball"
+}
+
 # script_help FILE: the leading comment block of a script (after the shebang), as its --help text.
 script_help() {
   awk 'NR == 1 { next } /^# shellcheck/ || !/^#/ { exit } { sub(/^# ?/, ""); print }' "$1"
