@@ -17,10 +17,9 @@ from __future__ import annotations
 import os
 
 from settings import Settings
-from transforms import annotate
+from transforms import SKIP_AWAIT, annotate
 
 ENV = "CLEARML_OPENSHIFT_LOCAL_TARGET"
-SKIP_AWAIT = "pulumi.com/skipAwait"  # also transforms.SKIP_AWAIT
 
 
 RENDER_ENV = "CLEARML_OPENSHIFT_RENDER"  # scripts/render.py: no cluster at all
@@ -35,7 +34,7 @@ def rendering() -> bool:
 
 
 # Resource transform: annotate every Kubernetes object so the provider does not await it.
-skip_await = annotate({SKIP_AWAIT: "true"})
+skip_await = annotate(SKIP_AWAIT)
 
 
 def adjust(settings: Settings) -> Settings:
