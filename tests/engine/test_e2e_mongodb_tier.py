@@ -33,13 +33,17 @@ def test_in_cluster_mongodb_is_admitted_and_scheduled(engine: Engine):
     try:
         ns = json.loads(engine.kubectl("get", "namespace", NAMESPACE, "-o", "json"))
         start, size = (int(x) for x in ns["metadata"]["annotations"]["openshift.io/sa.scc.uid-range"].split("/"))
-        deadline, pod = time.monotonic() + 180, None
+        # Poll until the kubelet has tried the image: "ContainerCreating" comes first and is not yet
+        # the answer, so wait for a pull failure (or the deadline) on any of the pod's containers.
+        pull_failed = {"ErrImagePull", "ImagePullBackOff"}
+        deadline, pod, reasons = time.monotonic() + 180, None, set()
         while time.monotonic() < deadline:
             pods = engine.objects(NAMESPACE, "pods")
             pod = next((p for p in pods if p["metadata"]["name"] == "clearml-mongodb-0"), None)
-            waiting = [s.get("state", {}).get("waiting", {}).get("reason") for s in
-                       (pod or {}).get("status", {}).get("containerStatuses") or []]
-            if pod and pod["spec"].get("nodeName") and any(waiting):
+            status = (pod or {}).get("status", {})
+            reasons = {s.get("state", {}).get("waiting", {}).get("reason")
+                       for s in (status.get("initContainerStatuses") or []) + (status.get("containerStatuses") or [])}
+            if pod and pod["spec"].get("nodeName") and reasons & pull_failed:
                 break
             time.sleep(3)
         assert pod is not None, "the MongoDB StatefulSet created no pod (refused by admission?)"
@@ -50,8 +54,6 @@ def test_in_cluster_mongodb_is_admitted_and_scheduled(engine: Engine):
         claim = json.loads(engine.kubectl("get", "pvc", "data-clearml-mongodb-0", "-n", NAMESPACE, "-o", "json"))
         assert claim["status"]["phase"] == "Bound"
         # The one thing missing here is the image (docker.io is unreachable): say so, exactly.
-        statuses = pod["status"].get("initContainerStatuses") or pod["status"]["containerStatuses"]
-        reasons = {s["state"].get("waiting", {}).get("reason") for s in statuses}
-        assert reasons & {"ErrImagePull", "ImagePullBackOff"}, pod["status"]
+        assert reasons & pull_failed, pod["status"]
     finally:
         engine.pulumi("destroy", "--yes", "--skip-preview", stack=STACK, check=False)
