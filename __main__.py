@@ -23,7 +23,7 @@ else:
     transforms.register(transforms.annotate(transforms.PATCH_FORCE))
     transforms.register(transforms.annotate(transforms.SKIP_AWAIT, only=transforms.CLAIM))
     if local_target.enabled():
-        pulumi.log.info("local target: not awaiting readiness (scripts/pulumi.sh)")
+        pulumi.log.info("CLEARML_OPENSHIFT_LOCAL_TARGET=1: not awaiting readiness (local_target.py)")
         transforms.register(local_target.skip_await)
         settings = local_target.adjust(settings)
 

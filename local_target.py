@@ -1,15 +1,17 @@
-"""What differs when the program runs against the local cluster of scripts/cluster.sh (scripts/pulumi.sh).
+"""What differs when the lifecycle engine tests deploy the repository's stacks as they are.
 
-The local cluster has a node and runs pods, but the repository's stacks name the upstream images,
-which the machines this project is built on cannot pull (the end-to-end tests deploy a stack of
-locally built stand-ins instead, with full await: tests/engine/e2e/). `scripts/pulumi.sh` and the
-lifecycle engine tests set CLEARML_OPENSHIFT_LOCAL_TARGET=1 for every Pulumi command they run; then
+The lifecycle engine tests (tests/engine/test_engine.py) and scripts/benchmark.py deploy every
+`Pulumi.<stack>.yaml` unchanged onto the local cluster, to check what the API server accepts; those
+stacks name the upstream images, which the machines this project is built on cannot pull. They set
+CLEARML_OPENSHIFT_LOCAL_TARGET=1 for every Pulumi command they run; then
 
 * every Kubernetes object carries `pulumi.com/skipAwait: "true"`, so Pulumi does not wait for
-  readiness that cannot come there (a real cluster keeps full await, including Certificates' Ready);
-* the in-cluster CA is not read back (there is no Secret to read): no `caCertificate` output.
+  readiness that cannot come there;
+* the in-cluster CA is not read back (its Secret may never be written): no `caCertificate` output.
 
-Never set the variable against a real cluster.
+`make up` on the local cluster does not use this: scripts/pulumi.sh lays local/overlay.yaml (the
+stand-in images) over the stack and awaits everything, as on a real cluster. Never set the variable
+against a real cluster.
 """
 
 from __future__ import annotations

@@ -9,7 +9,8 @@
   `destroy` is already Bound when a new `up` adopts it and never changes again, and the provider's
   awaiter (4.25.0) waits for a change, so that `up` hung until its 5-minute timeout (seen on the local
   cluster). A claim's readiness is its workload's, which is awaited.
-* on the local target only, `pulumi.com/skipAwait: "true"` on everything (see local_target.py).
+* with CLEARML_OPENSHIFT_LOCAL_TARGET=1 only (the lifecycle engine tests), `pulumi.com/skipAwait: "true"` on
+  everything (see local_target.py).
 
 Both are engine annotations: the offline render (scripts/render.py) registers neither.
 """

@@ -33,7 +33,7 @@ def main() -> int:
             print(result.stdout[-4000:], result.stderr[-2000:], file=sys.stderr)
             return 1
         for key, values in json.loads(TIMINGS.read_text()).items():
-            if key.startswith(("cluster start", "e2e: first up", "e2e: pod start")):
+            if key.startswith(("cluster start", "e2e: ", "dev: scripts/pulumi.sh up")):
                 samples.setdefault(key, []).extend(values)
         print(f"run {run + 1}/{args.runs} done", file=sys.stderr)
     print("| measurement | median (s) | samples |\n|---|---|---|")

@@ -18,6 +18,11 @@
 #   scripts/cluster.sh stop <state-dir>              stop everything `start` started and undo its changes
 #   scripts/cluster.sh status <state-dir>            print process and API health; exit 1 if not running
 #   scripts/cluster.sh namespace <state-dir> <name>  create a namespace (the SCC webhook annotates it)
+#   scripts/cluster.sh forward <state-dir> <name> <namespace> <service> <port> <service-port>
+#                                                    keep `kubectl port-forward` of a Service to
+#                                                    127.0.0.1:<port> running (restarted when its pod
+#                                                    goes) until `unforward` or `stop`
+#   scripts/cluster.sh unforward <state-dir>         end every port-forward
 #
 #   KUBECONFIG=$(scripts/cluster.sh start /tmp/c | tail -1) kubectl get pods -A
 #
@@ -725,6 +730,7 @@ remove_cgroups() {
 cmd_stop() {
   local n pid
   STOPPED_PIDS=()
+  unforward
   for n in "${DAEMONS[@]}"; do
     [[ $n == containerd ]] && stop_containers
     stop_daemon "$n"
@@ -780,6 +786,46 @@ cmd_namespace() {
     "mcs $(kubectl get namespace "$name" -o jsonpath='{.metadata.annotations.openshift\.io/sa\.scc\.mcs}')"
 }
 
+# --- port-forwards (scripts/local_stack.py access) ------------------------------------------------
+# Each is a loop in its own session around `kubectl port-forward` (which exits when its pod goes
+# away), recorded in pids/forward-NAME.pid and logging to logs/forward-NAME.log.
+unforward() {
+  local f pid
+  for f in "$STATE"/pids/forward-*.pid; do
+    [[ -f $f ]] || continue
+    pid=$(cat "$f")
+    [[ -n $pid ]] && kill -- "-$pid" 2>/dev/null || true
+    rm -f "$f" "${f%.pid}.port"
+  done
+}
+
+port_in_use() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+
+cmd_forward() {
+  local name=forward-$1 namespace=$2 service=$3 port=$4 remote=$5 pidf f _
+  pidf=$(pid_file "$name")
+  # Replace an earlier forward of the same name, or of the same port.
+  for f in "$STATE"/pids/forward-*.pid; do
+    [[ -f $f ]] || continue
+    if [[ $f == "$pidf" || $(cat "${f%.pid}.port" 2>/dev/null) == "$port" ]]; then
+      kill -- "-$(cat "$f")" 2>/dev/null || true
+      rm -f "$f" "${f%.pid}.port"
+    fi
+  done
+  for _ in $(seq 50); do port_in_use "$port" || break; sleep 0.1; done
+  port_in_use "$port" && die "127.0.0.1:$port is in use by another program: free it or choose another port"
+  rm -f "$pidf"
+  # shellcheck disable=SC2016 # expanded by the inner shell
+  setsid bash -c 'echo $$ >"$0.tmp" && mv "$0.tmp" "$0"
+    while :; do "$1" --kubeconfig "$2" port-forward -n "$3" --address 127.0.0.1 "service/$4" "$5:$6"; sleep 1; done' \
+    "$pidf" "$BIN/kubectl" "$STATE/kubeconfig" "$namespace" "$service" "$port" "$remote" \
+    >"$STATE/logs/$name.log" 2>&1 </dev/null &
+  for _ in $(seq 100); do [[ -s $pidf ]] && break; sleep 0.05; done
+  [[ -s $pidf ]] || die "the port-forward $name did not start (see $STATE/logs/$name.log)"
+  echo "$port" >"${pidf%.pid}.port"
+  log "forwarding 127.0.0.1:$port to service $namespace/$service:$remote (log: $STATE/logs/$name.log)"
+}
+
 main() {
   (($# >= 2)) || usage
   local cmd=$1
@@ -788,7 +834,7 @@ main() {
   STATE=$(cd "$2" 2>/dev/null && pwd) || STATE=$2   # stop/status of a missing dir: "not running"
   shift 2
   case $cmd in
-    start|namespace)
+    start|namespace|forward)
       BIN=${CLEARML_OPENSHIFT_BIN:-$("$SCRIPTS_DIR/toolchain.sh" --print-bin-dir)} ||
         die "toolchain binaries missing: run scripts/toolchain.sh first"
       ;;
@@ -802,6 +848,12 @@ main() {
       for n in kube-apiserver etcd; do running "$n" || die "no cluster running in $STATE"; done
       cmd_namespace "$1"
       ;;
+    forward)
+      (($# == 5)) || usage
+      running kube-apiserver || die "no cluster running in $STATE"
+      cmd_forward "$@"
+      ;;
+    unforward) (($# == 0)) || usage; unforward ;;
     *) usage ;;
   esac
 }

@@ -37,6 +37,9 @@ def prepare(tmp: Path, *, passphrase: str) -> tuple[Path, dict[str, str]]:
         "PATH": f"{Path(sys.prefix) / 'bin'}:{bin_dir}:{random_dir}:{os.environ['PATH']}",
         "VIRTUAL_ENV": sys.prefix,
         "HOME": str(tmp),
+        # The scripts' cache stays the one the toolchain above came from (it defaults to $HOME's).
+        "CLEARML_OPENSHIFT_CACHE": os.environ.get("CLEARML_OPENSHIFT_CACHE")
+        or str(Path.home() / ".cache" / "clearml-openshift"),
         "PULUMI_HOME": str(tmp / ".pulumi"),
         "PULUMI_BACKEND_URL": f"file://{tmp / 'backend'}",
         "PULUMI_CONFIG_PASSPHRASE": passphrase,

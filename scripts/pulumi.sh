@@ -14,17 +14,19 @@
 # Target:
 #   * a kubeconfig given (KUBECONFIG set, or ~/.kube/config present): that cluster, with the backend
 #     you are logged in to (`pulumi login`, or PULUMI_BACKEND_URL) and full await;
-#   * none: the local single-node cluster of scripts/cluster.sh, started if needed, with a
-#     file backend under $CLEARML_OPENSHIFT_LOCAL (default ~/.cache/clearml-openshift/local) and
-#     CLEARML_OPENSHIFT_LOCAL_TARGET=1 (no await: the stacks' upstream images may not be pullable
-#     there; see local_target.py).
+#   * none: the local single-node cluster of scripts/cluster.sh (pods really run there), started if
+#     needed, with a file backend under $CLEARML_OPENSHIFT_LOCAL (default
+#     ~/.cache/clearml-openshift/local). The stack runs as the local cluster can run it
+#     (local/overlay.yaml: the stand-in images, MongoDB on a stand-in), with full await; `up` then
+#     forwards the web app, API and file server to loopback and prints how to log in
+#     (scripts/local_stack.py). The repository's stack files are never written.
 # `drift` is scripts/drift.py: exit 0 when the cluster matches the last deployment, 3 when something
 # changed outside Pulumi (each drifted resource is listed with its fields), 1 when it could not check.
 set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$ROOT"
 
-usage() { sed -n '2,22p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//' >&2; exit 2; }
+usage() { sed -n '2,24p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//' >&2; exit 2; }
 [[ $# -ge 2 ]] || usage
 command=$1 stack=$2
 shift 2
@@ -73,8 +75,9 @@ else
     [[ -f $LOCAL/passphrase ]] || (umask 077 && head -c 24 /dev/urandom | base64 >"$LOCAL/passphrase")
     export PULUMI_CONFIG_PASSPHRASE_FILE="$LOCAL/passphrase"
   fi
-  export CLEARML_OPENSHIFT_LOCAL_TARGET=1
-  echo "target: the local cluster in $LOCAL/cluster (nothing is awaited: see local_target.py)" >&2
+  export CLEARML_OPENSHIFT_CLUSTER="$LOCAL/cluster"
+  LOCAL_TARGET=1
+  echo "target: the local cluster in $LOCAL/cluster (local/overlay.yaml applies)" >&2
 fi
 
 # The program runs in ./venv (Pulumi.yaml); make sure it exists with the pinned packages. The
@@ -82,16 +85,23 @@ fi
 # `runtime.options.virtualenv`, so the virtualenv also goes first on PATH.
 make --no-print-directory venv >&2
 export VIRTUAL_ENV="$ROOT/venv" PATH="$ROOT/venv/bin:$PATH"
-if [[ ${CLEARML_OPENSHIFT_LOCAL_TARGET:-} == 1 ]]; then
-  # Run from a copy, so the local stack's encryptionsalt never lands in the repository's stack file.
+if [[ ${LOCAL_TARGET:-} == 1 ]]; then
+  # Run from a copy, so neither the local overlay nor the stack's encryptionsalt lands in the
+  # repository's stack file.
   scripts/copy-project.sh "$LOCAL/project"
+  python3 scripts/local_stack.py config --stack "$stack" --project "$LOCAL/project"
+  [[ $command == up ]] && python3 scripts/local_stack.py prepare --stack "$stack" --project "$LOCAL/project"
+  [[ $command == destroy ]] && scripts/cluster.sh unforward "$LOCAL/cluster"
   cd "$LOCAL/project"
 fi
 
 pulumi stack select --create "$stack" --non-interactive >/dev/null
 status=0
 case "$command" in
-  up) pulumi up --stack "$stack" --yes --skip-preview --policy-pack "$ROOT/policy" "$@" || status=$? ;;
+  up)
+    started=$SECONDS
+    pulumi up --stack "$stack" --yes --skip-preview --policy-pack "$ROOT/policy" "$@" || status=$?
+    echo "pulumi up: exit $status after $((SECONDS - started))s" >&2 ;;
   preview) pulumi preview --stack "$stack" --diff --policy-pack "$ROOT/policy" "$@" || status=$? ;;
   refresh) pulumi refresh --stack "$stack" --yes "$@" || status=$? ;;
   drift) python3 "$ROOT/scripts/drift.py" --stack "$stack" "$@" || status=$? ;;
@@ -100,10 +110,7 @@ case "$command" in
   stack) pulumi stack --stack "$stack" "$@" || status=$? ;;
   *) usage ;;
 esac
-# OpenShift's cluster-policy-controller annotates every new namespace with its UID/GID ranges and
-# MCS level; on the local cluster the SCC webhook does it at creation, and this reports them.
-if [[ ${CLEARML_OPENSHIFT_LOCAL_TARGET:-} == 1 && $command == up && $status == 0 ]]; then
-  namespace=$(pulumi stack output namespace --stack "$stack")
-  "$ROOT/scripts/cluster.sh" namespace "$LOCAL/cluster" "$namespace" >&2
+if [[ ${LOCAL_TARGET:-} == 1 && $command == up && $status == 0 ]]; then
+  python3 "$ROOT/scripts/local_stack.py" access --stack "$stack" --project "$LOCAL/project" || status=$?
 fi
 exit $status

@@ -75,11 +75,14 @@ class Engine:
 def engine(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("engine")
     workdir, env = prepare(tmp, passphrase="engine-tests")
-    cluster = tmp / "cluster"
+    # Where scripts/pulumi.sh keeps the local target (CLEARML_OPENSHIFT_LOCAL): the cluster, its
+    # backend and project copy, so the e2e tests run `make up`'s own path on this cluster.
+    cluster = tmp / "local" / "cluster"
     start = time.monotonic()
     script("cluster.sh", "start", str(cluster))
     cluster_start = round(time.monotonic() - start, 1)
-    env.update({"KUBECONFIG": str(cluster / "kubeconfig"), "CLEARML_OPENSHIFT_LOCAL_TARGET": "1"})
+    env.update({"KUBECONFIG": str(cluster / "kubeconfig"), "CLEARML_OPENSHIFT_LOCAL_TARGET": "1",
+                "CLEARML_OPENSHIFT_LOCAL": str(cluster.parent)})
     engine = Engine(workdir=workdir, env=env, kubectl_bin=bin_dir() / "kubectl", cluster=cluster)
     engine.timings["cluster start, images imported (s)"] = [cluster_start]
     try:
@@ -92,9 +95,9 @@ def engine(tmp_path_factory):
 
 @pytest.fixture(scope="session")
 def deployed(engine):
-    """The end-to-end stack, deployed once with full await (tests/engine/e2e_harness.py). Yields the
-    seconds `pulumi up` took."""
+    """The dev stack deployed on the local cluster as `make up` does it (tests/engine/e2e_harness.py),
+    once, with full await. Yields what `up` printed."""
     from tests.engine.e2e_harness import deploy
-    seconds = deploy(engine)
-    engine.timings.setdefault("e2e: first up to all ready (s)", []).append(round(seconds, 1))
-    yield seconds
+    seconds, printed = deploy(engine)
+    engine.timings.setdefault("e2e: make up's path to all ready (s)", []).append(round(seconds, 1))
+    yield printed

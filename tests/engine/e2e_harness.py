@@ -1,45 +1,72 @@
 """The end-to-end deployment shared by the e2e test modules (fixture `deployed` in conftest.py).
 
-`deploy(engine)` creates what the stack expects to exist (its namespace, which the SCC webhook
-annotates like OpenShift does; the MongoDB stand-in and the Secret with its connection string),
-then runs `pulumi up` of tests/engine/e2e/stack.yaml with full await (no skipAwait anywhere).
+It is exactly what `make up` does without a kubeconfig: `scripts/pulumi.sh up dev` on the local
+cluster (the engine fixture's, found through CLEARML_OPENSHIFT_LOCAL), which lays local/overlay.yaml
+over Pulumi.dev.yaml, deploys the MongoDB stand-in, runs `pulumi up` with the policy pack and full
+await (no skipAwait anywhere), then forwards the web app, API and file server to loopback and
+prints how to log in. Every later Pulumi command of the e2e tests goes through scripts/pulumi.sh too.
 """
 
 from __future__ import annotations
 
 import json
+import re
 import subprocess
+import sys
 import time
 from pathlib import Path
 
 import yaml
 
-from tests.engine.conftest import Engine
+from tests.engine.conftest import ROOT, Engine
 
-HERE = Path(__file__).resolve().parent / "e2e"
-STACK = "e2e"
-CONFIG = yaml.safe_load((HERE / "stack.yaml").read_text())["config"]
+sys.path.insert(0, str(ROOT / "scripts"))
+import local_stack  # noqa: E402
+
+STACK = "dev"
+CONFIG = local_stack.overlay(yaml.safe_load((ROOT / f"Pulumi.{STACK}.yaml").read_text())["config"],
+                             yaml.safe_load(local_stack.OVERLAY.read_text())["config"])
 NAMESPACE = CONFIG["clearml-openshift:namespace"]["name"]
-MONGO_NAMESPACE = "standin-mongodb"
+MONGO_NAMESPACE = local_stack.MONGODB_NAMESPACE
 UP_TIMEOUT = 1800
 
 
+def local_dir(engine: Engine) -> Path:
+    return Path(engine.env["CLEARML_OPENSHIFT_LOCAL"])
+
+
+def local_env(engine: Engine) -> dict[str, str]:
+    """The engine tests' environment as a user's shell without a kubeconfig: scripts/pulumi.sh picks
+    the local cluster, its backend and the local overlay by itself (and awaits readiness)."""
+    drop = ("KUBECONFIG", "PULUMI_BACKEND_URL", "CLEARML_OPENSHIFT_LOCAL_TARGET")
+    return {k: v for k, v in engine.env.items() if k not in drop}
+
+
 def full_await_env(engine: Engine) -> dict[str, str]:
-    """The engine tests' environment without the local-target switch: Pulumi awaits readiness."""
+    """The engine tests' environment without the no-await switch, for stacks they run themselves."""
     return {k: v for k, v in engine.env.items() if k != "CLEARML_OPENSHIFT_LOCAL_TARGET"}
 
 
-def pulumi(engine: Engine, *args: str, check: bool = True, timeout: int = UP_TIMEOUT):
+def pulumi_sh(engine: Engine, command: str, *args: str, check: bool = True, timeout: int = UP_TIMEOUT):
+    """`scripts/pulumi.sh COMMAND dev ARGS...`, timed into engine.timings."""
     start = time.monotonic()
-    result = subprocess.run(["pulumi", *args, "--stack", STACK, "--non-interactive", "--color", "never"],
-                            cwd=engine.workdir, env=full_await_env(engine), capture_output=True, text=True,
-                            timeout=timeout)
+    result = subprocess.run([str(ROOT / "scripts" / "pulumi.sh"), command, STACK, *args], cwd=ROOT,
+                            env=local_env(engine), capture_output=True, text=True, timeout=timeout)
     seconds = time.monotonic() - start
-    engine.timings.setdefault(f"{STACK}: pulumi {args[0]} (full await)", []).append(round(seconds, 2))
+    engine.timings.setdefault(f"{STACK}: scripts/pulumi.sh {command} (local target)", []).append(round(seconds, 2))
     if check and result.returncode != 0:
-        raise AssertionError(f"pulumi {' '.join(args)} failed ({result.returncode}) after {seconds:.0f}s:\n"
-                             f"{(result.stdout + result.stderr)[-6000:]}\n{diagnostics(engine)}")
+        raise AssertionError(f"scripts/pulumi.sh {command} {STACK} {' '.join(args)} failed ({result.returncode}) "
+                             f"after {seconds:.0f}s:\n{(result.stdout + result.stderr)[-6000:]}\n{diagnostics(engine)}")
     return result
+
+
+def outputs(engine: Engine) -> dict:
+    return json.loads(pulumi_sh(engine, "output", "--json", "--show-secrets", timeout=300).stdout)
+
+
+def access(engine: Engine) -> dict:
+    """What the last `up` wrote next to the project copy: the namespace and the loopback URLs."""
+    return json.loads((local_dir(engine) / "project" / "access.json").read_text())
 
 
 def diagnostics(engine: Engine) -> str:
@@ -63,16 +90,13 @@ def diagnostics(engine: Engine) -> str:
     return "\n".join(out)
 
 
-def deploy(engine: Engine) -> float:
-    """Prerequisites, then `pulumi up` with full await. Returns the seconds the up took."""
-    for ns in (NAMESPACE, MONGO_NAMESPACE):
-        engine.kubectl("create", "namespace", ns)
-    subprocess.run([str(engine.kubectl_bin), "apply", "--server-side", "-f", str(HERE / "mongodb-standin.yaml")],
-                   env=engine.env, check=True, capture_output=True, text=True, timeout=60)
-    engine.kubectl("rollout", "status", "-n", MONGO_NAMESPACE, "deployment/mongodb", "--timeout=180s")
-    engine.kubectl("create", "secret", "generic", "standin-mongodb", "-n", NAMESPACE,
-                   f"--from-literal=connectionString=mongodb://mongodb.{MONGO_NAMESPACE}.svc:27017/")
-    engine.new_stack(STACK, (HERE / "stack.yaml").read_text())
+def deploy(engine: Engine) -> tuple[float, str]:
+    """`make up`'s path: returns the seconds it took and what it printed on stdout."""
     start = time.monotonic()
-    pulumi(engine, "up", "--yes", "--skip-preview")
-    return time.monotonic() - start
+    result = pulumi_sh(engine, "up")
+    seconds = time.monotonic() - start
+    # scripts/pulumi.sh reports `pulumi up` alone: from its start to every object ready (full await).
+    up = re.search(r"^pulumi up: exit 0 after (\d+)s$", result.stderr, re.MULTILINE)
+    if up:
+        engine.timings.setdefault("e2e: pulumi up to all ready (s)", []).append(float(up.group(1)))
+    return seconds, result.stdout

@@ -1,7 +1,8 @@
 """End to end on the local cluster: pods really run, admitted by OpenShift's own SCC plugin.
 
-`pulumi up` of the end-to-end stack (tests/engine/e2e/stack.yaml) with full await (the `deployed`
-fixture, tests/engine/e2e_harness.py): every Deployment and StatefulSet must become ready through
+`make up`'s path (`scripts/pulumi.sh up dev` with no kubeconfig: the dev stack with local/overlay.yaml)
+with full await (the `deployed` fixture, tests/engine/e2e_harness.py): every Deployment and
+StatefulSet must become ready through
 its own probes. Then, one assertion per test: every pod was admitted as restricted-v2 by the real
 plugin with a UID from its namespace's range; no container restarted; every Certificate is Ready
 (issued by the real cert-manager controller). test_e2e_clearml.py uses ClearML through it, and

@@ -1,11 +1,13 @@
-"""ClearML as its users use it, on the end-to-end deployment of test_e2e.py (real processes, real pods).
+"""ClearML as its users use it, on the deployment `make up` makes (real processes, real pods).
 
-Reached from the node through the Services' cluster IPs (scripts/cluster.sh routes the Service range
-through the bridge): the API server with the generated admin password and the exported SDK keys, the
-`clearml` SDK from PyPI (pinned in requirements-dev.txt) creating a project, a task and an artifact
-on the file server, the file server refusing an unauthenticated upload, nginx serving the app,
-`configuration.json`, `/api` and `/files`, Elasticsearch over verified TLS, Redis requiring its
-password, and no generated secret in any pod's log.
+Reached the way `make up` tells its user: the web app, the API server and the file server on the
+loopback ports it forwards (kubectl port-forward, scripts/cluster.sh), with the admin password and
+the SDK keys from the stack's outputs. The API server with the generated admin password and the
+exported SDK keys, the `clearml` SDK from PyPI (pinned in requirements-dev.txt) creating a project,
+a task and an artifact on the file server, the file server refusing an unauthenticated upload, nginx
+serving the app, `configuration.json`, `/api` and `/files`; and, through the Services' cluster IPs
+(scripts/cluster.sh routes the Service range through the bridge), Elasticsearch over verified TLS,
+Redis requiring its password, and no generated secret in any pod's log.
 
 What a stand-in cannot do is reported by name with the exact error, as an expected failure, never as
 a pass (README, "Stand-ins").
@@ -27,17 +29,10 @@ from pathlib import Path
 
 import pytest
 
-from tests.engine.conftest import Engine
-from tests.engine.e2e_harness import NAMESPACE, STACK, full_await_env
+from tests.engine.conftest import ROOT, Engine
+from tests.engine.e2e_harness import NAMESPACE, STACK, access, outputs
 
 HERE = Path(__file__).resolve().parent
-
-
-def _outputs(engine: Engine) -> dict:
-    result = subprocess.run(["pulumi", "stack", "output", "--json", "--show-secrets", "--stack", STACK],
-                            cwd=engine.workdir, env=full_await_env(engine), capture_output=True, text=True,
-                            check=True, timeout=120)
-    return json.loads(result.stdout)
 
 
 def _service_ip(engine: Engine, name: str) -> str:
@@ -65,15 +60,41 @@ def _call(url: str, *, auth: tuple[str, str] | None = None, token: str | None = 
 
 @pytest.fixture(scope="module")
 def clearml(engine: Engine, deployed):
-    outputs = _outputs(engine)
-    api = f"http://{_service_ip(engine, 'clearml-apiserver')}:8008"
+    urls = access(engine)["urls"]
+    stack_outputs = outputs(engine)
     return {
-        "outputs": outputs,
-        "api": api,
-        "files": f"http://{_service_ip(engine, 'clearml-fileserver')}:8081",
-        "web": f"http://{_service_ip(engine, 'clearml-webserver')}:8080",
-        "sdk": (outputs["testsAccessKey"], outputs["testsSecretKey"]),
+        "outputs": stack_outputs,
+        "api": urls["apiserver"],
+        "files": urls["fileserver"],
+        "web": urls["webserver"],
+        "sdk": (stack_outputs["testsAccessKey"], stack_outputs["testsSecretKey"]),
     }
+
+
+def test_make_up_prints_the_loopback_urls_and_how_to_log_in(engine: Engine, deployed, clearml):
+    printed = deployed
+    for url in (clearml["web"], clearml["api"], clearml["files"]):
+        assert url.startswith("http://127.0.0.1:") and url in printed, printed
+    assert f"scripts/pulumi.sh output {STACK} adminPassword --show-secrets" in printed
+    assert f"scripts/pulumi.sh output {STACK} testsSecretKey --show-secrets" in printed
+    for value in (clearml["outputs"]["adminPassword"], *clearml["sdk"]):
+        assert value not in printed  # told how to get them, never shown
+    # The forwards are kubectl port-forward loops the cluster owns (scripts/cluster.sh stop ends them).
+    pids = sorted(p.name for p in (engine.cluster / "pids").glob("forward-*.pid"))
+    assert pids == ["forward-apiserver.pid", "forward-fileserver.pid", "forward-webserver.pid"]
+
+
+def test_a_loopback_port_taken_by_another_program_is_refused_by_name(engine: Engine, deployed):
+    with socket.socket() as other:
+        other.bind(("127.0.0.1", 0))
+        other.listen()
+        port = other.getsockname()[1]
+        result = subprocess.run([str(ROOT / "scripts" / "cluster.sh"), "forward", str(engine.cluster), "probe",
+                                 NAMESPACE, "clearml-webserver", str(port), "8080"],
+                                env=engine.env, capture_output=True, text=True, timeout=60)
+    assert result.returncode != 0
+    assert f"127.0.0.1:{port} is in use by another program" in result.stderr, result.stderr
+    assert not (engine.cluster / "pids" / "forward-probe.pid").exists()
 
 
 def _login(clearml, auth) -> str:

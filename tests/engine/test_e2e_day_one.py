@@ -1,18 +1,35 @@
-"""Day one on the real node, on the end-to-end deployment (runs last: it destroys and re-creates it).
+"""Day one on the real node, on the deployment `make up` makes (runs last: it destroys and re-creates it).
 
-A deleted pod comes back; a second `up` changes nothing; the drift check is clean, then reports a
-scaled Deployment, and `up --refresh` repairs it; `destroy` keeps every volume claim bound to its
-volume, and a new `up` reattaches the data (a file written before is read back).
+Every Pulumi command goes through scripts/pulumi.sh, as `make up`, `make drift` and `make destroy`
+run it. A deleted pod comes back (and the loopback forward with it); a second `up` changes nothing;
+the drift check is clean, then reports a scaled Deployment, and `up --refresh` repairs it; `destroy`
+keeps every volume claim bound to its volume and ends the forwards, and a new `up` reattaches the
+data (a file written before is read back through the file server's loopback URL).
 """
 
 from __future__ import annotations
 
-import subprocess
-import sys
+import base64
+import json
 import time
+import urllib.request
 
-from tests.engine.conftest import ROOT, Engine
-from tests.engine.e2e_harness import NAMESPACE, STACK, full_await_env, pulumi
+from tests.engine.conftest import Engine
+from tests.engine.e2e_harness import NAMESPACE, access, outputs, pulumi_sh
+
+
+def _get(url: str, attempts: int = 30, token: str | None = None) -> bytes:
+    """GET through a loopback forward, which needs a moment to reconnect after its pod went."""
+    request = urllib.request.Request(url, headers={"Authorization": f"Bearer {token}"} if token else {})
+    for attempt in range(attempts):
+        try:
+            with urllib.request.urlopen(request, timeout=10) as response:
+                return response.read()
+        except OSError:
+            if attempt == attempts - 1:
+                raise
+            time.sleep(2)
+    raise AssertionError("unreachable")
 
 
 def test_a_deleted_pod_comes_back(engine: Engine, deployed):
@@ -20,16 +37,17 @@ def test_a_deleted_pod_comes_back(engine: Engine, deployed):
     engine.kubectl("rollout", "status", "-n", NAMESPACE, "deployment/clearml-webserver", "--timeout=180s")
     engine.kubectl("wait", "-n", NAMESPACE, "pod", "-l", "app.kubernetes.io/component=webserver",
                    "--for=condition=Ready", "--timeout=180s")
+    # kubectl port-forward ends with its pod; scripts/cluster.sh restarts it on the new one.
+    assert b"apiBaseUrl" in _get(access(engine)["urls"]["webserver"] + "/configuration.json")
 
 
 def test_a_second_up_changes_nothing(engine: Engine, deployed):
-    pulumi(engine, "up", "--yes", "--skip-preview", "--expect-no-changes")
+    pulumi_sh(engine, "up", "--expect-no-changes")
 
 
 def test_drift_is_clean_then_sees_a_scaled_deployment(engine: Engine, deployed):
     def drift():
-        r = subprocess.run([sys.executable, str(ROOT / "scripts" / "drift.py"), "--stack", STACK],
-                           cwd=engine.workdir, env=full_await_env(engine), capture_output=True, text=True, timeout=600)
+        r = pulumi_sh(engine, "drift", check=False, timeout=600)
         return r.returncode, r.stdout + r.stderr
 
     code, report = drift()
@@ -37,7 +55,7 @@ def test_drift_is_clean_then_sees_a_scaled_deployment(engine: Engine, deployed):
     engine.kubectl("scale", "deployment/clearml-webserver", "-n", NAMESPACE, "--replicas=2")
     code, report = drift()
     assert code == 3 and f"({NAMESPACE}/clearml-webserver): changed outside Pulumi" in report, report
-    pulumi(engine, "up", "--yes", "--skip-preview", "--refresh")
+    pulumi_sh(engine, "up", "--refresh")
     assert drift()[0] == 0
 
 
@@ -48,13 +66,26 @@ def test_destroy_keeps_the_claims_and_a_new_up_reattaches_the_data(engine: Engin
     engine.kubectl("exec", "-n", NAMESPACE, pod, "-c", "fileserver", "--", "sh", "-c",
                    f"echo {marker} > /mnt/fileserver/e2e-marker")
     claims = {c["metadata"]["name"]: c["spec"]["volumeName"] for c in engine.objects(NAMESPACE, "persistentvolumeclaims")}
-    pulumi(engine, "destroy", "--yes", "--skip-preview")
+    pulumi_sh(engine, "destroy", "--skip-preview")
     for kind in ("deployments", "statefulsets"):
         assert engine.objects(NAMESPACE, kind) == [], f"{kind} left after destroy"
     after = {c["metadata"]["name"]: c["spec"]["volumeName"] for c in engine.objects(NAMESPACE, "persistentvolumeclaims")}
     assert after == claims, "destroy must keep every volume claim bound to its volume"
-    pulumi(engine, "up", "--yes", "--skip-preview")
+    assert not list((engine.cluster / "pids").glob("forward-*.pid")), "destroy must end the port-forwards"
+    pulumi_sh(engine, "up")
     pod = engine.kubectl("get", "pod", "-n", NAMESPACE, "-l", "app.kubernetes.io/component=fileserver",
                          "-o", "jsonpath={.items[0].metadata.name}")
     out = engine.kubectl("exec", "-n", NAMESPACE, pod, "-c", "fileserver", "--", "cat", "/mnt/fileserver/e2e-marker")
     assert out.strip() == marker
+    # And the file server serves it again on loopback, to a client logged in with the SDK keys.
+    urls, keys = access(engine)["urls"], outputs(engine)
+    basic = base64.b64encode(f"{keys['testsAccessKey']}:{keys['testsSecretKey']}".encode()).decode()
+    login = urllib.request.Request(urls["apiserver"] + "/auth.login", data=b"{}", headers={
+        "Authorization": f"Basic {basic}", "Content-Type": "application/json"})
+    token = json.loads(_get_request(login))["data"]["token"]
+    assert _get(urls["fileserver"] + "/e2e-marker", token=token).strip() == marker.encode()
+
+
+def _get_request(request: urllib.request.Request) -> bytes:
+    with urllib.request.urlopen(request, timeout=30) as response:
+        return response.read()

@@ -1,7 +1,8 @@
 """The in-cluster MongoDB tier on the real node: admitted and scheduled, though mongod cannot run here.
 
-No registry reachable from this project's build machines ships `mongod`, so the end-to-end stack
-uses the external-MongoDB option (README, "Stand-ins"). This second run deploys the same stack with
+No registry reachable from this project's build machines ships `mongod`, so the local target uses
+the external-MongoDB option (local/overlay.yaml; README, "Stand-ins"). This second run deploys the
+same stack with
 the in-cluster MongoDB tier instead (its official image, without await) and checks what can be
 checked without the image: the StatefulSet's pod is admitted by OpenShift's own SCC plugin as
 restricted-v2 with a UID from the namespace's range, is scheduled onto the node with its volume
@@ -16,14 +17,14 @@ import time
 import yaml
 
 from tests.engine.conftest import Engine
-from tests.engine.e2e_harness import HERE
+from tests.engine.e2e_harness import CONFIG
 
 STACK = "e2e-mongodb"
 NAMESPACE = "clearml-e2e-mongodb"
 
 
 def test_in_cluster_mongodb_is_admitted_and_scheduled(engine: Engine):
-    config = yaml.safe_load((HERE / "stack.yaml").read_text())
+    config = {"config": dict(CONFIG)}
     config["config"]["clearml-openshift:namespace"] = {"name": NAMESPACE, "create": True}
     config["config"]["clearml-openshift:mongodb"] = {
         "resources": {"requests": {"cpu": "50m", "memory": "256Mi"}, "limits": {"cpu": "1", "memory": "1Gi"}},
