@@ -20,6 +20,10 @@
 #                   laid out like Elastic's image (/usr/share/elasticsearch, group-0 writable).
 #   mongodb         mongo-java-server (Maven Central, images/mongodb) on Debian's JRE 17: the
 #                   MongoDB stand-in, since no registry reachable here ships mongod.
+#   clearml-agent   clearml-agent from PyPI (images/clearml-agent/requirements.lock) with Debian's
+#                   Python 3.11 and pip: the Kubernetes agent's glue pod and its task pods.
+#   kubectl         the kubectl of scripts/toolchain.sh (KUBERNETES_VERSION) on Debian, with `cp`:
+#                   what the glue's init container copies kubectl from.
 #   pause           the kubelet's sandbox image: tools/pause, a static Go program.
 #
 # Environment: CLEARML_OPENSHIFT_CACHE (archives in $CACHE/images), CLEARML_SERVER_SOURCE (URL or
@@ -32,7 +36,7 @@ source "$(dirname "${BASH_SOURCE[0]}")/lib/common.sh"
 REPO_DIR=$(cd "$SCRIPTS_DIR/.." && pwd)
 RECIPES=$REPO_DIR/images
 IMAGES_DIR=$CACHE_DIR/images
-ALL_IMAGES=(pause clearml-server redis elasticsearch mongodb)
+ALL_IMAGES=(pause clearml-server redis elasticsearch mongodb clearml-agent kubectl)
 CLEARML_SERVER_SOURCE=${CLEARML_SERVER_SOURCE:-https://github.com/clearml/clearml-server/archive/$CLEARML_SERVER_COMMIT.tar.gz}
 DEBIAN_MIRROR=${DEBIAN_MIRROR:-http://deb.debian.org/debian}
 
@@ -43,6 +47,8 @@ image_ref() {
     redis) echo "localhost/standin/redis:$REDIS_STANDIN_VERSION" ;;
     elasticsearch) echo "localhost/standin/elasticsearch:$ELASTICSEARCH_VERSION" ;;
     mongodb) echo "localhost/standin/mongo-java-server:$MONGO_JAVA_SERVER_VERSION" ;;
+    clearml-agent) echo "localhost/standin/clearml-agent:$CLEARML_AGENT_VERSION" ;;
+    kubectl) echo "localhost/standin/kubectl:$KUBERNETES_VERSION" ;;
     *) die "unknown image $1 (one of: ${ALL_IMAGES[*]})" ;;
   esac
 }
@@ -163,10 +169,33 @@ build_mongodb() {
   debian_rootfs "$root" openjdk-17-jre-headless
   install -d "$app/lib" "$app/classes"
   install -m 0644 "$work/src/target/dependency/"*.jar "$app/lib/"
-  javac -cp "$app/lib/*" -d "$app/classes" "$work/src/src/MongoStandin.java"
+  find "$work/src/src" -name '*.java' -print0 | xargs -0 javac -cp "$app/lib/*" -d "$app/classes"
   install -d -m 0775 "$root/data/db"
   oci "$root" mongodb --entrypoint '["java", "-XX:MaxRAMPercentage=50", "-cp", "/opt/mongo-standin/classes:/opt/mongo-standin/lib/*", "MongoStandin"]' \
     --workdir /data/db
+}
+
+build_clearml_agent() {
+  local root=$1/rootfs site
+  # python3-pip: the task pod's start script looks for an interpreter whose `-m pip` works.
+  debian_rootfs "$root" python3 python3-pip python3-venv ca-certificates
+  site=$root/usr/local/lib/python3.11/dist-packages
+  python3 -m pip install --quiet --no-deps --no-compile --target "$site" -r "$RECIPES/clearml-agent/requirements.lock" >&2
+  if [[ -d $site/bin ]]; then   # console scripts (clearml-agent): point them at the image's interpreter
+    sed -i '1s|^#!.*python.*$|#!/usr/bin/python3|' "$site/bin/"*
+    mv "$site/bin/"* "$root/usr/local/bin/"
+    rmdir "$site/bin"
+  fi
+  oci "$root" clearml-agent --workdir /
+}
+
+build_kubectl() {
+  local root=$1/rootfs bin
+  bin=${CLEARML_OPENSHIFT_BIN:-$("$SCRIPTS_DIR/toolchain.sh" --print-bin-dir)}
+  [[ -x $bin/kubectl ]] || die "kubectl not found in $bin: run scripts/toolchain.sh"
+  debian_rootfs "$root" coreutils
+  install -m 0755 "$bin/kubectl" "$root/bin/kubectl"
+  oci "$root" kubectl --entrypoint '["/bin/kubectl"]' --workdir /
 }
 
 build_image() {
