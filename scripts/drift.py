@@ -102,4 +102,8 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    try:
+        sys.exit(main())
+    except KeyboardInterrupt:
+        print("drift check interrupted: nothing compared", file=sys.stderr)
+        sys.exit(ERROR)

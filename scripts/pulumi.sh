@@ -20,15 +20,37 @@
 #     (local/overlay.yaml: the stand-in images, MongoDB on a stand-in), with full await; `up` then
 #     forwards the web app, API and file server to loopback and prints how to log in
 #     (scripts/local_stack.py). The repository's stack files are never written.
-# `drift` is scripts/drift.py: exit 0 when the cluster matches the last deployment, 3 when something
-# changed outside Pulumi (each drifted resource is listed with its fields), 1 when it could not check.
+# `drift` is scripts/drift.py: it compares the cluster with the last deployment.
+#
+# Exit status (workflows read it): 0 done (for drift: no drift); 3 only from `drift` when the
+# comparison ran and found a difference; 1 for every failure, with the reason on stderr (usage, tools
+# missing, backend login, stack missing, cluster unreachable, a Pulumi or plugin failure, an
+# interrupted run), whatever status the failing tool itself returned.
 set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$ROOT"
+command=${1:-} stack=${2:-}
 
-usage() { sed -n '2,24p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//' >&2; exit 2; }
+# The exit-status contract above: a failing step's own status (the Pulumi CLI exits 3 when it cannot
+# log in, for example) must never read as "drift".
+FAILED_STEP="" DRIFT_COMPARED=0
+finish() {
+  local status=$?
+  trap - EXIT
+  if [[ $status == 3 && $command == drift && $DRIFT_COMPARED == 1 ]] || [[ $status == 0 ]]; then
+    exit "$status"
+  fi
+  echo "error: scripts/pulumi.sh $command $stack failed (status $status${FAILED_STEP:+ of: $FAILED_STEP})" >&2
+  exit 1
+}
+trap finish EXIT
+trap 'FAILED_STEP=$BASH_COMMAND' ERR
+trap 'FAILED_STEP="interrupted (SIGINT)"; exit 130' INT
+trap 'FAILED_STEP="interrupted (SIGTERM)"; exit 143' TERM
+
+usage() { sed -n '2,30p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//' >&2; FAILED_STEP="usage"; exit 2; }
 [[ $# -ge 2 ]] || usage
-command=$1 stack=$2
+case $command in up|preview|refresh|drift|destroy|output|stack) ;; *) usage ;; esac
 shift 2
 
 if ! command -v go >/dev/null 2>&1 && ! command -v pulumi >/dev/null 2>&1; then
@@ -37,6 +59,7 @@ error: neither the Pulumi CLI nor Go is on PATH, so nothing was deployed.
 scripts/toolchain.sh builds the Pulumi CLI from the Go module proxy and needs Go 1.26 or later;
 or install the Pulumi CLI 3.259.0 (https://www.pulumi.com/docs/iac/download-install/) and run again.
 MSG
+  FAILED_STEP="no Pulumi CLI and no Go"
   exit 127
 fi
 
@@ -104,7 +127,10 @@ case "$command" in
     echo "pulumi up: exit $status after $((SECONDS - started))s" >&2 ;;
   preview) pulumi preview --stack "$stack" --diff --policy-pack "$ROOT/policy" "$@" || status=$? ;;
   refresh) pulumi refresh --stack "$stack" --yes "$@" || status=$? ;;
-  drift) python3 "$ROOT/scripts/drift.py" --stack "$stack" "$@" || status=$? ;;
+  drift)
+    # drift.py exits 3 only after a comparison that found a difference (1 when it could not compare).
+    python3 "$ROOT/scripts/drift.py" --stack "$stack" "$@" || status=$?
+    [[ $status == 3 ]] && DRIFT_COMPARED=1 ;;
   destroy) pulumi destroy --stack "$stack" --yes "$@" || status=$? ;;
   output) pulumi stack output --stack "$stack" "$@" || status=$? ;;
   stack) pulumi stack --stack "$stack" "$@" || status=$? ;;

@@ -1,11 +1,18 @@
-"""The README's first command fails plainly, and deploys nothing, when it can neither find nor build
-the Pulumi CLI (no `pulumi` and no Go on PATH)."""
+"""scripts/pulumi.sh, the runner behind `make up/preview/drift/destroy` and the workflows: it fails
+plainly when it can neither find nor build the Pulumi CLI, and its exit status never lies: 3 only when
+the drift comparison ran and found a difference, 1 for every failure, whatever status the failing tool
+returned (README, "Read a drift report"). Run against a stand-in `pulumi` on PATH (the real-cluster
+path: a kubeconfig and the pinned CLI), so every failure path is reachable in a unit test."""
 
 from __future__ import annotations
 
 import os
 import shutil
+import signal
 import subprocess
+import time
+
+import pytest
 
 from tests.conftest import ROOT
 
@@ -20,5 +27,100 @@ def test_make_up_without_pulumi_cli_or_go_says_so(tmp_path):
         [str(ROOT / "scripts" / "pulumi.sh"), "up", "dev"],
         env={"PATH": str(bin_dir), "HOME": str(tmp_path)}, capture_output=True, text=True, timeout=30,
     )
-    assert result.returncode == 127
+    assert result.returncode == 1
     assert "neither the Pulumi CLI nor Go is on PATH, so nothing was deployed" in result.stderr
+
+
+PINNED = next(line.split("=", 1)[1] for line in (ROOT / "scripts" / "versions.env").read_text().splitlines()
+              if line.startswith("PULUMI_VERSION="))
+# A stand-in Pulumi CLI: its behaviour per subcommand comes from STUB_* variables.
+STUB = f"""#!/usr/bin/env bash
+case "$1 $2" in
+  "version "*) echo {PINNED} ;;
+  "stack select")
+    if [[ $STUB_SELECT == no-login ]]; then
+      echo "error: PULUMI_ACCESS_TOKEN must be set for login during non-interactive CLI sessions" >&2; exit 3
+    elif [[ $STUB_SELECT == no-stack ]]; then
+      echo "error: no stack named 'dev' found" >&2; exit 255
+    fi ;;
+  "refresh "*)
+    case $STUB_REFRESH in
+      clean) echo '{{"steps": [], "changeSummary": {{"same": 3}}}}' ;;
+      drift) echo '{{"steps": [{{"op": "update", "urn": "urn:pulumi:dev::p::kubernetes:core/v1:ConfigMap::cm",
+                               "detailedDiff": {{"data": {{}}}}}}]}}' ;;
+      unreachable) echo '{{"diagnostics": [{{"severity": "error", "message": "unreachable cluster"}}]}}'; exit 255 ;;
+      exit3) echo "not json"; exit 3 ;;
+      hang) touch "$STUB_STARTED"; sleep 60 ;;
+    esac ;;
+  "up "*) [[ $STUB_UP == plugin ]] && {{ echo "error: the kubernetes plugin exited unexpectedly" >&2; exit 255; }} ;;
+esac
+exit 0
+"""
+
+
+def _run(tmp_path, command: str, popen: bool = False, **stub: str):
+    bin_dir = tmp_path / "stub-bin"
+    bin_dir.mkdir(exist_ok=True)
+    (bin_dir / "pulumi").write_text(STUB)
+    (bin_dir / "pulumi").chmod(0o755)
+    kubeconfig = tmp_path / "kubeconfig"
+    kubeconfig.write_text("apiVersion: v1\nkind: Config\n")
+    env = {**os.environ, "PATH": f"{bin_dir}:{os.environ['PATH']}", "HOME": str(tmp_path),
+           "KUBECONFIG": str(kubeconfig), "STUB_STARTED": str(tmp_path / "started"),
+           **{f"STUB_{k.upper()}": v for k, v in stub.items()}}
+    args = [str(ROOT / "scripts" / "pulumi.sh"), *command.split()]
+    if popen:
+        return subprocess.Popen(args, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                                start_new_session=True)
+    return subprocess.run(args, env=env, capture_output=True, text=True, timeout=120)
+
+
+@pytest.mark.parametrize(("refresh", "code", "says"), [
+    ("clean", 0, "no drift"),
+    ("drift", 3, "DRIFT in stack dev"),
+    ("unreachable", 1, "unreachable cluster"),
+    ("exit3", 1, "drift check of dev failed (pulumi exited 3)"),
+])
+def test_drift_exits_3_only_when_the_comparison_found_a_difference(tmp_path, refresh, code, says):
+    result = _run(tmp_path, "drift dev", refresh=refresh)
+    assert result.returncode == code, result.stderr
+    assert says in result.stdout + result.stderr
+
+
+@pytest.mark.parametrize(("select", "message"), [
+    ("no-login", "PULUMI_ACCESS_TOKEN must be set"),  # the CLI's own status is 3
+    ("no-stack", "no stack named 'dev' found"),
+])
+def test_a_backend_or_stack_failure_is_1_with_the_reason_never_drift(tmp_path, select, message):
+    result = _run(tmp_path, "drift dev", select=select, refresh="drift")
+    assert result.returncode == 1
+    assert message in result.stderr
+    assert "error: scripts/pulumi.sh drift dev failed (status " in result.stderr
+    assert "pulumi stack select" in result.stderr  # the failing step is named
+
+
+def test_a_plugin_failure_of_up_is_1(tmp_path):
+    result = _run(tmp_path, "up dev", up="plugin")
+    assert result.returncode == 1
+    assert "the kubernetes plugin exited unexpectedly" in result.stderr
+    assert "failed (status 255)" in result.stderr
+
+
+def test_usage_errors_are_1(tmp_path):
+    for command in ("frobnicate dev", "drift"):
+        result = _run(tmp_path, command)
+        assert result.returncode == 1, command
+        assert "Exit status" in result.stderr  # the usage text
+
+
+def test_an_interrupted_drift_check_is_1(tmp_path):
+    process = _run(tmp_path, "drift dev", popen=True, refresh="hang")
+    deadline = time.monotonic() + 60
+    while not (tmp_path / "started").exists():
+        assert time.monotonic() < deadline and process.poll() is None, process.communicate()
+        time.sleep(0.1)
+    os.killpg(process.pid, signal.SIGINT)
+    _, stderr = process.communicate(timeout=60)
+    assert process.returncode == 1, stderr
+    assert "drift check interrupted: nothing compared" in stderr and "Traceback" not in stderr
+    assert "failed (status 130 of: interrupted (SIGINT))" in stderr
