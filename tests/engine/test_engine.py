@@ -22,9 +22,15 @@ STACKS = sorted(p.name[len("Pulumi."):-len(".yaml")] for p in ROOT.glob("Pulumi.
 WORKLOAD_KINDS = ("deployments", "statefulsets", "jobs")
 
 
-def _namespace(stack: str) -> str:
-    config = yaml.safe_load((ROOT / f"Pulumi.{stack}.yaml").read_text())["config"]
-    return config.get("clearml-openshift:namespace", {}).get("name", "clearml")
+def _lifecycle_stack(stack: str) -> tuple[str, str]:
+    """The stack file as the repository has it, but in a namespace of its own (`<namespace>-lc`), so
+    it never meets the e2e deployment of the same stack (`make up`'s path, which stays up for the
+    session). Returns (stack file text, namespace)."""
+    document = yaml.safe_load((ROOT / f"Pulumi.{stack}.yaml").read_text())
+    settings = document["config"].get("clearml-openshift:namespace", {})
+    namespace = f"{settings.get('name', 'clearml')}-lc"
+    document["config"]["clearml-openshift:namespace"] = {**settings, "name": namespace}
+    return yaml.safe_dump(document), namespace
 
 
 def _deployed_objects(engine: Engine, stack: str) -> list[dict]:
@@ -41,7 +47,7 @@ def _drift(engine: Engine, stack: str, env: dict[str, str] | None = None):
     return result.returncode, result.stdout + result.stderr
 
 
-def _emulate_openshift_namespace_annotations(engine: Engine, namespace: str) -> None:
+def _check_namespace_annotated_as_on_openshift(engine: Engine, namespace: str) -> None:
     """What cluster-policy-controller does to every new namespace on OpenShift (scripts/cluster.sh)."""
     subprocess.run([str(ROOT / "scripts" / "cluster.sh"), "namespace", str(engine.cluster), namespace],
                    check=True, capture_output=True, timeout=60)
@@ -51,8 +57,8 @@ def _emulate_openshift_namespace_annotations(engine: Engine, namespace: str) -> 
 
 @pytest.mark.parametrize("stack", STACKS)
 def test_lifecycle(engine: Engine, stack: str):
-    namespace = _namespace(stack)
-    engine.new_stack(stack)
+    config_text, namespace = _lifecycle_stack(stack)
+    engine.new_stack(stack, config_text)
 
     engine.pulumi("preview", stack=stack)
     engine.pulumi("up", "--yes", "--skip-preview", stack=stack)
@@ -70,7 +76,7 @@ def test_lifecycle(engine: Engine, stack: str):
     assert {r["metadata"]["name"] for r in routes} == {"clearml-app", "clearml-api", "clearml-files"}
     assert len(engine.objects(namespace, "certificates.cert-manager.io")) >= 5
 
-    _emulate_openshift_namespace_annotations(engine, namespace)
+    _check_namespace_annotated_as_on_openshift(engine, namespace)
     engine.pulumi("preview", "--expect-no-changes", stack=stack)  # a second up would change nothing
     engine.pulumi("up", "--yes", "--skip-preview", "--expect-no-changes", stack=stack)
     code, report = _drift(engine, stack)
