@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Runs a Pulumi command for a stack of this project, on the right target, with the right tools.
 #
-#   scripts/pulumi.sh <up|preview|refresh|drift|destroy|output|stack> <stack> [extra pulumi args]
+#   scripts/pulumi.sh <up|preview|refresh|drift|destroy|output|stack|recover> <stack> [extra pulumi args]
 #
 # `up` and `preview` always run the CrossGuard policy pack in policy/ (mandatory rules); pass
 # `--policy-pack-config <file>` to acknowledge an SCC grant (policy/README.md).
@@ -21,6 +21,9 @@
 #     forwards the web app, API and file server to loopback and prints how to log in
 #     (scripts/local_stack.py). The repository's stack files are never written.
 # `drift` is scripts/drift.py: it compares the cluster with the last deployment.
+# `recover` after a run killed hard (SIGKILL, OOM, a lost CI runner), which leaves its lock and
+# pending operations in the state: it removes the lock and the pending creates and refreshes the
+# state from the cluster; then `up` finishes the job (objects the killed run created are adopted).
 #
 # Exit status (workflows read it): 0 done (for drift: no drift); 3 only from `drift` when the
 # comparison ran and found a difference; 1 for every failure, with the reason on stderr (usage, tools
@@ -48,9 +51,9 @@ trap 'FAILED_STEP=$BASH_COMMAND' ERR
 trap 'FAILED_STEP="interrupted (SIGINT)"; exit 130' INT
 trap 'FAILED_STEP="interrupted (SIGTERM)"; exit 143' TERM
 
-usage() { sed -n '2,30p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//' >&2; FAILED_STEP="usage"; exit 2; }
+usage() { sed -n '2,33p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//' >&2; FAILED_STEP="usage"; exit 2; }
 [[ $# -ge 2 ]] || usage
-case $command in up|preview|refresh|drift|destroy|output|stack) ;; *) usage ;; esac
+case $command in up|preview|refresh|drift|destroy|output|stack|recover) ;; *) usage ;; esac
 shift 2
 
 if ! command -v go >/dev/null 2>&1 && ! command -v pulumi >/dev/null 2>&1; then
@@ -134,6 +137,9 @@ case "$command" in
   destroy) pulumi destroy --stack "$stack" --yes "$@" || status=$? ;;
   output) pulumi stack output --stack "$stack" "$@" || status=$? ;;
   stack) pulumi stack --stack "$stack" "$@" || status=$? ;;
+  recover)
+    pulumi cancel --stack "$stack" --yes || status=$?
+    ((status == 0)) && { pulumi refresh --stack "$stack" --yes --skip-preview --clear-pending-creates "$@" || status=$?; } ;;
   *) usage ;;
 esac
 if [[ ${LOCAL_TARGET:-} == 1 && $command == up && $status == 0 ]]; then

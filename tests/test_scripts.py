@@ -35,8 +35,10 @@ PINNED = next(line.split("=", 1)[1] for line in (ROOT / "scripts" / "versions.en
               if line.startswith("PULUMI_VERSION="))
 # A stand-in Pulumi CLI: its behaviour per subcommand comes from STUB_* variables.
 STUB = f"""#!/usr/bin/env bash
+echo "$*" >>"$STUB_LOG"
 case "$1 $2" in
   "version "*) echo {PINNED} ;;
+  "cancel "*) [[ $STUB_CANCEL == fail ]] && {{ echo "error: could not remove the lock" >&2; exit 255; }} ;;
   "stack select")
     if [[ $STUB_SELECT == no-login ]]; then
       echo "error: PULUMI_ACCESS_TOKEN must be set for login during non-interactive CLI sessions" >&2; exit 3
@@ -66,7 +68,7 @@ def _run(tmp_path, command: str, popen: bool = False, **stub: str):
     kubeconfig = tmp_path / "kubeconfig"
     kubeconfig.write_text("apiVersion: v1\nkind: Config\n")
     env = {**os.environ, "PATH": f"{bin_dir}:{os.environ['PATH']}", "HOME": str(tmp_path),
-           "KUBECONFIG": str(kubeconfig), "STUB_STARTED": str(tmp_path / "started"),
+           "KUBECONFIG": str(kubeconfig), "STUB_STARTED": str(tmp_path / "started"), "STUB_LOG": str(tmp_path / "log"),
            **{f"STUB_{k.upper()}": v for k, v in stub.items()}}
     args = [str(ROOT / "scripts" / "pulumi.sh"), *command.split()]
     if popen:
@@ -124,3 +126,12 @@ def test_an_interrupted_drift_check_is_1(tmp_path):
     assert process.returncode == 1, stderr
     assert "drift check interrupted: nothing compared" in stderr and "Traceback" not in stderr
     assert "failed (status 130 of: interrupted (SIGINT))" in stderr
+
+
+def test_recover_removes_the_lock_then_the_pending_creates(tmp_path):
+    result = _run(tmp_path, "recover dev")
+    assert result.returncode == 0, result.stderr
+    calls = [c for c in (tmp_path / "log").read_text().splitlines() if c.split()[0] in ("cancel", "refresh")]
+    assert calls == ["cancel --stack dev --yes", "refresh --stack dev --yes --skip-preview --clear-pending-creates"]
+    failed = _run(tmp_path, "recover dev", cancel="fail")
+    assert failed.returncode == 1 and "could not remove the lock" in failed.stderr

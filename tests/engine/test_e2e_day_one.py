@@ -4,18 +4,22 @@ Every Pulumi command goes through scripts/pulumi.sh, as `make up`, `make drift` 
 run it. A deleted pod comes back (and the loopback forward with it); a second `up` changes nothing;
 the drift check is clean, then reports a scaled Deployment, and `up --refresh` repairs it; `destroy`
 keeps every volume claim bound to its volume and ends the forwards, and a new `up` reattaches the
-data (a file written before is read back through the file server's loopback URL).
+data (a file written before is read back through the file server's loopback URL); an `up` killed
+hard is recovered by `scripts/pulumi.sh recover`.
 """
 
 from __future__ import annotations
 
 import base64
 import json
+import os
+import signal
+import subprocess
 import time
 import urllib.request
 
-from tests.engine.conftest import Engine
-from tests.engine.e2e_harness import NAMESPACE, access, outputs, pulumi_sh
+from tests.engine.conftest import ROOT, Engine
+from tests.engine.e2e_harness import NAMESPACE, access, local_dir, local_env, outputs, pulumi_sh
 
 
 def _get(url: str, attempts: int = 30, token: str | None = None) -> bytes:
@@ -89,3 +93,35 @@ def test_destroy_keeps_the_claims_and_a_new_up_reattaches_the_data(engine: Engin
 def _get_request(request: urllib.request.Request) -> bytes:
     with urllib.request.urlopen(request, timeout=30) as response:
         return response.read()
+
+
+def _pending_operations(state_file) -> list:
+    if not state_file.exists():
+        return []
+    try:
+        latest = json.loads(state_file.read_text()).get("checkpoint", {}).get("latest") or {}
+    except json.JSONDecodeError:  # caught mid-write
+        return []
+    return latest.get("pending_operations") or []
+
+
+def test_an_up_killed_hard_is_recovered_by_one_command(engine: Engine, deployed):
+    """SIGKILL in the middle of `up` (Pulumi leaves pending operations and its lock in the state);
+    `scripts/pulumi.sh recover` is the one documented command, then `up` finishes the job."""
+    pulumi_sh(engine, "destroy", "--skip-preview")
+    [state] = [p for p in (local_dir(engine) / "backend").rglob("dev.json") if "stacks" in p.parts]
+    process = subprocess.Popen([str(ROOT / "scripts" / "pulumi.sh"), "up", "dev"], cwd=ROOT, env=local_env(engine),
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    deadline = time.monotonic() + 600
+    while not _pending_operations(state):
+        assert process.poll() is None, f"up ended (status {process.returncode}) before an operation was pending"
+        assert time.monotonic() < deadline
+        time.sleep(0.2)
+    os.killpg(process.pid, signal.SIGKILL)
+    process.wait()
+    assert _pending_operations(state), "the killed run should have left pending operations in the state"
+    pulumi_sh(engine, "recover")
+    assert not _pending_operations(state)
+    pulumi_sh(engine, "up")
+    pulumi_sh(engine, "up", "--expect-no-changes")
+    assert pulumi_sh(engine, "drift", check=False).returncode == 0
