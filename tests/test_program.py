@@ -10,8 +10,10 @@ from collections import Counter
 import pulumi
 import pytest
 import yaml
+from pydantic.alias_generators import to_camel
 
 from settings import top_level_keys
+from settings.models import Settings
 from settings.reference import BEGIN, END, markdown
 from tests.conftest import ROOT, deploy, run_program, stack_config, unwrap
 
@@ -102,6 +104,13 @@ def test_pulumi_yaml_declares_every_top_level_key():
     assert list(config) == top_level_keys()
     for key, decl in config.items():
         assert decl["type"] == "object" and decl["description"] and decl["default"] == {}, key
+    # Each description lists the section's fields `{a, b, ...}`, exactly as the model has them.
+    for name, field in Settings.model_fields.items():
+        key = field.alias or to_camel(name)
+        listed = re.search(r"\{([^}]*)\}", config[key]["description"])
+        assert listed, f"{key}: the description lists no fields"
+        fields = [f.alias or to_camel(n) for n, f in field.annotation.model_fields.items()]
+        assert [x.strip() for x in listed.group(1).split(",")] == fields, key
 
 
 def test_stack_files_use_only_known_keys_and_no_plaintext_secrets():
