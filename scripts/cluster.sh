@@ -789,14 +789,20 @@ cmd_namespace() {
 # --- port-forwards (scripts/local_stack.py access) ------------------------------------------------
 # Each is a loop in its own session around `kubectl port-forward` (which exits when its pod goes
 # away), recorded in pids/forward-NAME.pid and logging to logs/forward-NAME.log.
+# stop_forward PIDFILE: end that forward's loop (its whole session) and forget it.
+stop_forward() {
+  local pid
+  pid=$(cat "$1" 2>/dev/null) || true
+  [[ -n $pid ]] && kill -- "-$pid" 2>/dev/null || true
+  rm -f "$1" "${1%.pid}.port"
+}
+
 unforward() {
-  local f pid
+  local f
   for f in "$STATE"/pids/forward-*.pid; do
-    [[ -f $f ]] || continue
-    pid=$(cat "$f")
-    [[ -n $pid ]] && kill -- "-$pid" 2>/dev/null || true
-    rm -f "$f" "${f%.pid}.port"
+    [[ -f $f ]] && stop_forward "$f"
   done
+  return 0
 }
 
 port_in_use() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
@@ -808,8 +814,7 @@ cmd_forward() {
   for f in "$STATE"/pids/forward-*.pid; do
     [[ -f $f ]] || continue
     if [[ $f == "$pidf" || $(cat "${f%.pid}.port" 2>/dev/null) == "$port" ]]; then
-      kill -- "-$(cat "$f")" 2>/dev/null || true
-      rm -f "$f" "${f%.pid}.port"
+      stop_forward "$f"
     fi
   done
   for _ in $(seq 50); do port_in_use "$port" || break; sleep 0.1; done

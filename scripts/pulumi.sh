@@ -138,8 +138,8 @@ case "$command" in
   output) pulumi stack output --stack "$stack" "$@" || status=$? ;;
   stack) pulumi stack --stack "$stack" "$@" || status=$? ;;
   recover)
-    pulumi cancel --stack "$stack" --yes || status=$?
-    ((status == 0)) && { pulumi refresh --stack "$stack" --yes --skip-preview --clear-pending-creates "$@" || status=$?; } ;;
+    { pulumi cancel --stack "$stack" --yes &&
+      pulumi refresh --stack "$stack" --yes --skip-preview --clear-pending-creates "$@"; } || status=$? ;;
   *) usage ;;
 esac
 if [[ ${LOCAL_TARGET:-} == 1 && $command == up && $status == 0 ]]; then
