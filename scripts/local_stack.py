@@ -64,16 +64,20 @@ def stack_file(project: Path, stack: str) -> Path:
     return path
 
 
-def local_config(project: Path, stack: str) -> dict[str, Any]:
-    """The stack's config with the overlay laid over it (what `config` writes)."""
-    document = yaml.safe_load(stack_file(project, stack).read_text()) or {}
+def _overlaid(document: dict[str, Any]) -> dict[str, Any]:
     return overlay(document.get("config") or {}, yaml.safe_load(OVERLAY.read_text())["config"])
+
+
+def local_config(project: Path, stack: str) -> dict[str, Any]:
+    """The config of `project`'s Pulumi.<stack>.yaml with the overlay laid over it (what `config`
+    writes; with the repository as `project`, what `make up` deploys)."""
+    return _overlaid(yaml.safe_load(stack_file(project, stack).read_text()) or {})
 
 
 def cmd_config(project: Path, stack: str) -> None:
     path = stack_file(project, stack)
     document = yaml.safe_load(path.read_text()) or {}
-    document["config"] = local_config(project, stack)
+    document["config"] = _overlaid(document)
     header = (f"# Written by scripts/local_stack.py: {ROOT.name}/Pulumi.{stack}.yaml with local/overlay.yaml\n"
               "# laid over it, for the local cluster. Edit those, not this copy.\n")
     path.write_text(header + yaml.safe_dump(document, sort_keys=False))

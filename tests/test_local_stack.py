@@ -27,8 +27,12 @@ OVERLAY = yaml.safe_load(local_stack.OVERLAY.read_text())["config"]
 NS = Namespace(uid_range="1000680000/10000", supplemental_groups="1000680000/10000", mcs="s0:c26,c15")
 
 
+def _stack(stack: str) -> dict:
+    return yaml.safe_load((ROOT / f"Pulumi.{stack}.yaml").read_text())["config"]
+
+
 def _local(stack: str) -> dict:
-    return local_stack.overlay(yaml.safe_load((ROOT / f"Pulumi.{stack}.yaml").read_text())["config"], OVERLAY)
+    return local_stack.local_config(ROOT, stack)
 
 
 def _encoded(config: dict) -> dict[str, str]:
@@ -50,14 +54,14 @@ def test_a_tier_made_external_replaces_the_stacks_section():
 
 @pytest.mark.parametrize("stack", STACKS)
 def test_every_stack_with_the_overlay_is_valid_and_keeps_its_namespace(stack):
-    settings = settings_from_config(_encoded(_local(stack)))
-    original = settings_from_config(_encoded(yaml.safe_load((ROOT / f"Pulumi.{stack}.yaml").read_text())["config"]))
+    local, config = _local(stack), _stack(stack)
+    settings = settings_from_config(_encoded(local))
+    original = settings_from_config(_encoded(config))
     assert settings.namespace.name == original.namespace.name and settings.namespace.create is False
     assert settings.mongodb.external is not None
-    config = yaml.safe_load((ROOT / f"Pulumi.{stack}.yaml").read_text())["config"]
     for key, value in config.items():
         if key not in OVERLAY:
-            assert _local(stack)[key] == value, f"{key}: the overlay must leave the stack's settings alone"
+            assert local[key] == value, f"{key}: the overlay must leave the stack's settings alone"
 
 
 def test_the_overlay_names_the_images_scripts_images_sh_builds():

@@ -16,16 +16,13 @@ import sys
 import time
 from pathlib import Path
 
-import yaml
-
 from tests.engine.conftest import ROOT, Engine
 
 sys.path.insert(0, str(ROOT / "scripts"))
 import local_stack  # noqa: E402
 
 STACK = "dev"
-CONFIG = local_stack.overlay(yaml.safe_load((ROOT / f"Pulumi.{STACK}.yaml").read_text())["config"],
-                             yaml.safe_load(local_stack.OVERLAY.read_text())["config"])
+CONFIG = local_stack.local_config(ROOT, STACK)
 NAMESPACE = CONFIG["clearml-openshift:namespace"]["name"]
 MONGO_NAMESPACE = local_stack.MONGODB_NAMESPACE
 UP_TIMEOUT = 1800
