@@ -22,8 +22,9 @@
 #     (scripts/local_stack.py). The repository's stack files are never written.
 # `drift` is scripts/drift.py: it compares the cluster with the last deployment.
 # `recover` after a run killed hard (SIGKILL, OOM, a lost CI runner), which leaves its lock and
-# pending operations in the state: it removes the lock and the pending creates and refreshes the
-# state from the cluster; then `up` finishes the job (objects the killed run created are adopted).
+# pending operations in the state (and, on a file backend, maybe a checkpoint cut off mid-write: its
+# backup is put back): it removes the lock and the pending creates and refreshes the state from the
+# cluster; then `up` finishes the job (objects the killed run created are adopted).
 #
 # Exit status (workflows read it): 0 done (for drift: no drift); 3 only from `drift` when the
 # comparison ran and found a difference; 1 for every failure, with the reason on stderr (usage, tools
@@ -51,7 +52,7 @@ trap 'FAILED_STEP=$BASH_COMMAND' ERR
 trap 'FAILED_STEP="interrupted (SIGINT)"; exit 130' INT
 trap 'FAILED_STEP="interrupted (SIGTERM)"; exit 143' TERM
 
-usage() { sed -n '2,33p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//' >&2; FAILED_STEP="usage"; exit 2; }
+usage() { awk 'NR > 1 && !/^#/ { exit } NR > 1 { sub(/^# ?/, ""); print }' "${BASH_SOURCE[0]}" >&2; FAILED_STEP="usage"; exit 2; }
 [[ $# -ge 2 ]] || usage
 case $command in up|preview|refresh|drift|destroy|output|stack|recover) ;; *) usage ;; esac
 shift 2
@@ -121,6 +122,16 @@ if [[ ${LOCAL_TARGET:-} == 1 ]]; then
   cd "$LOCAL/project"
 fi
 
+# A run killed while Pulumi wrote its checkpoint to a file backend leaves it truncated ("failed to
+# load checkpoint"); `recover` puts back the copy of the previous one Pulumi keeps (<stack>.json.bak).
+if [[ $command == recover && ${PULUMI_BACKEND_URL:-} == file://* ]]; then
+  state=$(find "${PULUMI_BACKEND_URL#file://}/.pulumi/stacks" -name "$stack.json" 2>/dev/null | head -1)
+  if [[ -n $state && -f $state.bak ]] &&
+    ! python3 -c 'import json, sys; json.load(open(sys.argv[1]))' "$state" 2>/dev/null; then
+    cp "$state" "$state.damaged" && cp "$state.bak" "$state"
+    echo "recover: $state was damaged (a run killed while writing it): Pulumi's backup put back, the damaged copy kept as $state.damaged" >&2
+  fi
+fi
 pulumi stack select --create "$stack" --non-interactive >/dev/null
 status=0
 case "$command" in

@@ -69,7 +69,9 @@ def _run(tmp_path, command: str, popen: bool = False, **stub: str):
     kubeconfig.write_text("apiVersion: v1\nkind: Config\n")
     env = {**os.environ, "PATH": f"{bin_dir}:{os.environ['PATH']}", "HOME": str(tmp_path),
            "KUBECONFIG": str(kubeconfig), "STUB_STARTED": str(tmp_path / "started"), "STUB_LOG": str(tmp_path / "log"),
-           **{f"STUB_{k.upper()}": v for k, v in stub.items()}}
+           **{f"STUB_{k.upper()}": v for k, v in stub.items() if k != "backend_url"}}
+    if "backend_url" in stub:
+        env["PULUMI_BACKEND_URL"] = stub["backend_url"]
     args = [str(ROOT / "scripts" / "pulumi.sh"), *command.split()]
     if popen:
         return subprocess.Popen(args, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
@@ -135,3 +137,15 @@ def test_recover_removes_the_lock_then_the_pending_creates(tmp_path):
     assert calls == ["cancel --stack dev --yes", "refresh --stack dev --yes --skip-preview --clear-pending-creates"]
     failed = _run(tmp_path, "recover dev", cancel="fail")
     assert failed.returncode == 1 and "could not remove the lock" in failed.stderr
+
+
+def test_recover_puts_back_a_checkpoint_damaged_by_the_kill(tmp_path):
+    stacks = tmp_path / "backend" / ".pulumi" / "stacks" / "clearml-openshift"
+    stacks.mkdir(parents=True)
+    (stacks / "dev.json").write_text('{"version": 3, "checkp')  # cut off mid-write
+    (stacks / "dev.json.bak").write_text('{"version": 3, "checkpoint": {}}')
+    result = _run(tmp_path, "recover dev", backend_url=f"file://{tmp_path / 'backend'}")
+    assert result.returncode == 0, result.stderr
+    assert (stacks / "dev.json").read_text() == '{"version": 3, "checkpoint": {}}'
+    assert (stacks / "dev.json.damaged").read_text() == '{"version": 3, "checkp'
+    assert "was damaged (a run killed while writing it)" in result.stderr
