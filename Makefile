@@ -4,7 +4,7 @@ VENV   ?= venv
 STACK  ?= dev
 PY      = $(VENV)/bin/python
 
-.PHONY: venv test unit engine host images random-provider up preview drift destroy output render benchmark toolchain config-reference clean
+.PHONY: venv test unit engine host images random-provider up preview preflight drift destroy output render benchmark toolchain config-reference clean
 
 # The same virtualenv Pulumi uses (Pulumi.yaml: runtime.options.virtualenv).
 $(VENV)/.installed: requirements.txt requirements-dev.txt
@@ -36,6 +36,9 @@ up: $(VENV)/.installed  ## pulumi up for STACK (default dev), on your kubeconfig
 
 preview: $(VENV)/.installed
 	scripts/pulumi.sh preview $(STACK)
+
+preflight: $(VENV)/.installed  ## check STACK's cluster prerequisites (APIs, namespace, classes, issuers, access); creates nothing
+	scripts/pulumi.sh preflight $(STACK)
 
 drift: $(VENV)/.installed  ## report drift (for its exit code, 0/3/1, run scripts/pulumi.sh drift STACK directly)
 	scripts/pulumi.sh drift $(STACK)

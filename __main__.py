@@ -1,18 +1,21 @@
 """clearml-openshift: the ClearML server on OpenShift under the restricted-v2 SCC.
 
-Reads and validates the stack configuration (nothing is registered if it is invalid), then
-deploys `components.server.ClearmlServer`. See README.md.
+Reads and validates the stack configuration, checks the cluster's prerequisites (preflight/),
+and only then deploys `components.server.ClearmlServer`: nothing is registered if either fails.
+See README.md.
 """
 
 import pulumi
 
 import local_target
+import preflight
 import transforms
 from components.server import ClearmlServer, ClearmlServerArgs
 from settings import ConfigError, current_config, settings_from_config
 
+config = current_config()
 try:
-    settings = settings_from_config(current_config())
+    settings = settings_from_config(config)
 except ConfigError as err:
     raise pulumi.RunError(str(err)) from None
 
@@ -20,6 +23,11 @@ if local_target.rendering():
     # Offline render (scripts/render.py): plain manifests, no engine annotations, nothing read from a cluster.
     settings = local_target.adjust(settings)
 else:
+    try:
+        report, seconds = preflight.run(settings, config)
+    except preflight.PreflightFailed as err:
+        raise pulumi.RunError(str(err)) from None
+    pulumi.log.info(preflight.summary(report, seconds))
     transforms.register(transforms.annotate(transforms.PATCH_FORCE))
     transforms.register(transforms.annotate(transforms.SKIP_AWAIT, only=transforms.CLAIM))
     if local_target.enabled():

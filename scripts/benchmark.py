@@ -21,7 +21,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from engine_env import ROOT, bin_dir, prepare, script  # noqa: E402
+from engine_env import ROOT, bin_dir, install_example_prerequisites, prepare, script  # noqa: E402
 
 SECRET_SIG = "4dabf18193072939515e22adb298388d"  # Pulumi's marker of a secret value
 
@@ -67,6 +67,7 @@ def main() -> None:
         cluster = tmp / "cluster"
         script("cluster.sh", "start", str(cluster))
         env.update({"KUBECONFIG": str(cluster / "kubeconfig"), "CLEARML_OPENSHIFT_LOCAL_TARGET": "1"})
+        install_example_prerequisites(env)
         kubectl = str(bin_dir() / "kubectl")
         results: dict[str, dict] = {}
         try:

@@ -53,3 +53,16 @@ def prepare(tmp: Path, *, passphrase: str) -> tuple[Path, dict[str, str]]:
 
 def bin_dir() -> Path:
     return Path(script("toolchain.sh"))
+
+
+EXAMPLE_PREREQUISITES = ROOT / "local" / "example-prerequisites.yaml"
+
+
+def install_example_prerequisites(env: dict[str, str]) -> None:
+    """The StorageClasses and ClusterIssuer the example stacks name (local/example-prerequisites.yaml),
+    on the cluster of env's KUBECONFIG, so preflight passes for stacks deployed as they are."""
+    kubectl = str(bin_dir() / "kubectl")
+    for args in (["apply", "-f", str(EXAMPLE_PREREQUISITES)],
+                 ["wait", "--for=condition=Ready", "clusterissuer", "-l", "app.kubernetes.io/part-of=clearml-openshift-tests",
+                  "--timeout=60s"]):
+        subprocess.run([kubectl, *args], env=env, check=True, capture_output=True, text=True, timeout=90)

@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # Runs a Pulumi command for a stack of this project, on the right target, with the right tools.
 #
-#   scripts/pulumi.sh <up|preview|refresh|drift|destroy|output|stack|recover> <stack> [extra pulumi args]
+#   scripts/pulumi.sh <up|preview|preflight|refresh|drift|destroy|output|stack|recover> <stack> [extra pulumi args]
 #
+# `preflight` checks the cluster's prerequisites for the stack and creates nothing (`python -m
+# preflight`); `up` and `preview` run the same checks inside the program before any resource.
 # `up` and `preview` always run the CrossGuard policy pack in policy/ (mandatory rules); pass
 # `--policy-pack-config <file>` to acknowledge an SCC grant (policy/README.md).
 #
@@ -54,7 +56,7 @@ trap 'FAILED_STEP="interrupted (SIGTERM)"; exit 143' TERM
 
 usage() { awk 'NR > 1 && !/^#/ { exit } NR > 1 { sub(/^# ?/, ""); print }' "${BASH_SOURCE[0]}" >&2; FAILED_STEP="usage"; exit 2; }
 [[ $# -ge 2 ]] || usage
-case $command in up|preview|refresh|drift|destroy|output|stack|recover) ;; *) usage ;; esac
+case $command in up|preview|preflight|refresh|drift|destroy|output|stack|recover) ;; *) usage ;; esac
 shift 2
 
 if ! command -v go >/dev/null 2>&1 && ! command -v pulumi >/dev/null 2>&1; then
@@ -117,7 +119,10 @@ if [[ ${LOCAL_TARGET:-} == 1 ]]; then
   # repository's stack file.
   scripts/copy-project.sh "$LOCAL/project"
   python3 scripts/local_stack.py config --stack "$stack" --project "$LOCAL/project"
-  [[ $command == up ]] && python3 scripts/local_stack.py prepare --stack "$stack" --project "$LOCAL/project"
+  # What `up` needs in place first (the namespace, the MongoDB stand-in and its Secret) is also what
+  # preview's and preflight's checks look for.
+  [[ $command == up || $command == preview || $command == preflight ]] &&
+    python3 scripts/local_stack.py prepare --stack "$stack" --project "$LOCAL/project"
   [[ $command == destroy ]] && scripts/cluster.sh unforward "$LOCAL/cluster"
   cd "$LOCAL/project"
 fi
@@ -140,6 +145,7 @@ case "$command" in
     pulumi up --stack "$stack" --yes --skip-preview --policy-pack "$ROOT/policy" "$@" || status=$?
     echo "pulumi up: exit $status after $((SECONDS - started))s" >&2 ;;
   preview) pulumi preview --stack "$stack" --diff --policy-pack "$ROOT/policy" "$@" || status=$? ;;
+  preflight) python3 -m preflight --stack "$stack" "$@" || status=$? ;;
   refresh) pulumi refresh --stack "$stack" --yes "$@" || status=$? ;;
   drift)
     # drift.py exits 3 only after a comparison that found a difference (1 when it could not compare).

@@ -125,7 +125,17 @@ class RecordingMonitor(pulumi.runtime.mocks.MockMonitor):
 
 
 @pytest.fixture
-def mocks():
+def cluster(monkeypatch):
+    """The cluster preflight sees while the program runs under the mocks: one that has every
+    prerequisite (tests/fake_cluster.py); a test takes away what it wants missing."""
+    from tests.fake_cluster import FakeCluster
+    fake = FakeCluster()
+    monkeypatch.setattr("preflight.cluster.connect", lambda config: fake)
+    return fake
+
+
+@pytest.fixture
+def mocks(cluster):
     loop = asyncio.new_event_loop()
     asyncio.set_event_loop(loop)
     recording = RecordingMocks()

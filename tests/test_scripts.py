@@ -54,6 +54,7 @@ case "$1 $2" in
       exit3) echo "not json"; exit 3 ;;
       hang) touch "$STUB_STARTED"; sleep 60 ;;
     esac ;;
+  "config --stack") printf '%s' "$STUB_CONFIG" ;;
   "up "*) [[ $STUB_UP == plugin ]] && {{ echo "error: the kubernetes plugin exited unexpectedly" >&2; exit 255; }} ;;
 esac
 exit 0
@@ -149,3 +150,16 @@ def test_recover_puts_back_a_checkpoint_damaged_by_the_kill(tmp_path):
     assert (stacks / "dev.json").read_text() == '{"version": 3, "checkpoint": {}}'
     assert (stacks / "dev.json.damaged").read_text() == '{"version": 3, "checkp'
     assert "was damaged (a run killed while writing it)" in result.stderr
+
+
+def test_preflight_reports_each_problem_and_exits_1(tmp_path):
+    # `make preflight`: the stack's config through `pulumi config --json`, then the checks; here the
+    # kubeconfig names no cluster, so the one problem is that, on stderr.
+    config = '{"clearml-openshift:hosts": {"value": "{\\"baseDomain\\": \\"apps.example.com\\"}", "secret": false}}'
+    result = _run(tmp_path, "preflight dev", config=config)
+    assert result.returncode == 1, result.stderr
+    assert "error: preflight found 1 problem(s) on the cluster; nothing was created:" in result.stderr
+    assert "cluster: no usable kubeconfig" in result.stderr
+    assert "scripts/pulumi.sh preflight dev failed" in result.stderr
+    bad = _run(tmp_path, "preflight dev", config='{"clearml-openshift:nope": {"value": "1", "secret": false}}')
+    assert bad.returncode == 1 and "clearml-openshift:nope: unknown key" in bad.stderr

@@ -20,7 +20,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "scripts"))
-from engine_env import bin_dir, prepare, script  # noqa: E402
+from engine_env import bin_dir, install_example_prerequisites, prepare, script  # noqa: E402
 TIMINGS = ROOT / "build" / "engine-timings.json"
 
 
@@ -83,6 +83,7 @@ def engine(tmp_path_factory):
     cluster_start = round(time.monotonic() - start, 1)
     env.update({"KUBECONFIG": str(cluster / "kubeconfig"), "CLEARML_OPENSHIFT_LOCAL_TARGET": "1",
                 "CLEARML_OPENSHIFT_LOCAL": str(cluster.parent)})
+    install_example_prerequisites(env)
     engine = Engine(workdir=workdir, env=env, kubectl_bin=bin_dir() / "kubectl", cluster=cluster)
     engine.timings["cluster start, images imported (s)"] = [cluster_start]
     try:

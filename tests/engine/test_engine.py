@@ -10,6 +10,7 @@ and `up --refresh` puts it back; destroy removes the workloads and leaves the vo
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 
@@ -60,7 +61,11 @@ def test_lifecycle(engine: Engine, stack: str):
     config_text, namespace = _lifecycle_stack(stack)
     engine.new_stack(stack, config_text)
 
-    engine.pulumi("preview", stack=stack)
+    preview = engine.pulumi("preview", stack=stack)
+    # Preflight ran inside the program before any resource, and passed (its time is recorded).
+    checked = re.search(r"preflight: (\d+) checks passed on \S+ in (\d+\.\d+)s", preview.output)
+    assert checked, preview.output[-3000:]
+    engine.timings.setdefault("preflight: in-program checks during preview (s)", []).append(float(checked.group(2)))
     engine.pulumi("up", "--yes", "--skip-preview", stack=stack)
 
     # Every object of the state exists in the cluster.

@@ -1,0 +1,78 @@
+"""A stand-in for `preflight.cluster.KubeCluster` in unit tests: a cluster that has everything,
+minus what a test takes away (an API, an object, a permission)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from preflight.cluster import Forbidden, Unreachable
+
+# Every group/version preflight may ask about, as a complete OpenShift 4.19 with cert-manager serves it.
+SERVED = {
+    "v1": {"namespaces", "secrets", "configmaps", "services", "serviceaccounts", "persistentvolumeclaims"},
+    "apps/v1": {"deployments", "statefulsets"},
+    "batch/v1": {"jobs", "cronjobs"},
+    "policy/v1": {"poddisruptionbudgets"},
+    "networking.k8s.io/v1": {"networkpolicies", "ingresses", "ingressclasses"},
+    "rbac.authorization.k8s.io/v1": {"roles", "rolebindings", "clusterroles"},
+    "route.openshift.io/v1": {"routes"},
+    "security.openshift.io/v1": {"securitycontextconstraints"},
+    "cert-manager.io/v1": {"certificates", "issuers", "clusterissuers"},
+    "config.openshift.io/v1": {"clusterversions"},
+}
+
+
+class AnyKeys(dict):
+    """A Secret's `data` that has whatever key is asked for."""
+
+    def __contains__(self, key: object) -> bool:
+        return True
+
+
+def _anything() -> dict[str, Any]:
+    """One object that passes every check: an Active namespace, a Ready issuer, a Secret with any
+    key, a list holding a default StorageClass, an OpenShift 4.19 ClusterVersion."""
+    return {
+        "metadata": {"name": "anything"},
+        "status": {"phase": "Active", "conditions": [{"type": "Ready", "status": "True"}],
+                   "desired": {"version": "4.19.3"}},
+        "data": AnyKeys(),
+        "items": [{"metadata": {"name": "standard",
+                                "annotations": {"storageclass.kubernetes.io/is-default-class": "true"}}}],
+    }
+
+
+@dataclass
+class FakeCluster:
+    endpoint: str = "https://api.fake.example:6443"
+    kubernetes: tuple[int, int] = (1, 32)
+    served: dict[str, set[str]] = field(default_factory=lambda: {k: set(v) for k, v in SERVED.items()})
+    objects: dict[str, Any] = field(default_factory=dict)  # path -> object (None: does not exist)
+    forbidden_reads: set[str] = field(default_factory=set)
+    denied: set[tuple[str, str]] = field(default_factory=set)  # (verb, resource[/name])
+    unreachable: bool = False
+    reviews: list[tuple] = field(default_factory=list)
+
+    def _reach(self) -> None:
+        if self.unreachable:
+            raise Unreachable(f"{self.endpoint}: ConnectionRefusedError")
+
+    def version(self) -> tuple[int, int]:
+        self._reach()
+        return self.kubernetes
+
+    def resources(self, group_version: str) -> set[str] | None:
+        self._reach()
+        return self.served.get(group_version)
+
+    def get(self, path: str) -> dict[str, Any] | None:
+        self._reach()
+        if path in self.forbidden_reads:
+            raise Forbidden(path)
+        return self.objects[path] if path in self.objects else _anything()
+
+    def allowed(self, verb: str, group: str, resource: str, namespace: str | None, name: str | None = None) -> bool:
+        self._reach()
+        self.reviews.append((verb, group, resource, namespace, name))
+        return (verb, resource) not in self.denied and (verb, f"{resource}/{name}") not in self.denied
