@@ -11,11 +11,11 @@ import local_target
 import preflight
 import transforms
 from components.server import ClearmlServer, ClearmlServerArgs
-from settings import ConfigError, current_config, settings_from_config
+from settings import ConfigError, current_config, current_secret_keys, settings_from_config
 
 config = current_config()
 try:
-    settings = settings_from_config(config)
+    settings = settings_from_config(config, current_secret_keys())
 except ConfigError as err:
     raise pulumi.RunError(str(err)) from None
 

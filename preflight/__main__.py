@@ -20,22 +20,25 @@ from preflight import PreflightFailed, run, summary  # noqa: E402
 from settings import ConfigError, settings_from_config  # noqa: E402
 
 
-def stack_config(stack: str) -> dict[str, str]:
-    """The stack's config as the engine hands it to the program: objects as JSON text."""
+def stack_config(stack: str) -> tuple[dict[str, str], set[str]]:
+    """The stack's config as the engine hands it to the program (objects as JSON text), and which
+    of its keys are secrets."""
     result = subprocess.run(["pulumi", "config", "--stack", stack, "--json", "--show-secrets", "--non-interactive"],
                             capture_output=True, text=True, check=False)
     if result.returncode != 0:
         raise SystemExit(f"preflight: `pulumi config --stack {stack}` failed: {result.stderr.strip()}")
-    return {k: v["value"] for k, v in json.loads(result.stdout).items() if "value" in v}
+    entries = json.loads(result.stdout)
+    return ({k: v["value"] for k, v in entries.items() if "value" in v},
+            {k for k, v in entries.items() if v.get("secret")})
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m preflight", description=__doc__.splitlines()[0])
     parser.add_argument("--stack", required=True)
     args = parser.parse_args(argv)
-    config = stack_config(args.stack)
+    config, secret_keys = stack_config(args.stack)
     try:
-        settings = settings_from_config(config)
+        settings = settings_from_config(config, secret_keys)
         report, seconds = run(settings, config)
     except (ConfigError, PreflightFailed) as err:
         print(f"error: {err}", file=sys.stderr)

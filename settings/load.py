@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from typing import Any
 
 from pydantic import ValidationError
 
-from .models import Settings
+from .models import KeyedError, Settings
 
 PROJECT = "clearml-openshift"
 
@@ -57,6 +57,9 @@ def format_validation_error(err: ValidationError) -> list[str]:
         # `[key]` marks an invalid dict key (the key itself is the part before it).
         loc = tuple(p for p in error["loc"]
                     if not (isinstance(p, str) and (p.startswith(("function-", "nullable[")) or p == "[key]")))
+        cause = (error.get("ctx") or {}).get("error")
+        if isinstance(cause, KeyedError):
+            loc += tuple(cause.path.split("."))
         problems.append(f"{_key_path(loc)}: {_message(error)}")
     return problems
 
@@ -68,14 +71,42 @@ def _decode(key: str, raw: Any) -> Any:
     try:
         return json.loads(raw)
     except json.JSONDecodeError:
-        raise ConfigError([f"{PROJECT}:{key}: expected an object, got {raw!r}"]) from None
+        # Never the value itself: it may be a secret (`pulumi config set --secret`).
+        raise ConfigError([f"{PROJECT}:{key}: expected an object (a YAML mapping of settings), got a plain "
+                           f"string; see the configuration reference in README.md"]) from None
 
 
-def settings_from_config(config: Mapping[str, Any]) -> Settings:
+def _leaves(value: Any) -> list[str]:
+    if isinstance(value, dict):
+        return [leaf for v in value.values() for leaf in _leaves(v)]
+    if isinstance(value, list):
+        return [leaf for v in value for leaf in _leaves(v)]
+    return [] if value is None or isinstance(value, bool) else [str(value)]
+
+
+def _redacted(problems: list[str], config: Mapping[str, Any], secret_keys: Collection[str]) -> list[str]:
+    """Every problem line with each value of a secret key (and each string inside it) replaced."""
+    values = set()
+    for full_key in secret_keys:
+        raw = config.get(full_key)
+        if raw is None:
+            continue
+        values.add(str(raw))
+        try:
+            values.update(_leaves(json.loads(raw) if isinstance(raw, str) else raw))
+        except json.JSONDecodeError:
+            pass
+    for value in sorted((v for v in values if v), key=len, reverse=True):
+        problems = [p.replace(value, "[secret]") for p in problems]
+    return problems
+
+
+def settings_from_config(config: Mapping[str, Any], secret_keys: Collection[str] = ()) -> Settings:
     """Validate a `{"<project>:<key>": value}` mapping (as Pulumi delivers config) into `Settings`.
 
     Keys of other namespaces (`kubernetes:context`, ...) are ignored; unknown keys of this project
-    are errors. Raises ConfigError listing every problem at once.
+    are errors. Raises ConfigError listing every problem at once; no problem shows a value of a key in
+    `secret_keys` (the keys set with `pulumi config set --secret`).
     """
     known = set(top_level_keys())
     problems: list[str] = []
@@ -98,8 +129,16 @@ def settings_from_config(config: Mapping[str, Any]) -> Settings:
     except ValidationError as err:
         problems.extend(format_validation_error(err))
     if problems:
-        raise ConfigError(problems)
+        raise ConfigError(_redacted(problems, config, secret_keys))
     return settings
+
+
+def current_secret_keys() -> set[str]:
+    """The config keys of the running program that were set as secrets."""
+    from pulumi.runtime import config as runtime_config
+
+    return set(runtime_config.get_config_secret_keys_env()) | {
+        key for key in current_config() if runtime_config.is_config_secret(key)}
 
 
 def current_config() -> dict[str, Any]:

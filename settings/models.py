@@ -15,11 +15,31 @@ from typing import Annotated, Literal
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 from pydantic.alias_generators import to_camel
 
-from .quantities import DnsLabel, HostName, Quantity, StorageSize, dns1123_subdomain, parse_quantity
+from .quantities import Cpu, DnsLabel, HostName, Memory, StorageSize, dns1123_subdomain, parse_quantity
+
+
+class KeyedError(ValueError):
+    """A validation error about one key below the model that raises it (`path`, camelCase, dotted):
+    the message then names that key, not the model's."""
+
+    def __init__(self, path: str, message: str):
+        self.path = path
+        super().__init__(message)
+
+
+def _deep_merge(base: dict, over: dict) -> dict:
+    out = dict(base)
+    for key, value in over.items():
+        out[key] = _deep_merge(out[key], value) if isinstance(value, dict) and isinstance(out.get(key), dict) else value
+    return out
 
 
 class Model(BaseModel):
-    """Base for every settings model: camelCase keys, unknown keys rejected, immutable."""
+    """Base for every settings model: camelCase keys, unknown keys rejected, immutable.
+
+    A stack sets only what differs: a nested setting given as a mapping is merged field by field
+    over that field's default (e.g. `resources: {limits: {memory: 2Gi}}` keeps the default requests
+    and CPU limit). The defaults live here, in the model, and nowhere else."""
 
     model_config = ConfigDict(
         extra="forbid",
@@ -28,6 +48,20 @@ class Model(BaseModel):
         frozen=True,
         validate_default=True,
     )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _merge_over_defaults(cls, data: object) -> object:
+        if not isinstance(data, dict):
+            return data
+        merged = dict(data)
+        for name, field in cls.model_fields.items():
+            if not isinstance(field.default, BaseModel):
+                continue
+            for key in {field.alias or name, name}:
+                if isinstance(merged.get(key), dict):
+                    merged[key] = _deep_merge(field.default.model_dump(by_alias=True, exclude_unset=True), merged[key])
+        return merged
 
 
 # --------------------------------------------------------------------------------------------
@@ -76,8 +110,8 @@ class Image(Model):
 
 
 class ResourceAmounts(Model):
-    cpu: Quantity = Field(description="CPU, e.g. `250m` or `2`.")
-    memory: Quantity = Field(description="Memory, e.g. `512Mi`.")
+    cpu: Cpu = Field(description="CPU in cores or millicores, e.g. `250m` or `2` (a YAML number is read as cores).")
+    memory: Memory = Field(description="Memory with a unit, e.g. `512Mi` (a bare number is refused).")
 
 
 class Resources(Model):
@@ -130,6 +164,15 @@ class SecretKeyRef(Model):
 
 class NamespaceSettings(Model):
     name: DnsLabel = Field(default="clearml", description="Namespace (OpenShift project) that holds ClearML.")
+
+    @field_validator("name")
+    @classmethod
+    def _not_a_system_namespace(cls, value: str) -> str:
+        if value in ("default", "openshift") or value.startswith(("openshift-", "kube-")):
+            raise ValueError(
+                f"{value!r} is a system namespace (default, openshift, openshift-*, kube-*): OpenShift gives pods there "
+                "other SCCs and Pod Security levels than a project's; use a project of its own, e.g. clearml")
+        return value
     create: bool = Field(
         default=True,
         description="Create the namespace (kept on `pulumi destroy`); false to deploy into an existing project.",
@@ -257,6 +300,18 @@ class AsyncDeleteSettings(Model):
     resources: Resources = Field(default=_resources("50m", "128Mi", "500m", "512Mi"), description="Requests and limits.")
 
 
+def _in_cluster_only(tier: str, data: object, fields: tuple[str, ...]) -> object:
+    """Refuses settings of the in-cluster deployment next to `external` (they would be ignored)."""
+    if isinstance(data, dict) and data.get("external") is not None:
+        given = [f for f in fields if f in data]
+        if given:
+            raise KeyedError(given[0],
+                f"{' and '.join(given)} only {'apply' if len(given) > 1 else 'applies'} to the in-cluster {tier}, and "
+                f"external is set: remove {'them' if len(given) > 1 else 'it'} (or remove external to deploy {tier} "
+                "in the cluster)")
+    return data
+
+
 class ExternalMongo(Model):
     connection_string: SecretKeyRef = Field(
         description="Existing Secret key holding a `mongodb://` or `mongodb+srv://` connection string."
@@ -270,6 +325,11 @@ class MongoSettings(Model):
     external: ExternalMongo | None = Field(
         default=None, description="Use an existing MongoDB instead of deploying one."
     )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _external_alone(cls, data: object) -> object:
+        return _in_cluster_only("MongoDB", data, ("replicas", "resources", "storage"))
 
     @field_validator("replicas")
     @classmethod
@@ -294,6 +354,11 @@ class RedisSettings(Model):
     resources: Resources = Field(default=_resources("50m", "128Mi", "500m", "512Mi"), description="Requests and limits.")
     storage: Volume = Field(default=Volume(size="5Gi"), description="Volume claim template.")
     external: ExternalRedis | None = Field(default=None, description="Use an existing Redis instead of deploying one.")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _external_alone(cls, data: object) -> object:
+        return _in_cluster_only("Redis", data, ("replicas", "resources", "storage"))
 
 
 class ElasticHost(Model):
@@ -328,6 +393,11 @@ class ElasticSettings(Model):
     external: ExternalElastic | None = Field(
         default=None, description="Use an existing Elasticsearch 8 cluster instead of deploying one."
     )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _external_alone(cls, data: object) -> object:
+        return _in_cluster_only("Elasticsearch", data, ("replicas", "resources", "heap", "storage"))
 
     @field_validator("replicas")
     @classmethod
@@ -659,8 +729,27 @@ class Settings(Model):
     def _derived_hosts_valid(cls, hosts: HostSettings, info: ValidationInfo) -> HostSettings:
         namespace = info.data.get("namespace")
         if namespace is not None:
-            hosts.resolve(namespace.name)
+            resolved = hosts.resolve(namespace.name)
+            domain = hosts.cookie_domain
+            outside = [h for h in resolved.values() if domain and h != domain and not h.endswith("." + domain)]
+            if outside:
+                raise KeyedError("cookieDomain",
+                    f"cookieDomain {domain} does not contain {', '.join(outside)}: the browser would not send the "
+                    "session cookie there and login would fail; use a domain every host ends with, or leave it unset")
         return hosts
+
+    @model_validator(mode="after")
+    def _grants_for_deployed_tiers(self) -> Settings:
+        deployed = {"apiserver", "fileserver", "webserver"}
+        deployed |= {t for t in ("mongodb", "redis", "elasticsearch") if getattr(self, t).external is None}
+        deployed |= {"asyncDelete"} if self.features.async_delete else set()
+        deployed |= {"agent"} if self.agent.enabled else set()
+        idle = sorted(set(self.scc.grants) - deployed)
+        if idle:
+            raise KeyedError(f"scc.grants.{idle[0]}",
+                f"{' and '.join(idle)} {'are' if len(idle) > 1 else 'is'} not deployed in the cluster by this stack "
+                "(external, or turned off), so the grant would do nothing: remove it")
+        return self
 
     @field_validator("fileserver")
     @classmethod

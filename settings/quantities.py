@@ -6,7 +6,7 @@ import re
 from decimal import Decimal
 from typing import Annotated
 
-from pydantic import AfterValidator
+from pydantic import AfterValidator, BeforeValidator
 
 # k8s.io/apimachinery/pkg/api/resource/quantity.go: <signedNumber><suffix>
 _QUANTITY = re.compile(r"^(?P<num>[0-9]+(\.[0-9]+)?|\.[0-9]+)(?P<suffix>Ki|Mi|Gi|Ti|Pi|Ei|m|k|M|G|T|P|E|)$")
@@ -49,8 +49,47 @@ def _storage_quantity(value: str) -> str:
     return value
 
 
+def _no_bare_number(example: str):
+    """YAML reads `size: 50` as the number 50: bytes, almost surely not what was meant."""
+    def check(value: object) -> object:
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            raise ValueError(f"{value} is a number, which Kubernetes reads as bytes; "
+                             f'write the quantity as a quoted string with its unit, e.g. "{example}"')
+        return value
+    return check
+
+
+def _cpu_number(value: object) -> object:
+    """`cpu: 2` or `cpu: 0.5` are whole or fractional cores, as in a Kubernetes manifest."""
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return format(Decimal(str(value)).normalize(), "f")
+    return value
+
+
+def _cpu(value: str) -> str:
+    _positive_quantity(value)
+    suffix = _QUANTITY.match(value.strip())["suffix"]
+    if suffix not in ("", "m"):
+        cores = parse_quantity(value)
+        raise ValueError(f"{value!r} is {cores:,.0f} cores; CPU is counted in cores or millicores: "
+                         f"did you mean {value.strip()[:-len(suffix)] + 'm'!r} (millicores)?")
+    return value
+
+
+def _memory(value: str) -> str:
+    _positive_quantity(value)
+    suffix = _QUANTITY.match(value.strip())["suffix"]
+    if suffix == "m":
+        raise ValueError(f"{value!r} is thousandths of a byte (m is milli); did you mean {value.strip()[:-1] + 'Mi'!r}?")
+    if parse_quantity(value) < 2**20:
+        raise ValueError(f"{value!r} is less than 1Mi; memory is counted in bytes: write it with a unit, e.g. 512Mi")
+    return value
+
+
 Quantity = Annotated[str, AfterValidator(_positive_quantity)]
-StorageSize = Annotated[str, AfterValidator(_storage_quantity)]
+Cpu = Annotated[str, BeforeValidator(_cpu_number), AfterValidator(_cpu)]
+Memory = Annotated[str, BeforeValidator(_no_bare_number("512Mi")), AfterValidator(_memory)]
+StorageSize = Annotated[str, BeforeValidator(_no_bare_number("50Gi")), AfterValidator(_storage_quantity)]
 
 # k8s.io/apimachinery/pkg/util/validation: IsDNS1123Label / IsDNS1123Subdomain
 _DNS1123_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")

@@ -42,25 +42,36 @@ def _type_name(annotation: Any) -> str:
     return getattr(annotation, "__name__", str(annotation))
 
 
-def _default(field, top_level: bool) -> str:
+_NONE = object()
+
+
+def _effective(field, inherited: Any) -> Any:
+    """The field's default: from the enclosing default object when it has one, else its own."""
+    if isinstance(inherited, dict) and (field.alias or "") in inherited:
+        return inherited[field.alias]
     if field.default is PydanticUndefined:
-        return "required"
+        return _NONE
     value = field.default
-    if isinstance(value, BaseModel):
-        if top_level:
-            return "see below"
-        value = value.model_dump(by_alias=True, exclude_none=True)
+    return value.model_dump(by_alias=True, exclude_none=True) if isinstance(value, BaseModel) else value
+
+
+def _default(field, value: Any, top_level: bool) -> str:
+    if value is _NONE:
+        return "required"
+    if isinstance(field.default, BaseModel) and top_level:
+        return "see below"
     return "`" + json.dumps(value, separators=(",", ":")).replace("|", "\\|") + "`"
 
 
-def _rows(model: type[BaseModel], prefix: str) -> list[str]:
+def _rows(model: type[BaseModel], prefix: str, inherited: Any = None) -> list[str]:
     rows = []
     for name, field in model.model_fields.items():
         key = f"{prefix}{field.alias or name}"
         description = (field.description or "").replace("|", "\\|")
-        rows.append(f"| `{key}` | {_type_name(field.annotation)} | {_default(field, not prefix)} | {description} |")
+        value = _effective(field, inherited)
+        rows.append(f"| `{key}` | {_type_name(field.annotation)} | {_default(field, value, not prefix)} | {description} |")
         for sub in _models_in(field.annotation):
-            rows += _rows(sub, f"{key}.")
+            rows += _rows(sub, f"{key}.", value if isinstance(value, dict) else None)
     return rows
 
 
@@ -68,7 +79,9 @@ def markdown() -> str:
     lines = [
         BEGIN,
         f"Keys are set per stack under the `{PROJECT}:` namespace (`Pulumi.<stack>.yaml`). Nested keys use",
-        f"`pulumi config set --path '{PROJECT}:mongodb.replicas' 3`. Unknown keys are errors.",
+        f"`pulumi config set --path '{PROJECT}:mongodb.replicas' 3`. Unknown keys are errors. A nested mapping is",
+        "merged over its defaults field by field, so a stack sets only what differs (e.g.",
+        "`apiserver: {resources: {limits: {memory: 2Gi}}}` keeps the other requests and limits shown here).",
         "",
         "| key | type | default | description |",
         "|---|---|---|---|",

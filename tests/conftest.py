@@ -157,9 +157,9 @@ def stack_config(stack: str) -> dict[str, str]:
     return out
 
 
-def run_program(config: dict[str, str]) -> dict[str, Any]:
-    """Run __main__.py under the current mocks with `config`, as `pulumi up` would."""
-    runtime_config.set_all_config(config, [])
+def run_program(config: dict[str, str], secret_keys: list[str] | None = None) -> dict[str, Any]:
+    """Run __main__.py under the current mocks with `config` (`secret_keys` set as secrets), as `pulumi up` would."""
+    runtime_config.set_all_config(config, secret_keys or [])
     return runpy.run_path(str(ROOT / "__main__.py"), run_name="__main__")
 
 

@@ -305,7 +305,7 @@ def test_a_cluster_that_does_not_answer_is_unreachable():
 
 def test_make_preflight_entry_point(monkeypatch, capsys):
     from preflight import __main__ as cli
-    monkeypatch.setattr(cli, "stack_config", lambda stack: _base_config(namespace={"name": "ml", "create": False}))
+    monkeypatch.setattr(cli, "stack_config", lambda stack: (_base_config(namespace={"name": "ml", "create": False}), set()))
     missing = FakeCluster(objects={api_path("", "v1", "namespaces", "ml"): None})
     monkeypatch.setattr("preflight.cluster.connect", lambda config: missing)
     assert cli.main(["--stack", "dev"]) == 1

@@ -87,6 +87,17 @@ def test_invalid_config_registers_nothing(mocks):
     assert mocks.resources == []
 
 
+def test_an_invalid_secret_value_is_never_shown(mocks):
+    # `pulumi config set --secret clearml-openshift:edge ...` with a bad path: the engine marks the
+    # key secret, and the program's error names the key but not the value.
+    bad = stack_config("dev") | {"clearml-openshift:edge": '{"path": "no-slash-HUNTER2"}'}
+    with pytest.raises(pulumi.RunError) as err:
+        deploy(lambda: run_program(bad, secret_keys=["clearml-openshift:edge"]))
+    assert "clearml-openshift:edge.path: '[secret]' must start with '/'" in str(err.value)
+    assert "HUNTER2" not in str(err.value)
+    assert mocks.resources == []
+
+
 def test_stack_outputs(mocks):
     import asyncio
 

@@ -141,7 +141,39 @@ BAD_CONFIGS = [
     pytest.param(_base_config(mongodb={"external": {"connectionString": {"name": "Mongo", "key": "uri"}}}),
                  f"{P}:mongodb.external.connectionString.name", "lower case", id="secret-ref-name"),
     pytest.param(_base_config(storage={"className": "Fast_SSD"}), f"{P}:storage.className", "lower case", id="storage-class"),
-    pytest.param(_base_config(namespace="clearml"), f"{P}:namespace", "expected an object, got 'clearml'", id="text-for-object"),
+    pytest.param(_base_config(namespace="clearml"), f"{P}:namespace", "expected an object (a YAML mapping of settings), got a plain string", id="text-for-object"),
+    # mistakes that used to pass silently
+    pytest.param(_base_config(fileserver={"storage": {"size": 50}}), f"{P}:fileserver.storage.size",
+                 'write the quantity as a quoted string with its unit, e.g. "50Gi"', id="yaml-number-size"),
+    pytest.param(_base_config(apiserver={"resources": {"requests": {"memory": 512}}}), f"{P}:apiserver.resources.requests.memory",
+                 'e.g. "512Mi"', id="yaml-number-memory"),
+    pytest.param(_base_config(apiserver={"resources": {"requests": {"cpu": "500M"}}}), f"{P}:apiserver.resources.requests.cpu",
+                 "'500M' is 500,000,000 cores; CPU is counted in cores or millicores: did you mean '500m' (millicores)?",
+                 id="cpu-mega"),
+    pytest.param(_base_config(webserver={"resources": {"limits": {"memory": "256m"}}}), f"{P}:webserver.resources.limits.memory",
+                 "did you mean '256Mi'?", id="memory-milli"),
+    pytest.param(_base_config(webserver={"resources": {"limits": {"memory": "1000"}}}), f"{P}:webserver.resources.limits.memory",
+                 "less than 1Mi", id="memory-bytes"),
+    pytest.param(_base_config(hosts={"baseDomain": "apps.example.com", "cookieDomain": "example.org"}),
+                 f"{P}:hosts.cookieDomain", "login would fail", id="cookie-domain-unrelated"),
+    pytest.param(_base_config(hosts={"app": "ml.a.com", "api": "api.b.com", "files": "files.a.com", "cookieDomain": "a.com"}),
+                 f"{P}:hosts.cookieDomain", "does not contain api.b.com", id="cookie-domain-partial"),
+    pytest.param(_base_config(scc={"grants": {"agent": "nonroot-v2"}}), f"{P}:scc.grants.agent",
+                 "agent is not deployed in the cluster by this stack", id="grant-for-disabled-agent"),
+    pytest.param(_base_config(features={"asyncDelete": False}, scc={"grants": {"asyncDelete": "nonroot-v2"}}),
+                 f"{P}:scc.grants.asyncDelete", "so the grant would do nothing", id="grant-for-disabled-async-delete"),
+    pytest.param(_base_config(mongodb={"external": {"connectionString": {"name": "m", "key": "uri"}}},
+                              scc={"grants": {"mongodb": "nonroot-v2"}}),
+                 f"{P}:scc.grants.mongodb", "not deployed in the cluster", id="grant-for-external-tier"),
+    pytest.param(_base_config(mongodb={"replicas": 3, "external": {"connectionString": {"name": "m", "key": "uri"}}}),
+                 f"{P}:mongodb.replicas", "replicas only applies to the in-cluster MongoDB, and external is set", id="external-mongodb-replicas"),
+    pytest.param(_base_config(redis={"storage": {"size": "1Gi"}, "resources": {}, "external": {"host": "r.example.com"}}),
+                 f"{P}:redis.resources", "resources and storage only apply to the in-cluster Redis", id="external-redis-settings"),
+    pytest.param(_base_config(elasticsearch={"heap": "2g", "external": {"hosts": [{"host": "es.example.com"}]}}),
+                 f"{P}:elasticsearch.heap", "heap only applies to the in-cluster Elasticsearch", id="external-es-heap"),
+    pytest.param(_base_config(namespace={"name": "default"}), f"{P}:namespace.name", "is a system namespace", id="namespace-default"),
+    pytest.param(_base_config(namespace={"name": "openshift-monitoring"}), f"{P}:namespace.name", "system namespace", id="namespace-openshift"),
+    pytest.param(_base_config(namespace={"name": "kube-system"}), f"{P}:namespace.name", "system namespace", id="namespace-kube"),
     pytest.param(_base_config(namespace=3), f"{P}:namespace", "valid dictionary", id="number-for-object"),
     pytest.param(_base_config(hosts="{not json"), f"{P}:hosts", "expected an object", id="not-json"),
     # edge and TLS: combinations OpenShift or cert-manager would reject
@@ -218,3 +250,73 @@ def test_unknown_key_message_lists_known_keys():
 def test_model_validates_directly_with_python_names():
     settings = Settings(hosts={"base_domain": "apps.example.com"}, mongodb={"replicas": 3})
     assert settings.mongodb.replicas == 3
+
+
+# --------------------------------------------------------------------------------------------
+# A stack sets only what differs: nested settings merge over the model's defaults
+# --------------------------------------------------------------------------------------------
+
+
+def test_one_nested_field_keeps_the_other_defaults():
+    settings = settings_from_config(_base_config(
+        apiserver={"resources": {"limits": {"memory": "2Gi"}}},
+        fileserver={"storage": {"className": "fast"}},
+        images={"clearml": {"tag": "2.4.1"}},
+        elasticsearch={"resources": {"requests": {"cpu": "1"}}},
+    ))
+    defaults = Settings.model_validate({"hosts": {"baseDomain": "apps.example.com"}})
+    resources = settings.apiserver.resources
+    assert resources.limits.memory == "2Gi"
+    assert (resources.requests, resources.limits.cpu) == (defaults.apiserver.resources.requests, defaults.apiserver.resources.limits.cpu)
+    assert (settings.fileserver.storage.size, settings.fileserver.storage.class_name) == ("50Gi", "fast")
+    assert (settings.images.clearml.repository, settings.images.clearml.tag) == ("docker.io/clearml/server", "2.4.1")
+    assert settings.elasticsearch.resources.requests.memory == defaults.elasticsearch.resources.requests.memory
+    # Every other tier keeps its own defaults (each tier's defaults differ: the merge is per field).
+    assert settings.webserver == defaults.webserver and settings.mongodb == defaults.mongodb
+
+
+def test_cpu_as_a_yaml_number_is_cores():
+    settings = settings_from_config(_base_config(apiserver={"resources": {"requests": {"cpu": 0.5}, "limits": {"cpu": 4}}}))
+    assert (settings.apiserver.resources.requests.cpu, settings.apiserver.resources.limits.cpu) == ("0.5", "4")
+
+
+def test_a_cookie_domain_every_host_ends_with_is_accepted():
+    settings = settings_from_config(_base_config(hosts={"baseDomain": "apps.example.com", "cookieDomain": "example.com"}))
+    assert settings.cookie_domain == "example.com"
+
+
+def _secret_values(key: str) -> dict[str, Any]:
+    """Wrong values under `key`, each a distinct marker string: a plain string where an object is
+    expected, and an object whose every field holds a marker (wrong for most of them)."""
+    model = Settings.model_fields[key].annotation
+    fields = getattr(model, "model_fields", {})
+    return {"text": f"HUNTER2-{key}-text",
+            "object": {(f.alias or n): f"HUNTER2-{key}-{n}" for n, f in fields.items()} or f"HUNTER2-{key}"}
+
+
+def _errors(key: str, value: Any, secret: bool) -> str:
+    config = {**_base_config(), f"{P}:{key}": value if isinstance(value, str) else json.dumps(value)}
+    with pytest.raises(ConfigError) as caught:
+        settings_from_config(config, secret_keys={f"{P}:{key}"} if secret else ())
+    return str(caught.value)
+
+
+KEYS = {f.alias or n: n for n, f in Settings.model_fields.items()}
+
+
+@pytest.mark.parametrize("key", sorted(KEYS))
+def test_no_error_message_shows_a_secret_value(key):
+    for value in _secret_values(KEYS[key]).values():
+        text = _errors(key, value, secret=True)
+        assert "HUNTER2" not in text, text
+        assert f"{P}:{key}" in text
+        # Where a message quotes the value (a host, a path, a duration), the secret's shows `[secret]`.
+        if "HUNTER2" in _errors(key, value, secret=False):
+            assert "[secret]" in text
+
+
+def test_the_secret_test_sees_messages_that_quote_values():
+    # Keeps the test above from passing vacuously: these keys' messages quote the value given.
+    quoted = {key for key in KEYS for value in _secret_values(KEYS[key]).values()
+              if "HUNTER2" in _errors(key, value, secret=False)}
+    assert quoted >= {"namespace", "hosts", "storage", "tls", "edge"}
