@@ -224,6 +224,7 @@ class Agent(pulumi.ComponentResource):
                 working_dir="/tmp",
             )
             pod = _plain(w.pod_template(
+                pull_secrets=args.images.pull_secrets,
                 component=TASK_COMPONENT,
                 service_account=task_account_name,
                 containers=[main],
@@ -302,6 +303,7 @@ class Agent(pulumi.ComponentResource):
             f"{name}-deployment", name=name, namespace=ns, component=COMPONENT, replicas=1, opts=child,
             single_writer=True,  # two glues would schedule the same queue against one max-pods count
             template=w.pod_template(
+                pull_secrets=args.images.pull_secrets,
                 required_scc=args.scc,
                 component=COMPONENT,
                 service_account=account.metadata.name,

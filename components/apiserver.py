@@ -124,6 +124,7 @@ class ApiServer(pulumi.ComponentResource):
             f"{name}-deployment", name=name, namespace=args.namespace, component=COMPONENT,
             replicas=spec.replicas, opts=child,
             template=w.pod_template(
+                pull_secrets=args.images.pull_secrets,
                 required_scc=args.scc,
                 component=COMPONENT,
                 service_account=account.metadata.name,

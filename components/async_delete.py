@@ -71,6 +71,7 @@ class AsyncDelete(pulumi.ComponentResource):
             f"{name}-deployment", name=name, namespace=args.namespace, component=COMPONENT, replicas=1,
             single_writer=True, opts=child,
             template=w.pod_template(
+                pull_secrets=args.images.pull_secrets,
                 required_scc=args.scc,
                 component=COMPONENT,
                 service_account=account.metadata.name,

@@ -169,6 +169,7 @@ class Elasticsearch(pulumi.ComponentResource):
             # All nodes start together: the first master election needs a quorum of them.
             parallel=True,
             template=w.pod_template(
+                pull_secrets=args.images.pull_secrets,
                 required_scc=args.scc,
                 component=COMPONENT,
                 service_account=account.metadata.name,

@@ -98,6 +98,7 @@ class FileServer(pulumi.ComponentResource):
             # A ReadWriteOnce volume cannot be mounted by the old and the new pod on different nodes.
             single_writer=spec.storage.access_mode != "ReadWriteMany",
             template=w.pod_template(
+                pull_secrets=args.images.pull_secrets,
                 required_scc=args.scc,
                 component=COMPONENT,
                 service_account=account.metadata.name,

@@ -168,6 +168,7 @@ class MongoDB(pulumi.ComponentResource):
             # Members start together; the replica-set Job waits for all of them.
             parallel=True,
             template=w.pod_template(
+                pull_secrets=args.images.pull_secrets,
                 required_scc=args.scc,
                 component=COMPONENT,
                 service_account=account.metadata.name,
@@ -209,6 +210,7 @@ class MongoDB(pulumi.ComponentResource):
             spec=k8s.batch.v1.JobSpecArgs(
                 backoff_limit=10,
                 template=w.pod_template(
+                    pull_secrets=args.images.pull_secrets,
                     required_scc=args.scc,
                     component=f"{COMPONENT}-rs-init",
                     service_account=account.metadata.name,

@@ -90,6 +90,7 @@ class Redis(pulumi.ComponentResource):
             storage_class=args.storage_class, opts=child,
             parallel=False,
             template=w.pod_template(
+                pull_secrets=args.images.pull_secrets,
                 required_scc=args.scc,
                 component=COMPONENT,
                 service_account=account.metadata.name,

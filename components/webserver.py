@@ -212,6 +212,7 @@ class WebServer(pulumi.ComponentResource):
             f"{name}-deployment", name=name, namespace=args.namespace, component=COMPONENT,
             replicas=spec.replicas, opts=pulumi.ResourceOptions(parent=self, depends_on=depends_on),
             template=w.pod_template(
+                pull_secrets=args.images.pull_secrets,
                 required_scc=args.scc,
                 component=COMPONENT,
                 service_account=account.metadata.name,

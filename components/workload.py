@@ -158,11 +158,13 @@ def pod_template(
     restart_policy: str | None = None,
     required_scc: str | None = None,
     automount_token: bool = False,
+    pull_secrets: Sequence[str] = (),
 ) -> k8s.core.v1.PodTemplateSpecArgs:
     """`required_scc` pins the pod to one SCC (`openshift.io/required-scc`, OpenShift 4.14+). It is only set
     for tiers with an explicit grant: without the pin, restricted-v2 is tried first and a grant has no effect.
 
-    `automount_token` mounts the ServiceAccount token: only for a pod that talks to the Kubernetes API."""
+    `automount_token` mounts the ServiceAccount token: only for a pod that talks to the Kubernetes API.
+    `pull_secrets` (`images.pullSecrets`) become the pod's `imagePullSecrets`."""
     all_annotations = dict(annotations or {})
     if required_scc:
         all_annotations["openshift.io/required-scc"] = required_scc
@@ -179,6 +181,7 @@ def pod_template(
             termination_grace_period_seconds=termination_grace_seconds,
             topology_spread_constraints=topology_spread(component, replicas, spread),
             restart_policy=restart_policy,
+            image_pull_secrets=[k8s.core.v1.LocalObjectReferenceArgs(name=n) for n in pull_secrets] or None,
         ),
     )
 

@@ -243,10 +243,12 @@ def _check_secrets(cluster: Cluster, needs: Needs, report: Report) -> None:
         if obj is NOT_READ:
             continue
         if obj is None:
-            report.problems.append(
-                f"{ref.setting}: Secret {ref.name} does not exist in namespace {needs.namespace}: create it "
-                f"(oc -n {needs.namespace} create secret generic {ref.name} --from-file={ref.key}=<file>)")
-        elif ref.key not in (data := {} if obj.get("data") is None else obj["data"]):
+            how = (f"docker-registry {ref.name} --docker-server=<registry> --docker-username=<user> "
+                   "--docker-password=<password>" if ref.key == ".dockerconfigjson"
+                   else f"generic {ref.name} --from-file={ref.key}=<file>")
+            report.problems.append(f"{ref.setting}: Secret {ref.name} does not exist in namespace {needs.namespace}: "
+                                   f"create it (oc -n {needs.namespace} create secret {how})")
+        elif not any(k in (data := {} if obj.get("data") is None else obj["data"]) for k in (ref.key, *ref.alternatives)):
             keys = ", ".join(sorted(data)) or "none"
             report.problems.append(
                 f"{ref.setting}: Secret {ref.name} has no key {ref.key} (its keys: {keys}): add it or name another key")

@@ -67,11 +67,13 @@ class Named:
 
 @dataclass(frozen=True)
 class SecretKey:
-    """A key of an existing Secret the stack references (external services)."""
+    """A key of an existing Secret the stack references (external services, image pull secrets);
+    `key` or one of `alternatives` must be there."""
 
     name: str
     key: str
     setting: str
+    alternatives: tuple[str, ...] = ()
 
 
 @dataclass
@@ -211,4 +213,6 @@ def needs(settings: Settings) -> Needs:
         refs += [(f"elasticsearch.external.{f}", getattr(ext, f)) for f in ("username", "password", "ca")
                  if getattr(ext, f) is not None]
     out.secrets = [SecretKey(ref.name, ref.key, key(path)) for path, ref in refs]
+    out.secrets += [SecretKey(name, ".dockerconfigjson", key("images.pullSecrets"), alternatives=(".dockercfg",))
+                    for name in settings.images.pull_secrets]
     return out

@@ -74,6 +74,22 @@ _TAG = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$")
 _DIGEST = re.compile(r"^sha256:[a-f0-9]{64}$")
 
 
+def _has_registry(repository: str) -> bool:
+    first = repository.split("/", 1)[0]
+    return "." in first or ":" in first or first == "localhost"
+
+
+def mirrored(repository: str, mirror: str) -> str:
+    """`repository` moved to `mirror`: its registry replaced, its path kept (Docker Hub's implied
+    `library/` included)."""
+    parts = repository.split("/")
+    if _has_registry(repository):
+        parts = parts[1:]
+    elif len(parts) == 1:
+        parts = ["library", *parts]
+    return f"{mirror}/{'/'.join(parts)}"
+
+
 class Image(Model):
     repository: str = Field(description="Image repository including the registry, without tag.")
     tag: str = Field(description="Pinned image tag (never `latest`).")
@@ -232,6 +248,24 @@ class ImageSettings(Model):
     pull_policy: Literal["IfNotPresent", "Always"] = Field(
         default="IfNotPresent", description="imagePullPolicy of every container."
     )
+    pull_secrets: list[DnsLabel] = Field(
+        default_factory=list,
+        description="Existing Secrets (type `kubernetes.io/dockerconfigjson`) in the namespace, as `imagePullSecrets` "
+        "of every pod, the agent's task pods included.",
+    )
+    mirror: str | None = Field(
+        default=None,
+        description="Registry (and path) that replaces the registry of every image, the agent's included, as "
+        "disconnected clusters need (the layout `oc-mirror` writes): with `mirror.example.com:5000/ml`, "
+        "`docker.io/clearml/server` becomes `mirror.example.com:5000/ml/clearml/server`. Tags and digests are kept.",
+    )
+
+    @field_validator("mirror")
+    @classmethod
+    def _mirror(cls, value: str | None) -> str | None:
+        if value is not None and not (_REPOSITORY.match(value) and _has_registry(value)):
+            raise ValueError(f"{value!r} is not a registry with an optional path, e.g. mirror.example.com:5000/ml")
+        return value
 
     @field_validator("elasticsearch")
     @classmethod
@@ -703,6 +737,35 @@ class AgentSettings(Model):
 
 class Settings(Model):
     """All settings of one stack. Each field is one top-level Pulumi config key."""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _mirror_every_image(cls, data: object) -> object:
+        """With `images.mirror`, every image (defaults included) is pulled from the mirror."""
+        if not isinstance(data, dict) or not isinstance(data.get("images"), dict) or not data["images"].get("mirror"):
+            return data
+        mirror = data["images"]["mirror"]
+        if not isinstance(mirror, str) or not (_REPOSITORY.match(mirror) and _has_registry(mirror)):
+            return data  # ImageSettings reports it
+        data = dict(data)
+        for section, model in (("images", ImageSettings), ("agent", AgentSettings)):
+            given = data.get(section) or {}
+            if not isinstance(given, dict):
+                continue
+            given = dict(given)
+            for name, field in model.model_fields.items():
+                if not isinstance(field.default, Image):
+                    continue
+                key = field.alias or name
+                own = given.get(key) or {}
+                if not isinstance(own, dict):
+                    continue
+                image = _deep_merge(field.default.model_dump(by_alias=True, exclude_unset=True), own)
+                if isinstance(image.get("repository"), str):
+                    image["repository"] = mirrored(image["repository"], mirror)
+                given[key] = image
+            data[section] = given
+        return data
 
     namespace: NamespaceSettings = Field(default=NamespaceSettings(), description="Target namespace.")
     hosts: HostSettings = Field(description="Public host names of the web app, API server and file server.")
