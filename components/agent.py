@@ -225,6 +225,7 @@ class Agent(pulumi.ComponentResource):
             )
             pod = _plain(w.pod_template(
                 pull_secrets=args.images.pull_secrets,
+                scheduling=spec.task_scheduling,
                 component=TASK_COMPONENT,
                 service_account=task_account_name,
                 containers=[main],
@@ -304,6 +305,7 @@ class Agent(pulumi.ComponentResource):
             single_writer=True,  # two glues would schedule the same queue against one max-pods count
             template=w.pod_template(
                 pull_secrets=args.images.pull_secrets,
+                scheduling=args.settings.scheduling,
                 required_scc=args.scc,
                 component=COMPONENT,
                 service_account=account.metadata.name,

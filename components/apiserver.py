@@ -125,6 +125,7 @@ class ApiServer(pulumi.ComponentResource):
             replicas=spec.replicas, opts=child,
             template=w.pod_template(
                 pull_secrets=args.images.pull_secrets,
+                scheduling=args.settings.scheduling,
                 required_scc=args.scc,
                 component=COMPONENT,
                 service_account=account.metadata.name,
@@ -132,7 +133,7 @@ class ApiServer(pulumi.ComponentResource):
                 init_containers=init,
                 volumes=[w.empty_dir("logs", "64Mi"), w.empty_dir("tmp", "1Gi"), *ci.config_volumes(args.server_config)] + ca_volumes + files_volumes + seeding.seeded_volumes(ci.APISERVER_SEEDED),
                 replicas=spec.replicas,
-                spread=args.features.topology_spread,
+                spread=args.features.spread,
                 termination_grace_seconds=60,
             ),
         )

@@ -72,6 +72,7 @@ class AsyncDelete(pulumi.ComponentResource):
             single_writer=True, opts=child,
             template=w.pod_template(
                 pull_secrets=args.images.pull_secrets,
+                scheduling=args.settings.scheduling,
                 required_scc=args.scc,
                 component=COMPONENT,
                 service_account=account.metadata.name,

@@ -170,6 +170,7 @@ class Elasticsearch(pulumi.ComponentResource):
             parallel=True,
             template=w.pod_template(
                 pull_secrets=args.images.pull_secrets,
+                scheduling=args.settings.scheduling,
                 required_scc=args.scc,
                 component=COMPONENT,
                 service_account=account.metadata.name,
@@ -178,7 +179,7 @@ class Elasticsearch(pulumi.ComponentResource):
                 volumes=seeding.seeded_volumes(seeded) + [
                     certs_volume, w.empty_dir("logs", "512Mi"), w.empty_dir("tmp", "1Gi")],
                 replicas=spec.replicas,
-                spread=args.features.topology_spread,
+                spread=args.features.spread,
                 termination_grace_seconds=120,
             ),
         )

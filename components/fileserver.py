@@ -99,6 +99,7 @@ class FileServer(pulumi.ComponentResource):
             single_writer=spec.storage.access_mode != "ReadWriteMany",
             template=w.pod_template(
                 pull_secrets=args.images.pull_secrets,
+                scheduling=args.settings.scheduling,
                 required_scc=args.scc,
                 component=COMPONENT,
                 service_account=account.metadata.name,
@@ -114,7 +115,7 @@ class FileServer(pulumi.ComponentResource):
                     w.empty_dir("tmp", "2Gi"),
                 ],
                 replicas=spec.replicas,
-                spread=args.features.topology_spread,
+                spread=args.features.spread,
                 termination_grace_seconds=120,  # let uploads in flight finish
             ),
         )

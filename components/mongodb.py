@@ -169,6 +169,7 @@ class MongoDB(pulumi.ComponentResource):
             parallel=True,
             template=w.pod_template(
                 pull_secrets=args.images.pull_secrets,
+                scheduling=args.settings.scheduling,
                 required_scc=args.scc,
                 component=COMPONENT,
                 service_account=account.metadata.name,
@@ -176,7 +177,7 @@ class MongoDB(pulumi.ComponentResource):
                 init_containers=init_containers,
                 volumes=volumes,
                 replicas=spec.replicas,
-                spread=args.features.topology_spread,
+                spread=args.features.spread,
                 termination_grace_seconds=120,  # mongod flushes and steps down on SIGTERM
             ),
         )
@@ -211,6 +212,7 @@ class MongoDB(pulumi.ComponentResource):
                 backoff_limit=10,
                 template=w.pod_template(
                     pull_secrets=args.images.pull_secrets,
+                    scheduling=args.settings.scheduling,
                     required_scc=args.scc,
                     component=f"{COMPONENT}-rs-init",
                     service_account=account.metadata.name,

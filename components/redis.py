@@ -91,6 +91,7 @@ class Redis(pulumi.ComponentResource):
             parallel=False,
             template=w.pod_template(
                 pull_secrets=args.images.pull_secrets,
+                scheduling=args.settings.scheduling,
                 required_scc=args.scc,
                 component=COMPONENT,
                 service_account=account.metadata.name,

@@ -213,13 +213,14 @@ class WebServer(pulumi.ComponentResource):
             replicas=spec.replicas, opts=pulumi.ResourceOptions(parent=self, depends_on=depends_on),
             template=w.pod_template(
                 pull_secrets=args.images.pull_secrets,
+                scheduling=args.settings.scheduling,
                 required_scc=args.scc,
                 component=COMPONENT,
                 service_account=account.metadata.name,
                 containers=[main],
                 volumes=volumes,
                 replicas=spec.replicas,
-                spread=args.features.topology_spread,
+                spread=args.features.spread,
                 # Roll pods when the generated config changes (the ConfigMap keeps its name).
                 annotations={"clearml.io/config-hash": _digest(nginx_conf + json.dumps(configuration))},
             ),

@@ -14,6 +14,7 @@ import pulumi
 import pulumi_kubernetes as k8s
 
 from settings.models import Resources
+from settings.scheduling import Scheduling
 
 from .security import container_security_context, pod_security_context
 
@@ -129,15 +130,17 @@ def exec_probe(command: Sequence[str], *, period: int = 10, failures: int = 3, t
     )
 
 
-def topology_spread(component: str, replicas: int, enabled: bool) -> list[k8s.core.v1.TopologySpreadConstraintArgs] | None:
-    """Soft spread across nodes and zones for replicated tiers (ScheduleAnyway keeps single-node clusters working)."""
-    if not enabled or replicas < 2:
+def topology_spread(component: str, replicas: int, mode: str | None) -> list[k8s.core.v1.TopologySpreadConstraintArgs] | None:
+    """Spread across nodes and zones for replicated tiers (`features.topologySpread`): `preferred`
+    (ScheduleAnyway, which keeps single-node and single-zone clusters working) or `required`
+    (DoNotSchedule: a replica waits rather than share a node or zone; nodes need the zone label)."""
+    if mode is None or replicas < 2:
         return None
     return [
         k8s.core.v1.TopologySpreadConstraintArgs(
             max_skew=1,
             topology_key=key,
-            when_unsatisfiable="ScheduleAnyway",
+            when_unsatisfiable="DoNotSchedule" if mode == "required" else "ScheduleAnyway",
             label_selector=k8s.meta.v1.LabelSelectorArgs(match_labels=selector_labels(component)),
         )
         for key in ("kubernetes.io/hostname", "topology.kubernetes.io/zone")
@@ -152,24 +155,28 @@ def pod_template(
     init_containers: Sequence[k8s.core.v1.ContainerArgs] = (),
     volumes: Sequence[k8s.core.v1.VolumeArgs] = (),
     replicas: int = 1,
-    spread: bool = True,
+    spread: str | None = "preferred",
     termination_grace_seconds: int = 30,
     annotations: Mapping[str, pulumi.Input[str]] | None = None,
     restart_policy: str | None = None,
     required_scc: str | None = None,
     automount_token: bool = False,
     pull_secrets: Sequence[str] = (),
+    scheduling: Scheduling | None = None,
 ) -> k8s.core.v1.PodTemplateSpecArgs:
     """`required_scc` pins the pod to one SCC (`openshift.io/required-scc`, OpenShift 4.14+). It is only set
     for tiers with an explicit grant: without the pin, restricted-v2 is tried first and a grant has no effect.
 
     `automount_token` mounts the ServiceAccount token: only for a pod that talks to the Kubernetes API.
-    `pull_secrets` (`images.pullSecrets`) become the pod's `imagePullSecrets`."""
-    all_annotations = dict(annotations or {})
+    `pull_secrets` (`images.pullSecrets`) become the pod's `imagePullSecrets`; `scheduling` (the tier's
+    `scheduling` setting) places the pod and adds the user's labels and annotations to the program's."""
+    scheduling = scheduling or Scheduling()
+    all_annotations = {**scheduling.pod_annotations, **(annotations or {})}
     if required_scc:
         all_annotations["openshift.io/required-scc"] = required_scc
     return k8s.core.v1.PodTemplateSpecArgs(
-        metadata=k8s.meta.v1.ObjectMetaArgs(labels=labels(component), annotations=all_annotations or None),
+        metadata=k8s.meta.v1.ObjectMetaArgs(labels={**scheduling.pod_labels, **labels(component)},
+                                            annotations=all_annotations or None),
         spec=k8s.core.v1.PodSpecArgs(
             service_account_name=service_account,
             automount_service_account_token=automount_token,
@@ -182,6 +189,10 @@ def pod_template(
             topology_spread_constraints=topology_spread(component, replicas, spread),
             restart_policy=restart_policy,
             image_pull_secrets=[k8s.core.v1.LocalObjectReferenceArgs(name=n) for n in pull_secrets] or None,
+            node_selector=scheduling.node_selector or None,
+            tolerations=[t.manifest() for t in scheduling.tolerations] or None,
+            affinity=scheduling.affinity,
+            priority_class_name=scheduling.priority_class_name,
         ),
     )
 

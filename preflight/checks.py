@@ -21,6 +21,7 @@ DEFAULT_CLASS_ANNOTATIONS = ("storageclass.kubernetes.io/is-default-class",
 _LOOKUP = {
     "StorageClass": ("storage.k8s.io", "v1", "storageclasses"),
     "IngressClass": ("networking.k8s.io", "v1", "ingressclasses"),
+    "PriorityClass": ("scheduling.k8s.io", "v1", "priorityclasses"),
     "Issuer": ("cert-manager.io", "v1", "issuers"),
     "ClusterIssuer": ("cert-manager.io", "v1", "clusterissuers"),
     "ClusterRole": ("rbac.authorization.k8s.io", "v1", "clusterroles"),

@@ -153,6 +153,9 @@ _API = {
 }
 
 
+_FIELD = {"asyncDelete": "async_delete"}
+
+
 def needs(settings: Settings) -> Needs:
     ns = settings.namespace.name
     tls, edge = settings.tls, settings.edge
@@ -190,6 +193,16 @@ def needs(settings: Settings) -> Needs:
             if named not in out.storage_classes:
                 out.storage_classes.append(named)
 
+    tiers = ["apiserver", "fileserver", "webserver"] + (["asyncDelete"] if settings.features.async_delete else [])
+    tiers += [t for t in ("mongodb", "redis", "elasticsearch") if _in_cluster(settings)[t]]
+    scheduling = {"scheduling": settings.scheduling}  # named first: a tier's class may come from it
+    scheduling |= {f"{t}.scheduling": getattr(settings, _FIELD.get(t, t)).scheduling for t in tiers}
+    if settings.agent.enabled:
+        scheduling |= {"agent.scheduling": settings.agent.scheduling, "agent.taskScheduling": settings.agent.task_scheduling}
+    for path, spec in scheduling.items():
+        named = spec.priority_class_name
+        if named and all(n.name != named for n in out.existing if n.kind == "PriorityClass"):
+            out.existing.append(Named("PriorityClass", named, key(f"{path}.priorityClassName")))
     if edge.mode == "ingress" and edge.ingress_class_name:
         out.existing.append(Named("IngressClass", edge.ingress_class_name, key("edge.ingressClassName")))
     for path, ref in (("tls.routeIssuer", tls.route_issuer if tls.route_certificates != "router-default" else None),

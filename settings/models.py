@@ -12,56 +12,13 @@ import ipaddress
 import re
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
-from pydantic.alias_generators import to_camel
+from pydantic import AfterValidator, Field, ValidationInfo, field_validator, model_validator
+
+from .base import KeyedError, Model, deep_merge
+from .scheduling import Scheduling
+from .scheduling import merged as merged_scheduling
 
 from .quantities import Cpu, DnsLabel, HostName, Memory, StorageSize, dns1123_subdomain, parse_quantity
-
-
-class KeyedError(ValueError):
-    """A validation error about one key below the model that raises it (`path`, camelCase, dotted):
-    the message then names that key, not the model's."""
-
-    def __init__(self, path: str, message: str):
-        self.path = path
-        super().__init__(message)
-
-
-def _deep_merge(base: dict, over: dict) -> dict:
-    out = dict(base)
-    for key, value in over.items():
-        out[key] = _deep_merge(out[key], value) if isinstance(value, dict) and isinstance(out.get(key), dict) else value
-    return out
-
-
-class Model(BaseModel):
-    """Base for every settings model: camelCase keys, unknown keys rejected, immutable.
-
-    A stack sets only what differs: a nested setting given as a mapping is merged field by field
-    over that field's default (e.g. `resources: {limits: {memory: 2Gi}}` keeps the default requests
-    and CPU limit). The defaults live here, in the model, and nowhere else."""
-
-    model_config = ConfigDict(
-        extra="forbid",
-        alias_generator=to_camel,
-        populate_by_name=True,
-        frozen=True,
-        validate_default=True,
-    )
-
-    @model_validator(mode="before")
-    @classmethod
-    def _merge_over_defaults(cls, data: object) -> object:
-        if not isinstance(data, dict):
-            return data
-        merged = dict(data)
-        for name, field in cls.model_fields.items():
-            if not isinstance(field.default, BaseModel):
-                continue
-            for key in {field.alias or name, name}:
-                if isinstance(merged.get(key), dict):
-                    merged[key] = _deep_merge(field.default.model_dump(by_alias=True, exclude_unset=True), merged[key])
-        return merged
 
 
 # --------------------------------------------------------------------------------------------
@@ -295,14 +252,30 @@ class FeatureSettings(Model):
     prepopulate_examples: bool = Field(
         default=False, description="Load ClearML's example projects into an empty database at first start."
     )
-    topology_spread: bool = Field(
-        default=True, description="Spread replicated tiers across nodes (soft topology spread constraints)."
+    topology_spread: Literal["preferred", "required", "off"] = Field(
+        default="preferred",
+        description="Spread replicated tiers across nodes and zones: `preferred` (ScheduleAnyway: works on one node "
+        "or zone), `required` (DoNotSchedule: a replica stays Pending rather than share a node or zone; nodes need "
+        "`topology.kubernetes.io/zone`), or `off` (`true`/`false` are read as preferred/off).",
     )
+
+    @field_validator("topology_spread", mode="before")
+    @classmethod
+    def _spread_bool(cls, value: object) -> object:
+        return {True: "preferred", False: "off"}.get(value, value) if isinstance(value, bool) else value
+
+    @property
+    def spread(self) -> str | None:
+        return None if self.topology_spread == "off" else self.topology_spread
+
+
+SCHEDULING = "Where the pods run (merged over the stack-wide `scheduling`)."
 
 
 class ServerTier(Model):
     replicas: int = Field(default=1, ge=1, le=20, description="Number of pods.")
     resources: Resources = Field(description="Requests and limits of the main container.")
+    scheduling: Scheduling = Field(default=Scheduling(), description=SCHEDULING)
 
 
 class ApiServerSettings(ServerTier):
@@ -332,6 +305,7 @@ class WebServerSettings(ServerTier):
 
 class AsyncDeleteSettings(Model):
     resources: Resources = Field(default=_resources("50m", "128Mi", "500m", "512Mi"), description="Requests and limits.")
+    scheduling: Scheduling = Field(default=Scheduling(), description=SCHEDULING)
 
 
 def _in_cluster_only(tier: str, data: object, fields: tuple[str, ...]) -> object:
@@ -356,6 +330,7 @@ class MongoSettings(Model):
     replicas: int = Field(default=1, description="1 (standalone member) or an odd replica-set size: 3, 5 or 7.")
     resources: Resources = Field(default=_resources("200m", "512Mi", "2", "2Gi"), description="Requests and limits.")
     storage: Volume = Field(default=Volume(size="20Gi"), description="Volume claim template of each member.")
+    scheduling: Scheduling = Field(default=Scheduling(), description=SCHEDULING)
     external: ExternalMongo | None = Field(
         default=None, description="Use an existing MongoDB instead of deploying one."
     )
@@ -363,7 +338,7 @@ class MongoSettings(Model):
     @model_validator(mode="before")
     @classmethod
     def _external_alone(cls, data: object) -> object:
-        return _in_cluster_only("MongoDB", data, ("replicas", "resources", "storage"))
+        return _in_cluster_only("MongoDB", data, ("replicas", "resources", "storage", "scheduling"))
 
     @field_validator("replicas")
     @classmethod
@@ -387,12 +362,13 @@ class RedisSettings(Model):
     )
     resources: Resources = Field(default=_resources("50m", "128Mi", "500m", "512Mi"), description="Requests and limits.")
     storage: Volume = Field(default=Volume(size="5Gi"), description="Volume claim template.")
+    scheduling: Scheduling = Field(default=Scheduling(), description=SCHEDULING)
     external: ExternalRedis | None = Field(default=None, description="Use an existing Redis instead of deploying one.")
 
     @model_validator(mode="before")
     @classmethod
     def _external_alone(cls, data: object) -> object:
-        return _in_cluster_only("Redis", data, ("replicas", "resources", "storage"))
+        return _in_cluster_only("Redis", data, ("replicas", "resources", "storage", "scheduling"))
 
 
 class ElasticHost(Model):
@@ -424,6 +400,7 @@ class ElasticSettings(Model):
     resources: Resources = Field(default=_resources("500m", "2Gi", "2", "2Gi"), description="Requests and limits.")
     heap: str = Field(default="1g", description="JVM heap (`-Xms`/`-Xmx`), at most half the memory limit, e.g. `2g`.")
     storage: Volume = Field(default=Volume(size="30Gi"), description="Volume claim template of each node.")
+    scheduling: Scheduling = Field(default=Scheduling(), description=SCHEDULING)
     external: ExternalElastic | None = Field(
         default=None, description="Use an existing Elasticsearch 8 cluster instead of deploying one."
     )
@@ -431,7 +408,7 @@ class ElasticSettings(Model):
     @model_validator(mode="before")
     @classmethod
     def _external_alone(cls, data: object) -> object:
-        return _in_cluster_only("Elasticsearch", data, ("replicas", "resources", "heap", "storage"))
+        return _in_cluster_only("Elasticsearch", data, ("replicas", "resources", "heap", "storage", "scheduling"))
 
     @field_validator("replicas")
     @classmethod
@@ -726,6 +703,9 @@ class AgentSettings(Model):
     )
     resources: Resources = Field(default=_resources("100m", "256Mi", "1", "1Gi"), description="Glue pod.")
     task_resources: Resources = Field(default=_resources("500m", "1Gi", "2", "4Gi"), description="Each task pod.")
+    scheduling: Scheduling = Field(default=Scheduling(), description="Where the glue pod runs (merged over `scheduling`).")
+    task_scheduling: Scheduling = Field(
+        default=Scheduling(), description="Where task pods run (GPU nodes, say); not merged with `scheduling`.")
 
     @field_validator("queue")
     @classmethod
@@ -737,6 +717,22 @@ class AgentSettings(Model):
 
 class Settings(Model):
     """All settings of one stack. Each field is one top-level Pulumi config key."""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _stack_wide_scheduling(cls, data: object) -> object:
+        """`scheduling` under every tier deployed in the cluster, each tier's own merged over it."""
+        if not isinstance(data, dict) or not isinstance(data.get("scheduling"), dict):
+            return data
+        data = dict(data)
+        for tier in ("apiserver", "fileserver", "webserver", "asyncDelete", "mongodb", "redis", "elasticsearch", "agent"):
+            section = data.get(tier, {})
+            if not isinstance(section, dict) or section.get("external") is not None:
+                continue
+            own = section.get("scheduling", {})
+            if isinstance(own, dict):
+                data[tier] = {**section, "scheduling": merged_scheduling(data["scheduling"], own)}
+        return data
 
     @model_validator(mode="before")
     @classmethod
@@ -760,7 +756,7 @@ class Settings(Model):
                 own = given.get(key) or {}
                 if not isinstance(own, dict):
                     continue
-                image = _deep_merge(field.default.model_dump(by_alias=True, exclude_unset=True), own)
+                image = deep_merge(field.default.model_dump(by_alias=True, exclude_unset=True), own)
                 if isinstance(image.get("repository"), str):
                     image["repository"] = mirrored(image["repository"], mirror)
                 given[key] = image
@@ -772,6 +768,9 @@ class Settings(Model):
     images: ImageSettings = Field(default=ImageSettings(), description="Container images, pinned.")
     storage: StorageSettings = Field(default=StorageSettings(), description="Defaults for every volume claim.")
     features: FeatureSettings = Field(default=FeatureSettings(), description="Optional behaviour.")
+    scheduling: Scheduling = Field(
+        default=Scheduling(), description="Where every server pod runs, by default: each tier's `scheduling` is "
+        "merged over it (mappings key by key, the rest replaced). Not the agent's task pods (`agent.taskScheduling`).")
     apiserver: ApiServerSettings = Field(default=ApiServerSettings(), description="ClearML API server tier.")
     fileserver: FileServerSettings = Field(default=FileServerSettings(), description="ClearML file server tier.")
     webserver: WebServerSettings = Field(default=WebServerSettings(), description="ClearML web app tier.")

@@ -33,6 +33,17 @@ VARIANTS = {
         f"{P}:edge": json.dumps({"termination": "reencrypt"}),
         f"{P}:scc": json.dumps({"grants": {"elasticsearch": "nonroot-v2", "mongodb": "nonroot-v2"}}),
     },
+    # Scheduling changes where pods run, never how they are admitted. (No priorityClassName: the
+    # engine cross-check dry-runs these pods, and the Priority plugin refuses an unknown class.)
+    "scheduled-required-spread": lambda: {
+        f"{P}:hosts": json.dumps({"baseDomain": "apps.example.com"}),
+        f"{P}:features": json.dumps({"topologySpread": "required"}),
+        f"{P}:apiserver": json.dumps({"replicas": 2}),
+        f"{P}:scheduling": json.dumps({"nodeSelector": {"node-role.kubernetes.io/infra": ""},
+                                       "tolerations": [{"key": "node-role.kubernetes.io/infra", "operator": "Exists"}],
+                                       "podLabels": {"team": "ml"}, "podAnnotations": {"example.com/owner": "ml"}}),
+        f"{P}:agent": json.dumps({"enabled": True, "taskScheduling": {"nodeSelector": {"nvidia.com/gpu.present": "true"}}}),
+    },
     "single-replica-prod-like": lambda: {
         f"{P}:hosts": json.dumps({"baseDomain": "apps.example.com"}),
         f"{P}:mongodb": json.dumps({"replicas": 5}),
