@@ -35,7 +35,7 @@ import pulumi
 import pulumi_kubernetes as k8s
 from pulumi import _types as pulumi_types
 
-from settings.models import AgentSettings, Image, ImageSettings, ResourceAmounts, Resources
+from settings.models import AgentQueue, AgentSettings, Image, ImageSettings, ResourceAmounts, Resources
 
 from . import clearml_env as ce
 from . import clearml_image as ci
@@ -50,7 +50,6 @@ HEARTBEAT = "/tmp/clearml-agent.heartbeat"
 # Read by the glue (clearml_agent/glue/definitions.py ENV_START_AGENT_SCRIPT_PATH, default
 # `~/__start_agent__.sh`): where each task pod writes the script it runs.
 START_SCRIPT = "/tmp/__start_agent__.sh"
-TASK_TMP_SIZE = "20Gi"  # virtualenv, repository clone and pip caches of one task
 RESTRICTED = "restricted-v2"
 # Read in the task pod by the script the glue generates (clearml_agent/glue/k8s.py CONTAINER_BASH_SCRIPT,
 # clearml-agent >= 1.9.0): skips its apt-get lines, which need root. Older glues run them; they fail harmlessly.
@@ -167,23 +166,32 @@ def _plain(value: Any) -> Any:
     return value
 
 
+def access_env(secret: pulumi.Input[str]) -> list[k8s.core.v1.EnvVarArgs]:
+    """The agent's key and secret, from the generated credentials Secret."""
+    return [w.secret_env("CLEARML_API_ACCESS_KEY", secret, c.K8S_AGENT_KEY),
+            w.secret_env("CLEARML_API_SECRET_KEY", secret, c.K8S_AGENT_SECRET)]
+
+
 def _host_port(url: str) -> str:
     parts = urllib.parse.urlsplit(url)
     return f"{parts.hostname}:{parts.port or (443 if parts.scheme == 'https' else 80)}"
 
 
 class Agent(pulumi.ComponentResource):
-    """Outputs: `service_account` (the glue's), `queue`, `template_config_map` (holds `template.yaml`)."""
+    """One glue per queue (the agent's own queue: `<name>`; each of `queues`: `<name>-<queue slug>`), sharing
+    one ServiceAccount and Role. Outputs: `service_account` (the glues'), `queues`, `template_config_maps`
+    (each holds one queue's `template.yaml`)."""
 
     service_account: pulumi.Output[str]
-    queue: str
-    template_config_map: pulumi.Output[str]
+    queues: list[str]
+    template_config_maps: list[pulumi.Output[str]]
 
     def __init__(self, name: str, args: AgentArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("clearml:agent:Agent", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
-        spec, ns, pull = args.settings, args.namespace, args.images.pull_policy
+        spec, ns = args.settings, args.namespace
 
+        self.template_config_maps: list[pulumi.Output[str]] = []
         account = w.service_account(name, ns, COMPONENT, child, scc=args.scc)
         task_account = w.service_account(f"{name}-task", ns, TASK_COMPONENT, child)
         role = k8s.rbac.v1.Role(
@@ -201,16 +209,27 @@ class Agent(pulumi.ComponentResource):
             opts=child,
         )
 
-        def access_env(secret: pulumi.Input[str]) -> list[k8s.core.v1.EnvVarArgs]:
-            return [w.secret_env("CLEARML_API_ACCESS_KEY", secret, c.K8S_AGENT_KEY),
-                    w.secret_env("CLEARML_API_SECRET_KEY", secret, c.K8S_AGENT_SECRET)]
+        for suffix, queue in spec.all_queues:
+            self._glue(name if suffix is None else f"{name}-{suffix}", queue, args, account.metadata.name,
+                       task_account.metadata.name)
+
+        self.service_account = account.metadata.name
+        self.queues = [queue.name for _, queue in spec.all_queues]
+        self.register_outputs({"service_account": self.service_account, "queues": self.queues,
+                               "template_config_maps": self.template_config_maps})
+
+    def _glue(self, name: str, queue: AgentQueue, args: AgentArgs, account: pulumi.Output[str],
+              task_account: pulumi.Output[str]) -> None:
+        """One glue Deployment (`name`) serving `queue`, with its task-pod template in a ConfigMap."""
+        child = pulumi.ResourceOptions(parent=self)
+        spec, ns, pull = args.settings, args.namespace, args.images.pull_policy
 
         def task_template(secret: str, task_account_name: str, app_url: str, files_url: str) -> str:
             main = w.container(
                 name="task",  # the glue renames it after the pod and sets image, command and args
-                image=spec.task_image.ref,
+                image=queue.task_image.ref,
                 pull_policy=pull,
-                resources_spec=spec.task_resources,
+                resources_spec=queue.task_resources,
                 read_only_root_filesystem=True,
                 env_vars=w.env({
                     "HOME": "/tmp",  # ~/clearml.conf, ~/.clearml (venvs, caches), pip --user installs
@@ -225,12 +244,13 @@ class Agent(pulumi.ComponentResource):
             )
             pod = _plain(w.pod_template(
                 pull_secrets=args.images.pull_secrets,
-                scheduling=spec.task_scheduling,
+                scheduling=queue.task_scheduling,
                 component=TASK_COMPONENT,
                 service_account=task_account_name,
                 containers=[main],
-                volumes=[w.empty_dir("tmp", TASK_TMP_SIZE)],
+                volumes=[w.empty_dir("tmp", queue.task_tmp_size)],
                 restart_policy="Never",
+                runtime_class=queue.runtime_class_name,
                 # Admitted under restricted-v2 only, even if the glue's account is granted more.
                 required_scc=RESTRICTED,
             ))
@@ -243,7 +263,7 @@ class Agent(pulumi.ComponentResource):
             }, indent=2, sort_keys=True) + "\n"
 
         template_text = pulumi.Output.all(
-            args.credentials_secret, task_account.metadata.name, args.public_urls["app"], args.public_urls["files"]
+            args.credentials_secret, task_account, args.public_urls["app"], args.public_urls["files"]
         ).apply(lambda values: task_template(*values))
         config = k8s.core.v1.ConfigMap(
             f"{name}-config",
@@ -275,7 +295,7 @@ class Agent(pulumi.ComponentResource):
             pull_policy=pull,
             resources_spec=spec.resources,
             read_only_root_filesystem=True,
-            command=["python3", f"{CONFIG_DIR}/launcher.py", "--queue", spec.queue, "--max-pods", str(spec.max_pods),
+            command=["python3", f"{CONFIG_DIR}/launcher.py", "--queue", queue.name, "--max-pods", str(queue.max_pods),
                      "--namespace", ns, "--template-yaml", f"{CONFIG_DIR}/template.yaml", "--heartbeat", HEARTBEAT],
             env_vars=w.env({
                 "HOME": "/tmp",  # kubectl's cache, clearml_agent's ~/.clearml
@@ -289,7 +309,7 @@ class Agent(pulumi.ComponentResource):
                 "CLEARML_FILES_HOST": args.public_urls["files"],
                 # Fixed: the glue finds its task pods by a label derived from the worker id.
                 "CLEARML_WORKER_ID": name,
-                "CLEARML_DOCKER_IMAGE": spec.task_image.ref,  # tasks that name no container image
+                "CLEARML_DOCKER_IMAGE": queue.task_image.ref,  # tasks that name no container image
                 "CLEARML_K8S_GLUE_START_AGENT_SCRIPT_PATH": START_SCRIPT,
             }) + access_env(args.credentials_secret),
             mounts=[w.mount("config", CONFIG_DIR, read_only=True), w.mount("kubectl", KUBECTL_DIR, read_only=True),
@@ -308,7 +328,7 @@ class Agent(pulumi.ComponentResource):
                 scheduling=args.settings.scheduling,
                 required_scc=args.scc,
                 component=COMPONENT,
-                service_account=account.metadata.name,
+                service_account=account,
                 automount_token=True,  # kubectl talks to the Kubernetes API as this account
                 containers=[glue],
                 init_containers=[copy_kubectl, wait],
@@ -321,9 +341,4 @@ class Agent(pulumi.ComponentResource):
                 annotations={"checksum/config": checksum},
             ),
         )
-
-        self.service_account = account.metadata.name
-        self.queue = spec.queue
-        self.template_config_map = config.metadata.name
-        self.register_outputs({"service_account": self.service_account, "queue": self.queue,
-                               "template_config_map": self.template_config_map})
+        self.template_config_maps.append(config.metadata.name)

@@ -35,10 +35,14 @@ def selector_labels(component: str) -> dict[str, str]:
     return {"app.kubernetes.io/name": f"clearml-{component}", "app.kubernetes.io/part-of": PART_OF}
 
 
+def _extended(spec: Resources) -> dict[str, str]:
+    return {name: str(count) for name, count in spec.extended.items()}
+
+
 def resources(spec: Resources) -> k8s.core.v1.ResourceRequirementsArgs:
     return k8s.core.v1.ResourceRequirementsArgs(
-        requests={"cpu": spec.requests.cpu, "memory": spec.requests.memory},
-        limits={"cpu": spec.limits.cpu, "memory": spec.limits.memory},
+        requests={"cpu": spec.requests.cpu, "memory": spec.requests.memory, **_extended(spec)},
+        limits={"cpu": spec.limits.cpu, "memory": spec.limits.memory, **_extended(spec)},
     )
 
 
@@ -163,6 +167,7 @@ def pod_template(
     automount_token: bool = False,
     pull_secrets: Sequence[str] = (),
     scheduling: Scheduling | None = None,
+    runtime_class: str | None = None,
 ) -> k8s.core.v1.PodTemplateSpecArgs:
     """`required_scc` pins the pod to one SCC (`openshift.io/required-scc`, OpenShift 4.14+). It is only set
     for tiers with an explicit grant: without the pin, restricted-v2 is tried first and a grant has no effect.
@@ -193,6 +198,7 @@ def pod_template(
             tolerations=[t.manifest() for t in scheduling.tolerations] or None,
             affinity=scheduling.affinity,
             priority_class_name=scheduling.priority_class_name,
+            runtime_class_name=runtime_class,
         ),
     )
 

@@ -12,7 +12,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 from .cluster import Cluster, Forbidden, Unreachable, api_path
-from .needs import MIN_KUBERNETES, Access, Api, Named, Needs, key
+from .needs import MIN_KUBERNETES, Access, Api, Needs, key
 
 DEFAULT_CLASS_ANNOTATIONS = ("storageclass.kubernetes.io/is-default-class",
                              "storageclass.beta.kubernetes.io/is-default-class")
@@ -22,6 +22,7 @@ _LOOKUP = {
     "StorageClass": ("storage.k8s.io", "v1", "storageclasses"),
     "IngressClass": ("networking.k8s.io", "v1", "ingressclasses"),
     "PriorityClass": ("scheduling.k8s.io", "v1", "priorityclasses"),
+    "RuntimeClass": ("node.k8s.io", "v1", "runtimeclasses"),
     "Issuer": ("cert-manager.io", "v1", "issuers"),
     "ClusterIssuer": ("cert-manager.io", "v1", "clusterissuers"),
     "ClusterRole": ("rbac.authorization.k8s.io", "v1", "clusterroles"),

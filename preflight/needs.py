@@ -203,6 +203,12 @@ def needs(settings: Settings) -> Needs:
         named = spec.priority_class_name
         if named and all(n.name != named for n in out.existing if n.kind == "PriorityClass"):
             out.existing.append(Named("PriorityClass", named, key(f"{path}.priorityClassName")))
+    if settings.agent.enabled:
+        for i, (suffix, queue) in enumerate(settings.agent.all_queues):
+            path = "agent.runtimeClassName" if suffix is None else f"agent.queues[{i - 1}].runtimeClassName"
+            runtime = queue.runtime_class_name
+            if runtime and all(n.name != runtime for n in out.existing if n.kind == "RuntimeClass"):
+                out.existing.append(Named("RuntimeClass", runtime, key(path)))
     if edge.mode == "ingress" and edge.ingress_class_name:
         out.existing.append(Named("IngressClass", edge.ingress_class_name, key("edge.ingressClassName")))
     for path, ref in (("tls.routeIssuer", tls.route_issuer if tls.route_certificates != "router-default" else None),

@@ -20,8 +20,10 @@ import tempfile
 import time
 from pathlib import Path
 
+import yaml
+
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from engine_env import ROOT, bin_dir, install_example_prerequisites, prepare, script  # noqa: E402
+from engine_env import ROOT, bin_dir, install_example_prerequisites, install_stack_prerequisites, prepare, script  # noqa: E402
 
 SECRET_SIG = "4dabf18193072939515e22adb298388d"  # Pulumi's marker of a secret value
 
@@ -73,6 +75,7 @@ def main() -> None:
         try:
             for stack in args.stacks:
                 pulumi = ["pulumi", "--non-interactive", "--color", "never"]
+                install_stack_prerequisites(env, yaml.safe_load((ROOT / f"Pulumi.{stack}.yaml").read_text())["config"])
                 timed(pulumi + ["stack", "init", stack], project, env)
                 first_up = timed(pulumi + ["up", "--yes", "--skip-preview", "--stack", stack], project, env)
                 state = json.loads(subprocess.run(pulumi + ["stack", "export", "--stack", stack], cwd=project, env=env,

@@ -66,3 +66,34 @@ def install_example_prerequisites(env: dict[str, str]) -> None:
                  ["wait", "--for=condition=Ready", "clusterissuer", "-l", "app.kubernetes.io/part-of=clearml-openshift-tests",
                   "--timeout=60s"]):
         subprocess.run([kubectl, *args], env=env, check=True, capture_output=True, text=True, timeout=90)
+
+
+def install_stack_prerequisites(env: dict[str, str], config: dict) -> None:
+    """What one stack expects to find (its `config:` mapping, as in Pulumi.<stack>.yaml): its namespace
+    when the stack does not create it, and every Secret key it references (external services, image
+    pull secrets), with placeholder values. Derived from the settings by preflight's own `needs`."""
+    import json  # noqa: PLC0415
+
+    sys.path.insert(0, str(ROOT))
+    from preflight.needs import needs  # noqa: PLC0415
+    from settings import settings_from_config  # noqa: PLC0415
+
+    wanted = needs(settings_from_config({k: v if isinstance(v, str) else json.dumps(v) for k, v in config.items()}))
+    kubectl = str(bin_dir() / "kubectl")
+
+    def run(*args: str, stdin: str | None = None) -> str:
+        return subprocess.run([kubectl, *args], env=env, input=stdin, check=True, capture_output=True, text=True,
+                              timeout=90).stdout
+
+    if not wanted.create_namespace:
+        manifest = run("create", "namespace", wanted.namespace, "--dry-run=client", "-o", "yaml")
+        run("apply", "-f", "-", stdin=manifest)
+    keys: dict[str, set[str]] = {}
+    for ref in wanted.secrets:
+        keys.setdefault(ref.name, set()).add(ref.key)
+    for name, names in sorted(keys.items()):
+        literals = [f"--from-literal={k}=placeholder-for-{name}-{k}" for k in sorted(names)]
+        kind = ["docker-registry", name, "--docker-server=registry.example.com", "--docker-username=u",
+                "--docker-password=p"] if names == {".dockerconfigjson"} else ["generic", name, *literals]
+        manifest = run("create", "secret", *kind, "-n", wanted.namespace, "--dry-run=client", "-o", "yaml")
+        run("apply", "-f", "-", stdin=manifest)

@@ -90,6 +90,19 @@ class ResourceAmounts(Model):
 class Resources(Model):
     requests: ResourceAmounts = Field(description="What the scheduler reserves.")
     limits: ResourceAmounts = Field(description="The most the container may use (at least the requests).")
+    extended: dict[str, Annotated[int, Field(ge=1)]] = Field(
+        default_factory=dict,
+        description="Extended resources, e.g. `{nvidia.com/gpu: 1}`: requested and limited alike (Kubernetes needs both equal).")
+
+    @field_validator("extended")
+    @classmethod
+    def _extended_names(cls, value: dict[str, int]) -> dict[str, int]:
+        for name in value:
+            prefix, _, rest = name.partition("/")
+            if not rest or "." not in prefix or prefix.endswith("kubernetes.io") or name.startswith("requests."):
+                raise ValueError(f"{name!r} is not an extended resource name (a domain and a name, e.g. nvidia.com/gpu; "
+                                 "not kubernetes.io)")
+        return value
 
     @model_validator(mode="after")
     def _limits_cover_requests(self) -> Resources:
@@ -685,34 +698,104 @@ class NetworkPolicySettings(Model):
 _QUEUE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$")
 
 
-class AgentSettings(Model):
-    enabled: bool = Field(default=False, description="Deploy the ClearML Kubernetes agent (k8s glue).")
-    image: Image = Field(
-        default=Image(repository="docker.io/allegroai/clearml-agent-k8s-base", tag="1.24-21"),
-        description="Image of the glue pod.",
-    )
-    queue: str = Field(default="k8s", description="ClearML queue the agent serves.")
-    max_pods: int = Field(default=4, ge=1, le=500, description="Most task pods at a time.")
+_TASK_FIELDS = ("maxPods", "taskImage", "taskResources", "taskScheduling", "runtimeClassName", "taskTmpSize")
+
+
+class TaskPodSettings(Model):
+    """What the task pods of one queue get; the agent's own values are every queue's defaults."""
+
+    max_pods: int = Field(default=4, ge=1, le=500, description="Most task pods of this queue at a time.")
     task_image: Image = Field(
         default=Image(repository="docker.io/library/python", tag="3.11-slim-bookworm"),
         description="Default image of task pods (must contain python3 and pip; see README).",
     )
+    task_resources: Resources = Field(
+        default=_resources("500m", "1Gi", "2", "4Gi"),
+        description="Each task pod; `extended` asks for GPUs and other extended resources.")
+    task_scheduling: Scheduling = Field(
+        default=Scheduling(), description="Where task pods run (GPU nodes, say); not merged with `scheduling`.")
+    runtime_class_name: str | None = Field(
+        default=None, description="RuntimeClass of task pods, e.g. `nvidia` (preflight checks it exists).")
+    task_tmp_size: StorageSize = Field(
+        default="20Gi", description="Size limit of each task pod's `/tmp` (virtualenv, repository, caches).")
+
+    @field_validator("runtime_class_name")
+    @classmethod
+    def _runtime_class(cls, value: str | None) -> str | None:
+        return None if value is None else dns1123_subdomain(value)
+
+
+def _queue_name(value: str) -> str:
+    if not _QUEUE.match(value):
+        raise ValueError(f"{value!r} is not a queue name (letters, digits, '_', '.', '-')")
+    return value
+
+
+def queue_slug(queue: str) -> str:
+    """The part of an extra queue's glue names (`clearml-agent-<slug>`) that comes from its queue."""
+    return re.sub(r"[^a-z0-9]+", "-", queue.lower()).strip("-")[:40].rstrip("-")
+
+
+class AgentQueue(TaskPodSettings):
+    name: str = Field(description="ClearML queue this glue serves.")
+
+    @field_validator("name")
+    @classmethod
+    def _name(cls, value: str) -> str:
+        return _queue_name(value)
+
+
+class AgentSettings(TaskPodSettings):
+    enabled: bool = Field(default=False, description="Deploy the ClearML Kubernetes agent (k8s glue).")
+    image: Image = Field(
+        default=Image(repository="docker.io/allegroai/clearml-agent-k8s-base", tag="1.24-21"),
+        description="Image of the glue pods.",
+    )
+    queue: str = Field(default="k8s", description="ClearML queue the agent serves (with the task settings above).")
+    queues: list[AgentQueue] = Field(
+        default_factory=list,
+        description="More queues, each served by a glue of its own (`clearml-agent-<queue>`) with its own task pods; "
+        "unset task settings come from the agent's.")
     kubectl_image: Image = Field(
         default=Image(repository="registry.k8s.io/kubectl", tag="v1.32.0"),
         description="Image the glue's kubectl is copied from (needs `cp`; the glue image keeps its own under /root).",
     )
-    resources: Resources = Field(default=_resources("100m", "256Mi", "1", "1Gi"), description="Glue pod.")
-    task_resources: Resources = Field(default=_resources("500m", "1Gi", "2", "4Gi"), description="Each task pod.")
-    scheduling: Scheduling = Field(default=Scheduling(), description="Where the glue pod runs (merged over `scheduling`).")
-    task_scheduling: Scheduling = Field(
-        default=Scheduling(), description="Where task pods run (GPU nodes, say); not merged with `scheduling`.")
+    resources: Resources = Field(default=_resources("100m", "256Mi", "1", "1Gi"), description="Each glue pod.")
+    scheduling: Scheduling = Field(default=Scheduling(), description="Where the glue pods run (merged over `scheduling`).")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _queues_inherit(cls, data: object) -> object:
+        """Each extra queue starts from the agent's task settings (mappings merged key by key)."""
+        if not isinstance(data, dict) or not isinstance(data.get("queues"), list):
+            return data
+        inherited = {k: data[k] for k in _TASK_FIELDS if k in data}
+        return {**data, "queues": [deep_merge(inherited, q) if isinstance(q, dict) else q for q in data["queues"]]}
 
     @field_validator("queue")
     @classmethod
     def _queue(cls, value: str) -> str:
-        if not _QUEUE.match(value):
-            raise ValueError(f"{value!r} is not a queue name (letters, digits, '_', '.', '-')")
-        return value
+        return _queue_name(value)
+
+    @model_validator(mode="after")
+    def _distinct_queues(self) -> AgentSettings:
+        names, slugs = [self.queue], {}
+        for i, q in enumerate(self.queues):
+            if q.name in names:
+                raise KeyedError(f"queues.{i}.name", f"queue {q.name} is served twice: each queue needs one glue")
+            slug = queue_slug(q.name)
+            if not slug or slug in slugs:
+                raise KeyedError(f"queues.{i}.name", f"queue {q.name} gives the glue name clearml-agent-{slug}, "
+                                 f"{'empty' if not slug else 'as ' + slugs[slug] + ' does'}: rename one")
+            names.append(q.name)
+            slugs[slug] = q.name
+        return self
+
+    @property
+    def all_queues(self) -> list[tuple[str | None, AgentQueue]]:
+        """(name suffix of its glue, queue): the agent's own queue first (no suffix), then `queues`."""
+        own = AgentQueue(name=self.queue, **{f: getattr(self, f) for f in TaskPodSettings.model_fields})
+        return [(None, own)] + [(queue_slug(q.name), q) for q in self.queues]
 
 
 class Settings(Model):

@@ -27,6 +27,9 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 PROJECT = "clearml-openshift"
+# Every stack file of the repository: each test that covers stacks covers all of them, deriving what it
+# expects from the stack's settings (tiers in-cluster or external, features on or off).
+STACKS = sorted(p.name[len("Pulumi."):-len(".yaml")] for p in ROOT.glob("Pulumi.*.yaml"))
 MOCK_CA = "-----BEGIN CERTIFICATE-----\nMOCKCA\n-----END CERTIFICATE-----\n"
 
 

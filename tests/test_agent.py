@@ -252,16 +252,16 @@ def test_apiserver_creates_the_agent_user_with_a_role():
 
 def test_outputs_and_children(agent, mocks):
     component = agent["component"]
-    assert component.queue == "gpu-queue"
+    assert component.queues == ["gpu-queue"]
     for r in mocks.resources:
         if r.typ.startswith("kubernetes:") and not r.name.startswith("clearml-credentials"):
             assert r.parent.endswith("clearml:agent:Agent::clearml-agent"), r.name
             assert r.name.startswith("clearml-agent"), r.name
 
     async def values():
-        return await component.service_account.future(), await component.template_config_map.future()
+        return await component.service_account.future(), [await m.future() for m in component.template_config_maps]
 
-    assert asyncio.get_event_loop().run_until_complete(values()) == ("clearml-agent", "clearml-agent")
+    assert asyncio.get_event_loop().run_until_complete(values()) == ("clearml-agent", ["clearml-agent"])
 
 
 # ---- the launcher against a stand-in clearml_agent package -----------------------------------------------

@@ -11,7 +11,7 @@ import pytest
 
 from admission import Namespace, admit, load_scc
 from policy.tls_verification import TLS_VERIFICATION_OFF
-from tests.conftest import MOCK_CA, ROOT, deploy, deploy_config, env_of, pod_templates, run_program, stack_config, unwrap
+from tests.conftest import MOCK_CA, ROOT, STACKS, deploy, deploy_config, env_of, pod_templates, run_program, stack_config, unwrap
 
 P = "clearml-openshift"
 
@@ -248,7 +248,7 @@ CLUSTER_ROLES_4_11 = {f"system:openshift:scc:{n}" for n in (
     "privileged", "restricted", "restricted-v2")}
 
 
-@pytest.mark.parametrize("stack", ["dev", "prod"])
+@pytest.mark.parametrize("stack", STACKS)
 def test_no_scc_grant_by_default(mocks, stack):
     _run(mocks, stack_config(stack))
     for binding in mocks.of_kind("RoleBinding"):

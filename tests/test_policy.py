@@ -41,7 +41,7 @@ from policy.policies import (
     violations,
 )
 from policy.tls_verification import tls_verification_off
-from tests.conftest import ROOT, deploy, run_program, stack_config, unwrap
+from tests.conftest import ROOT, STACKS, deploy, run_program, stack_config, unwrap
 
 P = "clearml-openshift"
 UNKNOWN = unknowns.UNKNOWN_STRING_VALUE
@@ -482,7 +482,7 @@ def test_only_kubernetes_objects_are_judged():
 
 
 def _variant(name: str) -> dict[str, str]:
-    if name in ("dev", "prod"):
+    if name in STACKS:
         return stack_config(name)
     config = stack_config("dev")
     if name == "dev+agent":
@@ -492,7 +492,7 @@ def _variant(name: str) -> dict[str, str]:
     return config
 
 
-@pytest.mark.parametrize("variant", ["dev", "prod", "dev+agent", "dev+ingress"])
+@pytest.mark.parametrize("variant", [*STACKS, "dev+agent", "dev+ingress"])
 def test_every_manifest_of_the_program_passes_every_rule(mocks, variant):
     deploy(lambda: run_program(_variant(variant)))
     judged = [r for r in mocks.resources if not r.read]

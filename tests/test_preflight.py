@@ -201,7 +201,7 @@ def test_a_referenced_secret_needs_the_namespace_first():
 def test_access_denied_names_the_verbs_and_kind():
     cluster = FakeCluster(denied={("create", "statefulsets"), ("delete", "statefulsets"), ("create", "namespaces")})
     problems = _problems(cluster)
-    assert f"access: you may not create, delete statefulsets.apps in namespace clearml: ask a cluster admin " \
+    assert "access: you may not create, delete statefulsets.apps in namespace clearml: ask a cluster admin " \
            "for the `admin` role in the namespace (oc adm policy add-role-to-user admin <you> -n clearml)" in problems
     assert f"{P}:namespace.create: you may not create namespaces: create the project first (oc new-project clearml) " \
            "and set namespace.create: false" in problems

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from tests.conftest import (
-    PROJECT, containers, deploy, deploy_config, env_of, is_secret, pod_templates, run_program, stack_config, unwrap,
+    PROJECT, STACKS, containers, deploy, deploy_config, env_of, is_secret, pod_templates, run_program, stack_config, unwrap,
 )
 
 
@@ -168,7 +168,7 @@ def test_services_select_pods_and_target_named_ports(dev):
             assert port["targetPort"] in ports, (svc["metadata"]["name"], port)
 
 
-@pytest.mark.parametrize("stack", ["dev", "prod"])
+@pytest.mark.parametrize("stack", STACKS)
 def test_probes_and_resources_on_every_container(mocks, stack):
     deploy(lambda: run_program(stack_config(stack)))
     for name, spec in pod_templates(mocks.resources):

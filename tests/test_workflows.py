@@ -20,7 +20,7 @@ from tests.conftest import ROOT
 
 WORKFLOWS = ROOT / ".github" / "workflows"
 LINT = ROOT / "scripts" / "lint-workflows.sh"
-STACKS = sorted(p.name[len("Pulumi."):-len(".yaml")] for p in ROOT.glob("Pulumi.*.yaml"))
+from tests.conftest import STACKS
 
 
 def load(name: str) -> dict:
@@ -93,8 +93,13 @@ def test_lint_script_fails_on_findings(tmp_path):
 
 # ---- what each workflow does ---------------------------------------------------------------------
 
-def test_stacks_are_the_repository_stacks():
-    assert STACKS == ["dev", "prod"]
+# The environments the workflows preview, deploy and check for drift: a subset of the repository's
+# stacks (the example stacks, gpu and external-services, are not deployed by this repository's CI).
+ENVIRONMENTS = load("preview.yml")["jobs"]["preview"]["strategy"]["matrix"]["stack"]
+
+
+def test_environments_are_repository_stacks():
+    assert {"dev", "prod"} <= set(ENVIRONMENTS) <= set(STACKS)
 
 
 def test_preview_runs_on_pull_requests_for_every_stack_and_comments():
@@ -103,7 +108,7 @@ def test_preview_runs_on_pull_requests_for_every_stack_and_comments():
     assert workflow["permissions"] == {"contents": "read", "pull-requests": "write"}
     job = workflow["jobs"]["preview"]
     assert job["strategy"]["fail-fast"] is False
-    assert job["strategy"]["matrix"]["stack"] == STACKS
+    assert job["strategy"]["matrix"]["stack"] == ENVIRONMENTS
     group = job["concurrency"]["group"]
     assert "github.event.pull_request.number" in group and "matrix.stack" in group
     [preview] = [s for s in steps_of(job) if s.get("id") == "preview"]
@@ -139,7 +144,7 @@ def test_drift_is_scheduled_per_stack_and_opens_issues():
     assert workflow["permissions"] == {"contents": "read", "issues": "write"}
     job = workflow["jobs"]["drift"]
     assert job["strategy"]["fail-fast"] is False
-    assert job["strategy"]["matrix"]["stack"] == STACKS
+    assert job["strategy"]["matrix"]["stack"] == ENVIRONMENTS
     assert job["concurrency"]["cancel-in-progress"] is False and "matrix.stack" in job["concurrency"]["group"]
     [check] = [s for s in steps_of(job) if "scripts/pulumi.sh drift" in s.get("run", "")]
     assert 'drift "$STACK"' in check["run"]
@@ -307,7 +312,7 @@ def test_readme_documents_every_secret_and_variable():
         for _kind, name in re.findall(r"\b(secrets|vars)\.([A-Z_]+)", path.read_text()):
             names.add(name)
         for name in re.findall(r"(?:secrets|vars)\[format\('([A-Z_]+)_\{0\}'", path.read_text()):
-            names.update(f"{name}_{stack.upper()}" for stack in STACKS)
+            names.update(f"{name}_{stack.upper()}" for stack in ENVIRONMENTS)
     assert names >= {"PULUMI_ACCESS_TOKEN", "PULUMI_BACKEND_URL", "PULUMI_CONFIG_PASSPHRASE", "KUBECONFIG_PROD"}
     for name in names:
         assert f"`{name}`" in section or f"`{name.rsplit('_', 1)[0]}_<STACK>`" in section, name

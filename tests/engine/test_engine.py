@@ -17,7 +17,8 @@ import sys
 import pytest
 import yaml
 
-from tests.engine.conftest import ROOT, Engine
+from settings import settings_from_config
+from tests.engine.conftest import ROOT, Engine, install_stack_prerequisites
 
 STACKS = sorted(p.name[len("Pulumi."):-len(".yaml")] for p in ROOT.glob("Pulumi.*.yaml"))
 WORKLOAD_KINDS = ("deployments", "statefulsets", "jobs")
@@ -57,8 +58,25 @@ def _check_namespace_annotated_as_on_openshift(engine: Engine, namespace: str) -
 
 
 @pytest.mark.parametrize("stack", STACKS)
+def _expected(stack: str, config: dict) -> dict:
+    """What the lifecycle of this stack must find, from its settings and the README's count table
+    (which a unit test keeps equal to what the program registers)."""
+    settings = settings_from_config({k: v if isinstance(v, str) else json.dumps(v) for k, v in config.items()})
+    row = re.search(rf"^\| {re.escape(stack)} \| \d+ \| (\d+) \|", (ROOT / "README.md").read_text(), re.M)
+    assert row, f"README.md has no resource-count row for {stack}"
+    tls, edge = settings.tls, settings.edge
+    certificates = (tls.bootstraps_ca + 3 * (edge.mode == "route" and tls.route_certificates == "external-certificate")
+                    + (settings.elasticsearch.external is None) + (edge.termination == "reencrypt"))
+    claims = {"clearml-fileserver-data"} | {f"data-clearml-{t}-0" for t in ("mongodb", "redis")
+                                            if getattr(settings, t).external is None}
+    return {"objects": int(row.group(1)), "certificates": certificates, "claims": claims}
+
+
 def test_lifecycle(engine: Engine, stack: str):
     config_text, namespace = _lifecycle_stack(stack)
+    config = yaml.safe_load(config_text)["config"]
+    expected = _expected(stack, config)
+    install_stack_prerequisites(engine.env, config)
     engine.new_stack(stack, config_text)
 
     preview = engine.pulumi("preview", stack=stack)
@@ -70,7 +88,7 @@ def test_lifecycle(engine: Engine, stack: str):
 
     # Every object of the state exists in the cluster.
     objects = _deployed_objects(engine, stack)
-    assert len(objects) >= 40
+    assert len(objects) == expected["objects"]
     for obj in objects:
         kind = obj["type"].rsplit(":", 1)[1]
         name = obj["outputs"]["metadata"]["name"]
@@ -79,7 +97,7 @@ def test_lifecycle(engine: Engine, stack: str):
         assert engine.kubectl(*args).strip(), f"{kind} {name} is not in the cluster"
     routes = engine.objects(namespace, "routes.route.openshift.io")
     assert {r["metadata"]["name"] for r in routes} == {"clearml-app", "clearml-api", "clearml-files"}
-    assert len(engine.objects(namespace, "certificates.cert-manager.io")) >= 5
+    assert len(engine.objects(namespace, "certificates.cert-manager.io")) == expected["certificates"]
 
     _check_namespace_annotated_as_on_openshift(engine, namespace)
     engine.pulumi("preview", "--expect-no-changes", stack=stack)  # a second up would change nothing
@@ -121,7 +139,7 @@ def test_lifecycle(engine: Engine, stack: str):
     assert code == 1 and "unreachable cluster" in report, report
 
     claims_before = {c["metadata"]["name"] for c in engine.objects(namespace, "persistentvolumeclaims")}
-    assert "clearml-fileserver-data" in claims_before and "data-clearml-mongodb-0" in claims_before
+    assert expected["claims"] <= claims_before, claims_before
     engine.pulumi("destroy", "--yes", "--skip-preview", stack=stack)
     for kind in WORKLOAD_KINDS:
         assert engine.objects(namespace, kind) == [], f"{kind} left after destroy"

@@ -19,7 +19,7 @@ import statistics
 import pytest
 import yaml
 
-from tests.engine.conftest import ROOT, Engine
+from tests.engine.conftest import ROOT, Engine, install_stack_prerequisites
 
 STACKS = sorted(p.name[len("Pulumi."):-len(".yaml")] for p in ROOT.glob("Pulumi.*.yaml"))
 PACK = ROOT / "policy"
@@ -46,7 +46,9 @@ def _preview(engine: Engine, stack: str, *args: str, check: bool = True):
 @pytest.mark.parametrize("stack", STACKS)
 def test_every_stack_passes_the_pack(engine: Engine, timings, stack: str):
     name = f"policy-{stack}"
-    engine.new_stack(name, (ROOT / f"Pulumi.{stack}.yaml").read_text())
+    text = (ROOT / f"Pulumi.{stack}.yaml").read_text()
+    install_stack_prerequisites(engine.env, yaml.safe_load(text)["config"])
+    engine.new_stack(name, text)
     run = _preview(engine, name, "--policy-pack", str(PACK))
     assert PACK_LABEL in run.output, f"the policy pack did not run:\n{run.output[-3000:]}"
     assert "mandatory" not in run.output and "advisory" not in run.output, run.output[-6000:]
