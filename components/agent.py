@@ -35,7 +35,7 @@ import pulumi
 import pulumi_kubernetes as k8s
 from pulumi import _types as pulumi_types
 
-from settings.models import AgentQueue, AgentSettings, Image, ImageSettings, ResourceAmounts, Resources
+from settings.models import AgentQueue, AgentSettings, Image, ImageSettings, ResourceAmounts, Resources, SccProfile
 
 from . import clearml_env as ce
 from . import clearml_image as ci
@@ -147,7 +147,7 @@ class AgentArgs:
     credentials_secret: pulumi.Input[str]  # the `clearml-credentials` Secret, generated with `k8s_agent=True`
     apiserver_url: str  # in-cluster API server URL (ApiServer.url)
     public_urls: Mapping[str, pulumi.Input[str]]  # "app" and "files": what tasks print and store in artifact URLs
-    scc: str | None = None  # an SCC granted to the glue beyond restricted-v2 (SccSettings tier `agent`)
+    scc: SccProfile | None = None  # the SCC granted to the glue beyond restricted-v2, and its identity (SccSettings.profile tier `agent`)
     kubectl_image: Image = KUBECTL_IMAGE
 
 

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_kubernetes as k8s
 
-from settings.models import ApiServerSettings, FeatureSettings, ImageSettings
+from settings.models import ApiServerSettings, FeatureSettings, ImageSettings, SccProfile
 
 from . import agent
 from . import clearml_env as ce
@@ -41,7 +41,7 @@ class ApiServerArgs:
     k8s_agent: bool = False  # the Kubernetes agent's `secure.credentials.k8s_agent` user
     # The file server's volume claim, mounted for the example artifacts when pre-population is on.
     fileserver_claim: pulumi.Input[str] | None = None
-    scc: str | None = None  # an SCC granted to this tier beyond restricted-v2 (SccSettings)
+    scc: SccProfile | None = None  # the SCC granted to this tier beyond restricted-v2, and its identity (SccSettings.profile)
 
 
 class ApiServer(pulumi.ComponentResource):

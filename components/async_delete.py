@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 import pulumi
 
-from settings.models import AsyncDeleteSettings, ImageSettings
+from settings.models import AsyncDeleteSettings, ImageSettings, SccProfile
 
 from . import clearml_env as ce
 from . import clearml_image as ci
@@ -26,7 +26,7 @@ class AsyncDeleteArgs:
     server_config: pulumi.Input[str]
     fileserver_url: str
     files_url: str
-    scc: str | None = None  # an SCC granted to this tier beyond restricted-v2 (SccSettings)
+    scc: SccProfile | None = None  # the SCC granted to this tier beyond restricted-v2, and its identity (SccSettings.profile)
 
 
 class AsyncDelete(pulumi.ComponentResource):

@@ -19,7 +19,7 @@ import pulumi
 import pulumi_kubernetes as k8s
 import pulumi_random as random
 
-from settings.models import ElasticSettings, FeatureSettings, ImageSettings, TlsSettings
+from settings.models import ElasticSettings, FeatureSettings, ImageSettings, SccProfile, TlsSettings
 
 from . import seeding
 from . import workload as w
@@ -45,7 +45,7 @@ class ElasticsearchArgs:
     storage_class: str | None
     issuer: dict[str, str]  # issuer of the in-cluster certificate
     tls: TlsSettings
-    scc: str | None = None  # an SCC granted to this tier beyond restricted-v2 (SccSettings)
+    scc: SccProfile | None = None  # the SCC granted to this tier beyond restricted-v2, and its identity (SccSettings.profile)
 
 
 class Elasticsearch(pulumi.ComponentResource):

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_kubernetes as k8s
 
-from settings.models import FeatureSettings, FileServerSettings, ImageSettings
+from settings.models import FeatureSettings, FileServerSettings, ImageSettings, SccProfile
 
 from . import clearml_env as ce
 from . import clearml_image as ci
@@ -31,7 +31,7 @@ class FileServerArgs:
     redis_port: int
     redis_password: ce.SecretRef | None
     credentials_secret: pulumi.Input[str]
-    scc: str | None = None  # an SCC granted to this tier beyond restricted-v2 (SccSettings)
+    scc: SccProfile | None = None  # the SCC granted to this tier beyond restricted-v2, and its identity (SccSettings.profile)
 
 
 class FileServer(pulumi.ComponentResource):

@@ -17,7 +17,7 @@ import pulumi
 import pulumi_kubernetes as k8s
 import pulumi_random as random
 
-from settings.models import FeatureSettings, ImageSettings, MongoSettings, ResourceAmounts, Resources
+from settings.models import FeatureSettings, ImageSettings, MongoSettings, ResourceAmounts, Resources, SccProfile
 
 from . import workload as w
 from .clearml_env import SecretRef
@@ -71,7 +71,7 @@ class MongoDBArgs:
     images: ImageSettings
     features: FeatureSettings
     storage_class: str | None
-    scc: str | None = None  # an SCC granted to this tier beyond restricted-v2 (SccSettings)
+    scc: SccProfile | None = None  # the SCC granted to this tier beyond restricted-v2, and its identity (SccSettings.profile)
 
 
 class MongoDB(pulumi.ComponentResource):

@@ -7,7 +7,7 @@ import pulumi_kubernetes as k8s
 import pulumi_random as random
 from dataclasses import dataclass
 
-from settings.models import ImageSettings, RedisSettings
+from settings.models import ImageSettings, RedisSettings, SccProfile
 
 from . import workload as w
 
@@ -21,7 +21,7 @@ class RedisArgs:
     settings: RedisSettings
     images: ImageSettings
     storage_class: str | None
-    scc: str | None = None  # an SCC granted to this tier beyond restricted-v2 (SccSettings)
+    scc: SccProfile | None = None  # the SCC granted to this tier beyond restricted-v2, and its identity (SccSettings.profile)
 
 
 class Redis(pulumi.ComponentResource):

@@ -54,7 +54,7 @@ class ClearmlServer(pulumi.ComponentResource):
         settings = args.settings
         child = pulumi.ResourceOptions(parent=self)
         ns = settings.namespace.name
-        grants = settings.scc.grants
+        grants = {tier: settings.scc.profile(tier) for tier in settings.scc.grants}
         for tier, scc in settings.scc.elevated.items():
             pulumi.log.warn(f"{tier} is granted the SCC {scc} (acknowledged in scc.acknowledge): "
                             "its pods may run as root or reach the host", self)

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_kubernetes as k8s
 
-from settings.models import FeatureSettings, ImageSettings, TlsSettings, WebServerSettings
+from settings.models import FeatureSettings, ImageSettings, SccProfile, TlsSettings, WebServerSettings
 
 from . import workload as w
 from .certificate import Certificate, CertificateArgs, service_dns_names
@@ -148,7 +148,7 @@ class WebServerArgs:
     tls_issuer: dict[str, str] | None = None
     tls: TlsSettings | None = None
     public_hosts: dict[str, str] | None = None
-    scc: str | None = None  # an SCC granted to this tier beyond restricted-v2 (SccSettings)
+    scc: SccProfile | None = None  # the SCC granted to this tier beyond restricted-v2, and its identity (SccSettings.profile)
 
 
 class WebServer(pulumi.ComponentResource):

@@ -13,7 +13,7 @@ from collections.abc import Mapping, Sequence
 import pulumi
 import pulumi_kubernetes as k8s
 
-from settings.models import Resources
+from settings.models import Resources, SccProfile
 from settings.scheduling import Scheduling
 
 from .security import container_security_context, pod_security_context
@@ -163,7 +163,7 @@ def pod_template(
     termination_grace_seconds: int = 30,
     annotations: Mapping[str, pulumi.Input[str]] | None = None,
     restart_policy: str | None = None,
-    required_scc: str | None = None,
+    required_scc: SccProfile | str | None = None,
     automount_token: bool = False,
     pull_secrets: Sequence[str] = (),
     scheduling: Scheduling | None = None,
@@ -171,14 +171,20 @@ def pod_template(
 ) -> k8s.core.v1.PodTemplateSpecArgs:
     """`required_scc` pins the pod to one SCC (`openshift.io/required-scc`, OpenShift 4.14+). It is only set
     for tiers with an explicit grant: without the pin, restricted-v2 is tried first and a grant has no effect.
+    A granted tier's profile (`SccSettings.profile`) also shapes the pod's and every container's security
+    context for that SCC (`components/security.py`).
 
     `automount_token` mounts the ServiceAccount token: only for a pod that talks to the Kubernetes API.
     `pull_secrets` (`images.pullSecrets`) become the pod's `imagePullSecrets`; `scheduling` (the tier's
     `scheduling` setting) places the pod and adds the user's labels and annotations to the program's."""
     scheduling = scheduling or Scheduling()
     all_annotations = {**scheduling.pod_annotations, **(annotations or {})}
-    if required_scc:
-        all_annotations["openshift.io/required-scc"] = required_scc
+    profile = SccProfile(required_scc) if isinstance(required_scc, str) else required_scc
+    if profile:
+        all_annotations["openshift.io/required-scc"] = profile.name
+        for c in [*containers, *init_containers]:
+            c.security_context = container_security_context(
+                read_only_root_filesystem=bool(c.security_context.read_only_root_filesystem), profile=profile)
     return k8s.core.v1.PodTemplateSpecArgs(
         metadata=k8s.meta.v1.ObjectMetaArgs(labels={**scheduling.pod_labels, **labels(component)},
                                             annotations=all_annotations or None),
@@ -186,7 +192,7 @@ def pod_template(
             service_account_name=service_account,
             automount_service_account_token=automount_token,
             enable_service_links=False,
-            security_context=pod_security_context(),
+            security_context=pod_security_context(profile),
             init_containers=list(init_containers) or None,
             containers=list(containers),
             volumes=list(volumes) or None,
@@ -204,7 +210,7 @@ def pod_template(
 
 
 def service_account(name: str, namespace: pulumi.Input[str], component: str,
-                    opts: pulumi.ResourceOptions, scc: str | None = None) -> k8s.core.v1.ServiceAccount:
+                    opts: pulumi.ResourceOptions, scc: SccProfile | None = None) -> k8s.core.v1.ServiceAccount:
     """The tier's own ServiceAccount; with `scc`, also the RoleBinding that lets it use that SCC.
 
     The grant is namespaced (a RoleBinding in the ClearML namespace) and names only this
@@ -219,7 +225,7 @@ def service_account(name: str, namespace: pulumi.Input[str], component: str,
     if scc:
         from .scc_grant import SccGrant, SccGrantArgs  # noqa: PLC0415 (scc_grant imports this module)
 
-        SccGrant(f"{name}-scc-{scc}", SccGrantArgs(namespace=namespace, service_account=name, scc=scc,
+        SccGrant(f"{name}-scc-{scc.name}", SccGrantArgs(namespace=namespace, service_account=name, scc=scc.name,
                                                    component=component), opts=opts)
     return account
 

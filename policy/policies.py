@@ -237,12 +237,16 @@ def check_scc_admission(manifest: Manifest) -> list[str]:
 
 def check_pod_security_restricted(manifest: Manifest) -> list[str]:
     """Every pod template meets the Kubernetes Pod Security `restricted` profile as written
-    (Pod Security admission fills nothing in)."""
+    (Pod Security admission fills nothing in), except a pod pinned to an SCC that runs as root or
+    reaches the host (anyuid, ...): such a grant is what the scc-grants rule makes you acknowledge, and
+    OpenShift then labels the namespace for a laxer profile itself."""
     errors = []
     for pod in pod_templates(manifest):
         if not pod.known or is_unknown(pod.annotations):
             continue
         annotations = pod.annotations if isinstance(pod.annotations, dict) else {}
+        if annotations.get("openshift.io/required-scc") in ELEVATED_SCCS:
+            continue
         view = _admission_view(pod.spec)
         if view is None or any(is_unknown(v) for k, v in annotations.items() if "apparmor" in k):
             continue
@@ -679,7 +683,8 @@ CHECKS: dict[str, Callable[..., list[str]]] = {
 DESCRIPTIONS = {
     "restricted-v2-admission": "Every pod template is admitted by OpenShift under restricted-v2 (or the SCC it pins "
                                "with openshift.io/required-scc), UID range, fsGroup and volume types included.",
-    "pod-security-restricted": "Every pod template meets the Kubernetes Pod Security restricted profile.",
+    "pod-security-restricted": "Every pod template meets the Kubernetes Pod Security restricted profile, unless it "
+                               "is pinned to an SCC the scc-grants rule must acknowledge (anyuid, privileged, host*).",
     "scc-grants": "No SCC beyond nonroot-v2 is granted unless the policy config acknowledges it, and no custom SCC.",
     "edge-tls": "Every Route terminates TLS and never allows plain HTTP; every Ingress host is covered by spec.tls.",
     "no-literal-secrets": "Secret values come from Secrets: none literal in env, command lines or ConfigMaps.",

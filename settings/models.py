@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import ipaddress
 import re
+from dataclasses import dataclass
 from typing import Annotated, Literal
 
 from pydantic import AfterValidator, Field, ValidationInfo, field_validator, model_validator
@@ -644,6 +645,29 @@ KNOWN_SCCS = ("restricted-v2", "restricted", "nonroot-v2", "nonroot", "hostnetwo
 ELEVATED_SCCS = ("hostnetwork-v2", "hostnetwork", "hostmount-anyuid", "hostaccess", "anyuid", "privileged")
 
 
+# The SCCs a granted tier's pods are shaped for (settings `scc.identities`): nonroot-v2 runs the UID
+# you choose, anyuid the image's own user. Other grants keep the restricted-v2 shape, pinned to the SCC.
+IDENTITY_SCCS = ("nonroot-v2", "anyuid")
+
+
+class SccIdentity(Model):
+    run_as_user: int | None = Field(default=None, ge=1, description="UID the containers run as (never 0).")
+    run_as_group: int | None = Field(default=None, ge=0, description="Primary GID of the containers.")
+    fs_group: int | None = Field(
+        default=None, ge=0, description="Group that owns the volumes (with nonroot-v2, defaults to runAsUser).")
+
+
+@dataclass(frozen=True)
+class SccProfile:
+    """What a tier's pods run under: the SCC pinned (`openshift.io/required-scc`) and the identity it
+    needs. Built by `SccSettings.profile`; `components/security.py` shapes the pod from it."""
+
+    name: str
+    run_as_user: int | None = None
+    run_as_group: int | None = None
+    fs_group: int | None = None
+
+
 class SccSettings(Model):
     grants: dict[Tier, str] = Field(
         default_factory=dict,
@@ -654,6 +678,12 @@ class SccSettings(Model):
         default_factory=list,
         description="SCCs that run as root or reach the host (anyuid, privileged, host*) that you accept granting; "
         "every such grant must be listed here.",
+    )
+    identities: dict[Tier, SccIdentity] = Field(
+        default_factory=dict,
+        description="Who a granted tier's containers run as: required with nonroot-v2 (`{runAsUser: 1000}`; fsGroup "
+        "defaults to it, so the data volume is writable), optional with anyuid (unset: the image's own user, root "
+        "included). Under restricted-v2 OpenShift assigns both: no identity there.",
     )
 
     @model_validator(mode="after")
@@ -673,7 +703,26 @@ class SccSettings(Model):
                 problems.append(f"acknowledge lists {scc!r}, which no tier is granted")
         if problems:
             raise ValueError("; ".join(problems))
+        for tier, identity in self.identities.items():
+            scc = self.grants.get(tier)
+            if scc not in IDENTITY_SCCS:
+                raise KeyedError(f"identities.{tier}", f"{tier} runs under {scc or 'restricted-v2'}, which assigns the "
+                                 "UID and fsGroup itself; identities apply to tiers granted nonroot-v2 or anyuid")
+        for tier, scc in self.grants.items():
+            if scc == "nonroot-v2" and (tier not in self.identities or self.identities[tier].run_as_user is None):
+                raise KeyedError(f"identities.{tier}.runAsUser",
+                                 f"{tier} is granted nonroot-v2, which runs the UID you choose: set it (the official "
+                                 "images: Elasticsearch 1000, MongoDB 999, Redis 999; the image must work as that UID)")
         return self
+
+    def profile(self, tier: str) -> SccProfile | None:
+        """The SCC and identity of a granted tier's pods; None under restricted-v2."""
+        scc = self.grants.get(tier)
+        if scc is None:
+            return None
+        identity = self.identities.get(tier) or SccIdentity()
+        fs_group = identity.fs_group if identity.fs_group is not None or scc != "nonroot-v2" else identity.run_as_user
+        return SccProfile(scc, identity.run_as_user, identity.run_as_group, fs_group)
 
     @property
     def elevated(self) -> dict[str, str]:

@@ -70,8 +70,10 @@ def _rows(model: type[BaseModel], prefix: str, inherited: Any = None) -> list[st
         description = (field.description or "").replace("|", "\\|")
         value = _effective(field, inherited)
         rows.append(f"| `{key}` | {_type_name(field.annotation)} | {_default(field, value, not prefix)} | {description} |")
+        origin = typing.get_origin(field.annotation)
+        item = {dict: ".<name>", list: "[i]"}.get(origin, "")  # a mapping of, or a list of, objects
         for sub in _models_in(field.annotation):
-            rows += _rows(sub, f"{key}.", value if isinstance(value, dict) else None)
+            rows += _rows(sub, f"{key}{item}.", value if isinstance(value, dict) and not item else None)
     return rows
 
 

@@ -22,7 +22,7 @@ from admission import Namespace, admit, check_restricted, load_scc
 from components import agent as agent_module
 from components.agent import Agent, AgentArgs, apiserver_user_env
 from components.credentials import K8S_AGENT_KEY, K8S_AGENT_SECRET, Credentials, CredentialsArgs
-from settings.models import AgentSettings, Image, ImageSettings
+from settings.models import AgentSettings, Image, ImageSettings, SccProfile
 from tests.conftest import containers, deploy, env_of, unwrap
 
 NS = "ml"
@@ -34,7 +34,7 @@ SETTINGS = AgentSettings(
 URLS = {"app": "https://ml-app.apps.example.com", "files": "https://ml-files.apps.example.com"}
 
 
-def _deploy(mocks, scc: str | None = None) -> dict[str, Any]:
+def _deploy(mocks, scc: SccProfile | None = None) -> dict[str, Any]:
     def build():
         credentials = Credentials("clearml-credentials", CredentialsArgs(namespace=NS, k8s_agent=True))
         return Agent("clearml-agent", AgentArgs(
@@ -86,10 +86,12 @@ def test_both_pods_use_the_shared_security_builder(agent):
 
 
 def test_task_pods_are_pinned_to_restricted_v2_even_when_the_glue_is_granted_more(mocks):
-    agent = _deploy(mocks, scc="nonroot-v2")
+    agent = _deploy(mocks, scc=SccProfile("nonroot-v2", run_as_user=1000, fs_group=1000))
     annotations = agent["deployment"]["spec"]["template"]["metadata"]["annotations"]
     assert annotations["openshift.io/required-scc"] == "nonroot-v2"
+    assert agent["glue"]["securityContext"]["runAsUser"] == 1000
     assert agent["task"]["metadata"]["annotations"] == {"openshift.io/required-scc": "restricted-v2"}
+    assert "runAsUser" not in agent["task"]["spec"]["securityContext"]
 
 
 # ---- RBAC and tokens -------------------------------------------------------------------------------

@@ -261,7 +261,8 @@ def test_grants_bind_one_service_account_and_pin_the_scc(mocks, monkeypatch):
     warnings = []
     monkeypatch.setattr(pulumi.log, "warn", lambda msg, resource=None, *a, **k: warnings.append(msg))
     # Runs the program itself (not the cached run): the warning is a side effect of running it.
-    config = _config(scc={"grants": {"elasticsearch": "nonroot-v2", "redis": "anyuid"}, "acknowledge": ["anyuid"]})
+    config = _config(scc={"grants": {"elasticsearch": "nonroot-v2", "redis": "anyuid"}, "acknowledge": ["anyuid"],
+                          "identities": {"elasticsearch": {"runAsUser": 1000}}})
     deploy(lambda: run_program(config))
     bindings = {unwrap(b.inputs)["metadata"]["name"]: unwrap(b.inputs) for b in mocks.of_kind("RoleBinding")
                 if unwrap(b.inputs)["roleRef"]["name"].startswith("system:openshift:scc:")}
@@ -281,7 +282,7 @@ def test_grants_bind_one_service_account_and_pin_the_scc(mocks, monkeypatch):
 
 
 def test_every_rolebinding_references_an_existing_role(mocks):
-    _run(mocks, _config(scc={"grants": {"apiserver": "nonroot-v2"}}))
+    _run(mocks, _config(scc={"grants": {"apiserver": "nonroot-v2"}, "identities": {"apiserver": {"runAsUser": 1000}}}))
     roles = {unwrap(r.inputs)["metadata"]["name"] for r in mocks.of_kind("Role")}
     for binding in mocks.of_kind("RoleBinding"):
         ref = unwrap(binding.inputs)["roleRef"]

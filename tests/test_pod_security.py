@@ -31,7 +31,8 @@ VARIANTS = {
         f"{P}:hosts": json.dumps({"baseDomain": "apps.example.com"}),
         f"{P}:agent": json.dumps({"enabled": True}),
         f"{P}:edge": json.dumps({"termination": "reencrypt"}),
-        f"{P}:scc": json.dumps({"grants": {"elasticsearch": "nonroot-v2", "mongodb": "nonroot-v2"}}),
+        f"{P}:scc": json.dumps({"grants": {"elasticsearch": "nonroot-v2", "mongodb": "nonroot-v2"},
+                                 "identities": {"elasticsearch": {"runAsUser": 1000}, "mongodb": {"runAsUser": 999}}}),
     },
     # Scheduling changes where pods run, never how they are admitted. (No priorityClassName: the
     # engine cross-check dry-runs these pods, and the Priority plugin refuses an unknown class.)
@@ -94,7 +95,13 @@ def test_admitted_by_restricted_v2_in_a_random_uid_namespace(templates, scc_name
 
 def test_pod_security_restricted(templates):
     for name, spec in templates:
-        assert check_restricted(spec) == [], name
+        assert check_restricted(spec) == [], name  # nonroot-v2 with its identity included
+
+
+def _identity(spec: dict[str, Any]) -> set[str]:
+    """The identity fields a tier granted nonroot-v2 or anyuid may carry (settings scc.identities)."""
+    granted = spec["_annotations"].get("openshift.io/required-scc") in ("nonroot-v2", "anyuid")
+    return {"runAsUser", "runAsGroup", "fsGroup"} if granted else set()
 
 
 FORBIDDEN_FIELDS = {"runAsUser", "runAsGroup", "fsGroup", "seLinuxOptions", "sysctls", "hostPort",
@@ -114,13 +121,14 @@ def _walk(value: Any, path: str = ""):
 def test_no_fixed_ids_selinux_or_host_access_anywhere(templates):
     for name, spec in templates:
         for path, key, value in _walk({k: v for k, v in spec.items() if k != "_annotations"}):
-            if key in FORBIDDEN_FIELDS:
+            if key in FORBIDDEN_FIELDS and not (key in _identity(spec) and path.startswith(".securityContext.")):
                 assert key == "privileged" and value is False, f"{name}{path} = {value!r}"
 
 
 def test_every_container_uses_the_shared_builder(templates):
     for name, spec in templates:
-        assert spec["securityContext"] == {"runAsNonRoot": True, "seccompProfile": {"type": "RuntimeDefault"}}, name
+        pod = {k: v for k, v in spec["securityContext"].items() if k not in _identity(spec)}
+        assert pod == {"runAsNonRoot": True, "seccompProfile": {"type": "RuntimeDefault"}}, name
         for c in containers(spec):
             sc = c["securityContext"]
             assert sc["allowPrivilegeEscalation"] is False and sc["capabilities"] == {"drop": ["ALL"]}, (name, c["name"])

@@ -506,7 +506,8 @@ def test_every_manifest_of_the_program_passes_every_rule(mocks, variant):
 def test_an_acknowledged_anyuid_grant_passes_only_with_the_matching_policy_config(mocks, monkeypatch):
     monkeypatch.setattr("pulumi.log.warn", lambda *a, **k: None)
     config = stack_config("dev")
-    config[f"{P}:scc"] = json.dumps({"grants": {"redis": "anyuid", "elasticsearch": "nonroot-v2"}, "acknowledge": ["anyuid"]})
+    config[f"{P}:scc"] = json.dumps({"grants": {"redis": "anyuid", "elasticsearch": "nonroot-v2"}, "acknowledge": ["anyuid"],
+                                     "identities": {"elasticsearch": {"runAsUser": 1000}}})
     deploy(lambda: run_program(config))
     judged = [r for r in mocks.resources if not r.read]
 

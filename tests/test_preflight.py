@@ -108,7 +108,7 @@ def test_terminating_namespace():
 @pytest.mark.parametrize("group_version,resource,overrides,setting,fix", [
     ("route.openshift.io/v1", "routes", {}, f"{P}:edge.mode route", "edge.mode: ingress"),
     ("cert-manager.io/v1", "certificates", {}, "cert-manager (every certificate of the stack)", "install cert-manager"),
-    ("security.openshift.io/v1", "securitycontextconstraints", {"scc": {"grants": {"mongodb": "nonroot-v2"}}},
+    ("security.openshift.io/v1", "securitycontextconstraints", {"scc": {"grants": {"mongodb": "nonroot-v2"}, "identities": {"mongodb": {"runAsUser": 1000}}}},
      f"{P}:scc.grants", "remove"),
     ("networking.k8s.io/v1", "ingresses", {"edge": {"mode": "ingress"}}, f"{P}:edge.mode ingress", "a cluster"),
 ])
@@ -159,10 +159,10 @@ def test_no_default_storage_class():
      api_path("cert-manager.io", "v1", "issuers", "corp", "clearml"), f"{P}:tls.internalIssuer.name"),
     ("IngressClass", {"edge": {"mode": "ingress", "ingressClassName": "nginx"}},
      api_path("networking.k8s.io", "v1", "ingressclasses", "nginx"), f"{P}:edge.ingressClassName"),
-    ("ClusterRole", {"scc": {"grants": {"redis": "nonroot-v2"}}},
+    ("ClusterRole", {"scc": {"grants": {"redis": "nonroot-v2"}, "identities": {"redis": {"runAsUser": 1000}}}},
      api_path("rbac.authorization.k8s.io", "v1", "clusterroles", "system:openshift:scc:nonroot-v2"),
      f"{P}:scc.grants.redis"),
-    ("SecurityContextConstraints", {"scc": {"grants": {"redis": "nonroot-v2"}}},
+    ("SecurityContextConstraints", {"scc": {"grants": {"redis": "nonroot-v2"}, "identities": {"redis": {"runAsUser": 1000}}}},
      api_path("security.openshift.io", "v1", "securitycontextconstraints", "nonroot-v2"), f"{P}:scc.grants.redis"),
 ])
 def test_missing_named_object(kind, overrides, path, setting):
@@ -209,7 +209,7 @@ def test_access_denied_names_the_verbs_and_kind():
 
 
 def test_scc_grant_needs_use_or_bind():
-    grants = {"scc": {"grants": {"elasticsearch": "nonroot-v2"}}}
+    grants = {"scc": {"grants": {"elasticsearch": "nonroot-v2"}, "identities": {"elasticsearch": {"runAsUser": 1000}}}}
     only_use = FakeCluster(denied={("bind", "clusterroles/system:openshift:scc:nonroot-v2")})
     assert _problems(only_use, **grants) == []
     neither = FakeCluster(denied={("bind", "clusterroles/system:openshift:scc:nonroot-v2"),

@@ -179,7 +179,7 @@ def test_route_api_not_served(engine: Engine):
 
 def test_scc_api_not_served_with_a_grant(engine: Engine):
     with _unserved(engine, "security.openshift.io/v1", "securitycontextconstraints.security.openshift.io"):
-        problems = _refused(engine, "sccapi", scc={"grants": {"elasticsearch": "nonroot-v2"}})
+        problems = _refused(engine, "sccapi", scc={"grants": {"elasticsearch": "nonroot-v2"}, "identities": {"elasticsearch": {"runAsUser": 1000}}})
     assert problems == [f"{P}:scc.grants: the cluster does not serve SecurityContextConstraints (security.openshift.io/v1 "
                         f"securitycontextconstraints): SCC grants need OpenShift: remove {P}:scc.grants"]
 
@@ -217,7 +217,7 @@ def test_an_identity_that_may_only_view(engine: Engine, tmp_path):
     try:
         problems = _refused(engine, "viewer", env=_kubeconfig_with(engine, tmp_path, token=token),
                             namespace={"name": "pf-viewer", "create": False},
-                            scc={"grants": {"redis": "nonroot-v2"}})
+                            scc={"grants": {"redis": "nonroot-v2"}, "identities": {"redis": {"runAsUser": 1000}}})
     finally:
         engine.kubectl("delete", "namespace", "pf-viewer", "--wait=false", check=False)
     fix = "ask a cluster admin for the `admin` role in the namespace (oc adm policy add-role-to-user admin <you> -n pf-viewer)"
