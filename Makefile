@@ -4,7 +4,7 @@ VENV   ?= venv
 STACK  ?= dev
 PY      = $(VENV)/bin/python
 
-.PHONY: venv test unit engine host images random-provider up preview preflight drift destroy output render benchmark toolchain config-reference clean
+.PHONY: venv test unit engine host images random-provider up preview preflight drift destroy output render benchmark toolchain config-reference readme-tables clean
 
 # The same virtualenv Pulumi uses (Pulumi.yaml: runtime.options.virtualenv).
 $(VENV)/.installed: requirements.txt requirements-dev.txt
@@ -61,6 +61,9 @@ toolchain:  ## build (or reuse) the Pulumi CLI, providers, Kubernetes, etcd, Cor
 
 config-reference: $(VENV)/.installed  ## print the README's configuration reference
 	$(PY) -m settings.reference
+
+readme-tables: $(VENV)/.installed  ## rewrite README's generated tables (configuration reference, Helm chart values)
+	$(PY) scripts/readme_tables.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache
