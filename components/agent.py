@@ -124,21 +124,6 @@ if __name__ == "__main__":
 # Exit 0 while the heartbeat is younger than argv[2] seconds (missing file: exit 1).
 HEARTBEAT_CHECK = "import os,sys,time; sys.exit(time.time() - os.stat(sys.argv[1]).st_mtime > float(sys.argv[2]))"
 
-# The `secure.credentials.k8s_agent` user the apiserver creates at start (clearml-server
-# apiserver/mongo/initialize/__init__.py reads `role`, and `display_name` for role `user`): the agent's
-# key and secret come from `clearml_env.credential_env(..., "k8s_agent")`; these are the rest of the entry.
-K8S_AGENT_USER = "k8s_agent"
-K8S_AGENT_USER_ENV = {
-    f"CLEARML__secure__credentials__{K8S_AGENT_USER}__role": "user",
-    f"CLEARML__secure__credentials__{K8S_AGENT_USER}__display_name": "Kubernetes Agent",
-}
-
-
-def apiserver_user_env() -> list[k8s.core.v1.EnvVarArgs]:
-    """Role and display name of the `k8s_agent` user, for the apiserver (next to its key and secret)."""
-    return w.env(K8S_AGENT_USER_ENV)
-
-
 @dataclass(frozen=True)
 class AgentArgs:
     namespace: str

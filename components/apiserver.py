@@ -9,11 +9,9 @@ import pulumi_kubernetes as k8s
 
 from settings.models import ApiServerSettings, FeatureSettings, ImageSettings, SccProfile
 
-from . import agent
 from . import clearml_env as ce
 from . import clearml_image as ci
 from . import seeding
-from . import credentials as c
 from . import workload as w
 
 COMPONENT = "apiserver"
@@ -66,27 +64,18 @@ class ApiServer(pulumi.ComponentResource):
             "CLEARML__services__async_urls_delete__enabled": str(args.features.async_delete).lower(),
             # The console handler's class (logging.conf) lives here.
             "PYTHONPATH": ci.PYTHON_DIR,
-            # The built-in `tests` user (role user) is revoked at every start in fixed-users mode
-            # (secure.conf `revoke_in_fixed_mode: true`); its generated keys are the SDK keys this
-            # program exports (testsAccessKey/testsSecretKey), so they must stay valid.
-            "CLEARML__secure__credentials__tests__revoke_in_fixed_mode": "false",
         }
         if args.cookie_domain:
             settings_env["CLEARML__apiserver__auth__cookies__domain"] = f".{args.cookie_domain}"
         if spec.gunicorn_workers:
             settings_env["CLEARML_USE_GUNICORN"] = "1"
             settings_env["CLEARML_GUNICORN_WORKERS"] = str(spec.gunicorn_workers)
+        # Users, keys, the token and session secrets and the admin login: files, not environment.
+        secure_volumes, secure_mounts, secure_env = ce.secure_config(creds, "apiserver")
         env_vars = (
             w.env(ce.PROCESS_ENV)
             + ce.peer_env(args.peers)
-            + ce.credential_env(creds, "apiserver", "tests", "services_agent", "fileserver", "webserver",
-                                *(["k8s_agent"] if args.k8s_agent else []))
-            + (agent.apiserver_user_env() if args.k8s_agent else [])
-            + ce.token_env(creds)
-            + [
-                w.secret_env("CLEARML__secure__http__session_secret__apiserver", creds, c.SESSION_SECRET),
-                w.secret_env("CLEARML__apiserver__auth__fixed_users__users", creds, c.FIXED_USERS),
-            ]
+            + secure_env
             + ce.url_prefixes_env(args.files_url)
             + w.env(settings_env)
         )
@@ -108,7 +97,7 @@ class ApiServer(pulumi.ComponentResource):
             command=ci.entrypoint("apiserver"),
             env_vars=env_vars,
             ports=[w.port("http", PORT)],
-            mounts=[w.mount("logs", ci.LOG_DIR), w.mount("tmp", "/tmp"), *ci.config_mounts()] + ca_mounts + files_mounts + seeding.seeded_mounts(ci.APISERVER_SEEDED),
+            mounts=[w.mount("logs", ci.LOG_DIR), w.mount("tmp", "/tmp"), *ci.config_mounts()] + secure_mounts + ca_mounts + files_mounts + seeding.seeded_mounts(ci.APISERVER_SEEDED),
             # /debug.ping needs no authentication (clearml-server schema/services/debug.conf).
             startup=w.http_probe("/debug.ping", "http", period=10, failures=30),
             readiness=w.http_probe("/debug.ping", "http", period=10, failures=3),
@@ -131,7 +120,7 @@ class ApiServer(pulumi.ComponentResource):
                 service_account=account.metadata.name,
                 containers=[main],
                 init_containers=init,
-                volumes=[w.empty_dir("logs", "64Mi"), w.empty_dir("tmp", "1Gi"), *ci.config_volumes(args.server_config)] + ca_volumes + files_volumes + seeding.seeded_volumes(ci.APISERVER_SEEDED),
+                volumes=[w.empty_dir("logs", "64Mi"), w.empty_dir("tmp", "1Gi"), *ci.config_volumes(args.server_config)] + secure_volumes + ca_volumes + files_volumes + seeding.seeded_volumes(ci.APISERVER_SEEDED),
                 replicas=spec.replicas,
                 spread=args.features.spread,
                 termination_grace_seconds=60,

@@ -36,11 +36,13 @@ class AsyncDelete(pulumi.ComponentResource):
         super().__init__("clearml:asyncdelete:AsyncDelete", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
         image = args.images.clearml
+        # The token secret: a file, not environment.
+        secure_volumes, secure_mounts, secure_env = ce.secure_config(args.credentials_secret, "async-delete")
         env_vars = (
             w.env(ce.PROCESS_ENV)
             + w.env({"PYTHONPATH": f"{ci.APISERVER_DIR}:{ci.PYTHON_DIR}"})
             + ce.peer_env(args.peers)
-            + ce.token_env(args.credentials_secret)
+            + secure_env
             + ce.url_prefixes_env(args.files_url)
         )
         # No port to probe: readiness and liveness check that the worker can reach its peers.
@@ -58,7 +60,7 @@ class AsyncDelete(pulumi.ComponentResource):
             command=["python3", "-m", "jobs.async_urls_delete", "--fileserver-host", args.fileserver_url],
             working_dir=ci.WORKDIR,
             env_vars=env_vars,
-            mounts=[w.mount("tmp", "/tmp"), *ci.config_mounts()] + ca_mounts + seeding.seeded_mounts(ci.APISERVER_SEEDED),
+            mounts=[w.mount("tmp", "/tmp"), *ci.config_mounts()] + secure_mounts + ca_mounts + seeding.seeded_mounts(ci.APISERVER_SEEDED),
             readiness=w.exec_probe(probe_cmd, period=30, timeout=25, failures=3),
             liveness=w.exec_probe(probe_cmd, period=60, timeout=25, failures=5, initial_delay=30),
         )
@@ -78,7 +80,7 @@ class AsyncDelete(pulumi.ComponentResource):
                 service_account=account.metadata.name,
                 containers=[main],
                 init_containers=init,
-                volumes=[w.empty_dir("tmp", "1Gi"), *ci.config_volumes(args.server_config)] + ca_volumes + seeding.seeded_volumes(ci.APISERVER_SEEDED),
+                volumes=[w.empty_dir("tmp", "1Gi"), *ci.config_volumes(args.server_config)] + secure_volumes + ca_volumes + seeding.seeded_volumes(ci.APISERVER_SEEDED),
                 termination_grace_seconds=60,
             ),
         )

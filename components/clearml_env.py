@@ -89,26 +89,23 @@ def elastic_ca_volumes(peers: Peers) -> tuple[list[k8s.core.v1.VolumeArgs], list
     return [volume], [k8s.core.v1.VolumeMountArgs(name="elastic-ca", mount_path=ELASTIC_CA_DIR, read_only=True)]
 
 
-def credential_env(secret: pulumi.Input[str], *names: str) -> list[k8s.core.v1.EnvVarArgs]:
-    """`secure.credentials.<name>.user_key/user_secret` for each named system user."""
-    keys = {
-        "apiserver": (c.APISERVER_KEY, c.APISERVER_SECRET),
-        "tests": (c.TESTS_KEY, c.TESTS_SECRET),
-        "services_agent": (c.AGENT_KEY, c.AGENT_SECRET),
-        "fileserver": (c.FILESERVER_KEY, c.FILESERVER_SECRET),
-        "webserver": (c.WEBSERVER_KEY, c.WEBSERVER_SECRET),
-        "k8s_agent": (c.K8S_AGENT_KEY, c.K8S_AGENT_SECRET),
-    }
-    out = []
-    for name in names:
-        key, value = keys[name]
-        out.append(secret_env(f"CLEARML__secure__credentials__{name}__user_key", secret, key))
-        out.append(secret_env(f"CLEARML__secure__credentials__{name}__user_secret", secret, value))
-    return out
+SECURE_CONFIG_DIR = "/etc/clearml/secure"
+# Where the server processes read configuration files (clearml-server apiserver/config/basic.py and
+# fileserver/config/basic.py: `CLEARML_CONFIG_DIR`, `:`-separated, replaces the default
+# /opt/clearml/config): the program's ConfigMap, then the generated credentials.
+CONFIG_DIRS = f"/opt/clearml/config:{SECURE_CONFIG_DIR}"
 
 
-def token_env(secret: pulumi.Input[str]) -> list[k8s.core.v1.EnvVarArgs]:
-    return [secret_env("CLEARML__secure__auth__token_secret", secret, c.TOKEN_SECRET)]
+def secure_config(secret: pulumi.Input[str], reader: str
+                  ) -> tuple[list[k8s.core.v1.VolumeArgs], list[k8s.core.v1.VolumeMountArgs], list[k8s.core.v1.EnvVarArgs]]:
+    """The generated credentials `reader` needs, as configuration files (`credentials.CONFIG_FILES`)
+    in SECURE_CONFIG_DIR: the volume (only those keys of the Secret, readable by the pod's group),
+    its mount and `CLEARML_CONFIG_DIR`."""
+    items = [k8s.core.v1.KeyToPathArgs(key=key, path=path) for key, path in c.CONFIG_FILES[reader].items()]
+    volume = k8s.core.v1.VolumeArgs(name="secure-config", secret=k8s.core.v1.SecretVolumeSourceArgs(
+        secret_name=secret, default_mode=0o440, items=items))
+    mount = k8s.core.v1.VolumeMountArgs(name="secure-config", mount_path=SECURE_CONFIG_DIR, read_only=True)
+    return [volume], [mount], env({"CLEARML_CONFIG_DIR": CONFIG_DIRS})
 
 
 def url_prefixes_env(files_url: str) -> list[k8s.core.v1.EnvVarArgs]:

@@ -4,6 +4,11 @@ ClearML creates a user for every `secure.credentials.<name>` entry at start-up, 
 key and secret configured (clearml-server `apiserver/mongo/initialize`). Generating them once with
 pulumi-random and keeping them in state makes them stable across `pulumi up` runs and reinstalls,
 so agents and SDK clients configured with them keep working.
+
+The server processes read them as configuration files, not environment variables: the Secret also
+holds one `.conf` file per reader with only what that reader needs (`CONFIG_FILES`), which the tiers
+mount into `SECURE_CONFIG_DIR` (`clearml_env.secure_config`). A file in a Secret volume is not in
+the process environment, `/proc/<pid>/environ`, crash dumps or `kubectl describe`.
 """
 
 from __future__ import annotations
@@ -30,9 +35,51 @@ WEBSERVER_KEY, WEBSERVER_SECRET = "webserver_key", "webserver_secret"
 TOKEN_SECRET = "auth_token_secret"
 SESSION_SECRET = "session_secret"
 ADMIN_USER, ADMIN_PASSWORD = "admin_username", "admin_password"
-FIXED_USERS = "fixed_users"
 
 ADMIN_USERNAME = "admin"
+# The Kubernetes agent's user: its role and display name (clearml-server apiserver/mongo/initialize reads
+# `role`, and `display_name` for role `user`), next to its generated key and secret.
+K8S_AGENT_USER = "k8s_agent"
+K8S_AGENT_ENTRY = {"role": "user", "display_name": "Kubernetes Agent"}
+
+# The configuration files in the Secret: Secret key -> (reader, path in SECURE_CONFIG_DIR). ClearML names
+# a file's top-level key after its path: `secure.conf` holds `secure.*`, `apiserver.conf` `apiserver.*`.
+APISERVER_SECURE, APISERVER_USERS = "apiserver.secure.conf", "apiserver.users.conf"
+FILESERVER_SECURE, ASYNC_DELETE_SECURE = "fileserver.secure.conf", "async-delete.secure.conf"
+CONFIG_FILES = {
+    "apiserver": {APISERVER_SECURE: "secure.conf", APISERVER_USERS: "apiserver.conf"},
+    "fileserver": {FILESERVER_SECURE: "secure.conf"},
+    "async-delete": {ASYNC_DELETE_SECURE: "secure.conf"},
+}
+USERS = ("apiserver", "tests", "services_agent", "fileserver", "webserver")
+_PAIRS = {"apiserver": (APISERVER_KEY, APISERVER_SECRET), "tests": (TESTS_KEY, TESTS_SECRET),
+          "services_agent": (AGENT_KEY, AGENT_SECRET), "fileserver": (FILESERVER_KEY, FILESERVER_SECRET),
+          "webserver": (WEBSERVER_KEY, WEBSERVER_SECRET), K8S_AGENT_USER: (K8S_AGENT_KEY, K8S_AGENT_SECRET)}
+
+
+def config_files(values: dict[str, str]) -> dict[str, str]:
+    """The `.conf` files (JSON, which is HOCON) from the generated values, each with only what its
+    reader needs: the API server all users, the token and session secrets and the admin login; the
+    file server its own user; async-delete the token secret."""
+    def user(name: str, **extra: object) -> dict[str, object]:
+        key, secret = _PAIRS[name]
+        return {"user_key": values[key], "user_secret": values[secret], **extra}
+
+    users = {name: user(name) for name in USERS}
+    # The tests user is revoked when fixed users are on (secure.conf `revoke_in_fixed_mode: true`); its
+    # keys are the SDK keys this program exports (testsAccessKey/testsSecretKey): they must stay valid.
+    users["tests"]["revoke_in_fixed_mode"] = False
+    if K8S_AGENT_KEY in values:
+        users[K8S_AGENT_USER] = user(K8S_AGENT_USER, **K8S_AGENT_ENTRY)
+    token = {"token_secret": values[TOKEN_SECRET]}
+    admin = {"username": ADMIN_USERNAME, "password": values[ADMIN_PASSWORD], "name": "Administrator"}
+    files = {
+        APISERVER_SECURE: {"credentials": users, "auth": token, "http": {"session_secret": {"apiserver": values[SESSION_SECRET]}}},
+        APISERVER_USERS: {"auth": {"fixed_users": {"users": [admin]}}},
+        FILESERVER_SECURE: {"credentials": {"fileserver": user("fileserver")}},
+        ASYNC_DELETE_SECURE: {"auth": token},
+    }
+    return {name: json.dumps(tree, indent=2, sort_keys=True) + "\n" for name, tree in files.items()}
 
 
 @dataclass(frozen=True)
@@ -86,15 +133,15 @@ class Credentials(pulumi.ComponentResource):
         if args.k8s_agent:
             values[K8S_AGENT_KEY] = access_key("k8s-agent-key")
             values[K8S_AGENT_SECRET] = secret_value("k8s-agent-secret")
-        # `apiserver.auth.fixed_users.users` as HOCON (JSON is valid HOCON), for an env var.
-        values[FIXED_USERS] = values[ADMIN_PASSWORD].apply(
-            lambda password: json.dumps([{"username": ADMIN_USERNAME, "password": password, "name": "Administrator"}])
-        )
+        generated = {k: v for k, v in values.items() if k != ADMIN_USER}
+        files = pulumi.Output.all(**generated).apply(config_files)
+        string_data = {**values, **{name: files.apply(lambda f, n=name: f[n]) for name in
+                                    (APISERVER_SECURE, APISERVER_USERS, FILESERVER_SECURE, ASYNC_DELETE_SECURE)}}
         secret = k8s.core.v1.Secret(
             f"{name}-secret",
             metadata=k8s.meta.v1.ObjectMetaArgs(name=name, namespace=args.namespace, labels=w.labels("server")),
             type="Opaque",
-            string_data=values,
+            string_data=string_data,
             opts=child,
         )
         self.secret_name = secret.metadata.name

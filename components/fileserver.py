@@ -70,8 +70,10 @@ class FileServer(pulumi.ComponentResource):
             })
             + ([w.secret_env("CLEARML_REDIS_SERVICE_PASSWORD", args.redis_password.name, args.redis_password.key)]
                if args.redis_password else [])
-            + ce.credential_env(args.credentials_secret, "fileserver")
         )
+        # Its own user's key and secret: a file, not environment.
+        secure_volumes, secure_mounts, secure_env = ce.secure_config(args.credentials_secret, "fileserver")
+        env_vars += secure_env
         main = w.container(
             name="fileserver",
             image=image.ref,
@@ -81,7 +83,7 @@ class FileServer(pulumi.ComponentResource):
             command=ci.entrypoint("fileserver"),
             env_vars=env_vars,
             ports=[w.port("http", PORT)],
-            mounts=[w.mount("data", DATA_DIR), w.mount("logs", ci.LOG_DIR), w.mount("tmp", "/tmp")],
+            mounts=[w.mount("data", DATA_DIR), w.mount("logs", ci.LOG_DIR), w.mount("tmp", "/tmp"), *secure_mounts],
             # `GET /` answers "OK" without authentication (clearml-server fileserver/fileserver.py `ping`).
             startup=w.http_probe("/", "http", period=5, failures=60),
             readiness=w.http_probe("/", "http", period=10, failures=3),
@@ -113,6 +115,7 @@ class FileServer(pulumi.ComponentResource):
                     ),
                     w.empty_dir("logs", "64Mi"),
                     w.empty_dir("tmp", "2Gi"),
+                    *secure_volumes,
                 ],
                 replicas=spec.replicas,
                 spread=args.features.spread,

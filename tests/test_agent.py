@@ -20,7 +20,7 @@ import yaml
 
 from admission import Namespace, admit, check_restricted, load_scc
 from components import agent as agent_module
-from components.agent import Agent, AgentArgs, apiserver_user_env
+from components.agent import Agent, AgentArgs
 from components.credentials import K8S_AGENT_KEY, K8S_AGENT_SECRET, Credentials, CredentialsArgs
 from settings.models import AgentSettings, Image, ImageSettings, SccProfile
 from tests.conftest import containers, deploy, env_of, unwrap
@@ -243,10 +243,12 @@ def test_no_generated_value_outside_the_secret(agent, mocks):
         assert not [v for v in generated if v[:16] in text], f"a generated credential leaks into {r.typ} {r.name}"
 
 
-def test_apiserver_creates_the_agent_user_with_a_role():
-    env = {e.name: e.value for e in apiserver_user_env()}
-    assert env == {"CLEARML__secure__credentials__k8s_agent__role": "user",
-                   "CLEARML__secure__credentials__k8s_agent__display_name": "Kubernetes Agent"}
+def test_apiserver_creates_the_agent_user_with_a_role(mocks):
+    deploy(lambda: Credentials("clearml-credentials", CredentialsArgs(namespace=NS, k8s_agent=True)))
+    data = mocks.manifest("Secret", "clearml-credentials")["stringData"]
+    entry = json.loads(data["apiserver.secure.conf"])["credentials"]["k8s_agent"]
+    assert (entry["role"], entry["display_name"]) == ("user", "Kubernetes Agent")
+    assert (entry["user_key"], entry["user_secret"]) == (data[K8S_AGENT_KEY], data[K8S_AGENT_SECRET])
 
 
 # ---- component --------------------------------------------------------------------------------------

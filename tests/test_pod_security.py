@@ -153,6 +153,7 @@ NOT_SHIPPED = {
         "/etc/clearml-web": "absent; this program's nginx config",
         "/etc/clearml-web-tls": "absent; the web server's certificate (reencrypt)",
         "/etc/clearml/elastic-ca": "absent (/etc/clearml is not in the image); the Elasticsearch CA",
+        "/etc/clearml/secure": "absent (/etc/clearml is not in the image); the generated credentials' config files",
     },
     "clearml-agent-k8s-base": {
         "/tmp": "temp dir (also the glue's working directory and HOME)",

@@ -222,3 +222,93 @@ def test_the_old_async_delete_working_directory_fails_the_check(image_layout):
     assert file is not None
     missing = [m for m in _first_party_imports(file, {"apiserver"}) if _resolve(m, path) is None]
     assert "apiserver.bll.auth" in missing
+
+
+# ---- generated credentials as configuration files, read by the server's own config loaders ---------------
+
+
+def _kubelet_volume(root: Path, files: dict[str, str]) -> Path:
+    """A directory laid out as the kubelet writes a Secret or ConfigMap volume: the files in a
+    timestamped directory, `..data` linking to it, and one link per file."""
+    stamp = root / "..2026_12_02_10_00_00.000000001"
+    stamp.mkdir(parents=True)
+    for name, text in files.items():
+        (stamp / name).write_text(text)
+    (root / "..data").symlink_to(stamp.name)
+    for name in files:
+        (root / name).symlink_to(f"..data/{name}")
+    return root
+
+
+READ = {
+    # clearml-server apiserver/config/basic.py (the apiserver and async-delete) and fileserver/config.
+    "apiserver": "from apiserver.config.basic import BasicConfig; config = BasicConfig(verbose=False)",
+    "fileserver": "from fileserver.config import config",
+}
+
+
+def _server_config(image_layout: Path, tmp_path: Path, mocks, deployment: str, loader: str, keys: list[str]) -> dict:
+    """`keys` as the server process of `deployment` reads them: its CLEARML_CONFIG_DIR, with the
+    program's ConfigMap and the generated Secret mounted where the manifest mounts them."""
+    import json
+    from tests.conftest import env_of, unwrap
+    spec = next(unwrap(r.inputs)["spec"]["template"]["spec"] for r in mocks.of_kind("Deployment")
+                if unwrap(r.inputs)["metadata"]["name"] == deployment)
+    [main] = spec["containers"]
+    secret = unwrap(mocks.one("Secret", "clearml-credentials").inputs)["stringData"]
+    config_map = unwrap(mocks.one("ConfigMap", "clearml-server-config").inputs)["data"]
+    volumes = {v["name"]: v for v in spec["volumes"]}
+    where = {}
+    for mount in main["volumeMounts"]:
+        volume = volumes[mount["name"]]
+        if "secret" in volume and volume["secret"]["secretName"] == "clearml-credentials":
+            files = {i["path"]: secret[i["key"]] for i in volume["secret"]["items"]}
+        elif "configMap" in volume and mount["mountPath"] == ci.CONFIG_DIR:
+            files = {i["path"]: config_map[i["key"]] for i in volume["configMap"]["items"]}
+        else:
+            continue
+        where[mount["mountPath"]] = str(_kubelet_volume(tmp_path / deployment / mount["name"], files))
+    dirs = env_of(main)["CLEARML_CONFIG_DIR"]
+    for path, local in where.items():
+        dirs = dirs.replace(path, local)
+    code = f"{READ[loader]}\nimport json, sys\nprint(json.dumps({{k: config.get(k, None) for k in sys.argv[1:]}}, default=str))"
+    env = {**os.environ, "PYTHONPATH": str(image_layout / "opt" / "clearml"), "CLEARML_CONFIG_DIR": dirs,
+           "CLEARML__logging__handlers__text_file__filename": "/dev/null"}
+    result = subprocess.run([sys.executable, "-c", code, *keys], env=env, capture_output=True, text=True,
+                            cwd=image_layout / "opt" / "clearml", timeout=60)
+    assert result.returncode == 0, result.stderr[-3000:]
+    return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+def test_the_server_reads_the_generated_credentials_from_its_files(image_layout, mocks, tmp_path):
+    from tests.conftest import unwrap
+    deploy(lambda: run_program(stack_config("dev")))
+    secret = unwrap(mocks.one("Secret", "clearml-credentials").inputs)["stringData"]
+    users = ("apiserver", "tests", "services_agent", "fileserver", "webserver")
+    keys = [f"secure.credentials.{u}.{p}" for u in users for p in ("user_key", "user_secret")]
+    keys += ["secure.auth.token_secret", "secure.http.session_secret.apiserver", "secure.credentials.tests.revoke_in_fixed_mode",
+             "apiserver.auth.fixed_users.users", "logging.handlers.console.class"]
+    api = _server_config(image_layout, tmp_path, mocks, "clearml-apiserver", "apiserver", keys)
+    for u in users:
+        prefix = {"services_agent": "services_agent"}.get(u, u)
+        assert api[f"secure.credentials.{u}.user_key"] == secret[f"{prefix}_key"], u
+        assert api[f"secure.credentials.{u}.user_secret"] == secret[f"{prefix}_secret"], u
+    assert api["secure.auth.token_secret"] == secret["auth_token_secret"]
+    assert api["secure.http.session_secret.apiserver"] == secret["session_secret"]
+    assert api["secure.credentials.tests.revoke_in_fixed_mode"] is False
+    [admin] = api["apiserver.auth.fixed_users.users"]
+    assert (admin["username"], admin["password"]) == ("admin", secret["admin_password"])
+    # The program's ConfigMap is still read (the redacting log handler), beside the credentials.
+    assert api["logging.handlers.console.class"] == "clearml_openshift_logging.RedactingStreamHandler"
+
+    files = _server_config(image_layout, tmp_path, mocks, "clearml-fileserver", "fileserver",
+                           ["secure.credentials.fileserver.user_key", "secure.credentials.fileserver.user_secret",
+                            "secure.credentials.apiserver.user_key"])
+    assert files["secure.credentials.fileserver.user_key"] == secret["fileserver_key"]
+    assert files["secure.credentials.fileserver.user_secret"] == secret["fileserver_secret"]
+    assert files["secure.credentials.apiserver.user_key"] != secret["apiserver_key"]  # not given to it
+
+    worker = _server_config(image_layout, tmp_path, mocks, "clearml-async-delete", "apiserver",
+                            ["secure.auth.token_secret", "secure.credentials.apiserver.user_key"])
+    assert worker["secure.auth.token_secret"] == secret["auth_token_secret"]
+    assert worker["secure.credentials.apiserver.user_key"] != secret["apiserver_key"]

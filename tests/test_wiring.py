@@ -43,13 +43,6 @@ def test_apiserver_env_wiring(dev):
         assert env[f"CLEARML__HOSTS__ELASTIC__{cluster}__ARGS__CA_CERTS"] == '"/etc/clearml/elastic-ca/ca.crt"'
     assert env["CLEARML_ELASTIC_SERVICE_USERNAME"] == ("secret", "clearml-elastic", "username")
     assert env["CLEARML_ELASTIC_SERVICE_PASSWORD"] == ("secret", "clearml-elastic", "password")
-    for user in ("apiserver", "tests", "services_agent", "fileserver", "webserver"):
-        for part in ("user_key", "user_secret"):
-            value = env[f"CLEARML__secure__credentials__{user}__{part}"]
-            assert value[0] == "secret" and value[1] == "clearml-credentials"
-    assert env["CLEARML__secure__auth__token_secret"] == ("secret", "clearml-credentials", "auth_token_secret")
-    assert env["CLEARML__secure__http__session_secret__apiserver"] == ("secret", "clearml-credentials", "session_secret")
-    assert env["CLEARML__apiserver__auth__fixed_users__users"] == ("secret", "clearml-credentials", "fixed_users")
     assert json.loads(env["CLEARML__services__async_urls_delete__fileserver__url_prefixes"]) == [
         "https://clearml-dev-files.apps.dev.example.com"]
     assert env["CLEARML__apiserver__auth__cookies__domain"] == ".apps.dev.example.com"
@@ -63,7 +56,6 @@ def test_async_delete_wiring(dev):
     assert json.loads(env["CLEARML__services__async_urls_delete__fileserver__url_prefixes"]) == [
         "https://clearml-dev-files.apps.dev.example.com"]
     assert env["PYTHONPATH"] == "/opt/clearml/apiserver:/etc/clearml-openshift/python"
-    assert env["CLEARML__secure__auth__token_secret"][0] == "secret"
     assert dev.manifest("Deployment", "clearml-async-delete")["spec"]["replicas"] == 1
 
 
@@ -71,7 +63,6 @@ def test_fileserver_wiring(dev):
     main = _main(dev, "Deployment", "clearml-fileserver")
     env = env_of(main)
     assert env["CLEARML__hosts__api_server"] == "http://clearml-apiserver:8008"
-    assert env["CLEARML__secure__credentials__fileserver__user_key"][0] == "secret"
     assert {"name": "data", "mountPath": "/mnt/fileserver", "readOnly": False} in main["volumeMounts"]
     claim = dev.manifest("PersistentVolumeClaim", "clearml-fileserver-data")
     assert claim["spec"]["resources"]["requests"]["storage"] == "10Gi"
@@ -109,7 +100,55 @@ def test_async_delete_runs_from_the_image_workdir(dev):
 def test_sdk_keys_are_not_revoked_in_fixed_users_mode(dev):
     env = {e["name"]: e.get("value") for e in _main(dev, "Deployment", "clearml-apiserver")["env"]}
     assert env["CLEARML__apiserver__auth__fixed_users__enabled"] == "true"
-    assert env["CLEARML__secure__credentials__tests__revoke_in_fixed_mode"] == "false"
+    assert _secure_files(dev)["apiserver"]["secure"]["credentials"]["tests"]["revoke_in_fixed_mode"] is False
+
+
+# ---- generated credentials: configuration files, never environment --------------------------------------
+
+def _secure_files(dev) -> dict[str, dict[str, Any]]:
+    """What each server process reads from its mounted files, as clearml-server's config loader does:
+    every `*.conf` under a config dir is parsed (HOCON) and placed under the key its path names."""
+    from pyhocon import ConfigFactory
+
+    data = unwrap(dev.one("Secret", "clearml-credentials").inputs)["stringData"]
+    out = {}
+    for deployment, reader in (("clearml-apiserver", "apiserver"), ("clearml-fileserver", "fileserver"),
+                               ("clearml-async-delete", "async-delete")):
+        spec = dev.manifest("Deployment", deployment)["spec"]["template"]["spec"]
+        [volume] = [v for v in spec["volumes"] if v["name"] == "secure-config"]
+        assert volume["secret"]["secretName"] == "clearml-credentials" and volume["secret"]["defaultMode"] == 0o440
+        [main] = spec["containers"]
+        assert {"name": "secure-config", "mountPath": "/etc/clearml/secure", "readOnly": True} in main["volumeMounts"]
+        assert env_of(main)["CLEARML_CONFIG_DIR"] == "/opt/clearml/config:/etc/clearml/secure"
+        files = {}
+        for item in volume["secret"]["items"]:
+            files[item["path"].removesuffix(".conf")] = ConfigFactory.parse_string(data[item["key"]]).as_plain_ordered_dict()
+        out[reader] = files
+    return out
+
+
+def test_generated_credentials_reach_the_server_as_files_only(dev):
+    data = unwrap(dev.one("Secret", "clearml-credentials").inputs)["stringData"]
+    files = _secure_files(dev)
+    api = files["apiserver"]["secure"]
+    for user, (key, secret) in {"apiserver": ("apiserver_key", "apiserver_secret"), "tests": ("tests_key", "tests_secret"),
+                                "services_agent": ("services_agent_key", "services_agent_secret"),
+                                "fileserver": ("fileserver_key", "fileserver_secret"),
+                                "webserver": ("webserver_key", "webserver_secret")}.items():
+        assert (api["credentials"][user]["user_key"], api["credentials"][user]["user_secret"]) == (data[key], data[secret])
+    assert api["auth"]["token_secret"] == data["auth_token_secret"]
+    assert api["http"]["session_secret"]["apiserver"] == data["session_secret"]
+    [admin] = files["apiserver"]["apiserver"]["auth"]["fixed_users"]["users"]
+    assert (admin["username"], admin["password"]) == ("admin", data["admin_password"])
+    # Each other reader gets only what it needs.
+    assert files["fileserver"] == {"secure": {"credentials": {"fileserver": {
+        "user_key": data["fileserver_key"], "user_secret": data["fileserver_secret"]}}}}
+    assert files["async-delete"] == {"secure": {"auth": {"token_secret": data["auth_token_secret"]}}}
+    # Nothing generated is in any server container's environment any more.
+    for name in ("clearml-apiserver", "clearml-fileserver", "clearml-async-delete"):
+        env = env_of(_main(dev, "Deployment", name))
+        assert not [k for k, v in env.items() if isinstance(v, tuple) and v[1] == "clearml-credentials"], name
+        assert not [k for k in env if k.startswith("CLEARML__secure__") or k.endswith("fixed_users__users")], name
 
 
 def test_example_prepopulation_writes_artifacts_into_the_file_servers_volume(mocks):
@@ -216,7 +255,7 @@ def test_credentials_are_generated_once_and_kept(dev):
     assert len({r.name for r in randoms}) == len(randoms)
     assert all("keepers" not in r.inputs for r in randoms)
     data = unwrap(dev.one("Secret", "clearml-credentials").inputs)["stringData"]
-    assert json.loads(data["fixed_users"])[0]["username"] == "admin"
+    assert json.loads(data["apiserver.users.conf"])["auth"]["fixed_users"]["users"][0]["username"] == "admin"
     assert data["fileserver_key"] != data["webserver_key"]
 
 
