@@ -20,7 +20,7 @@ import yaml
 from settings import settings_from_config
 from tests.engine.conftest import ROOT, Engine, install_stack_prerequisites
 
-STACKS = sorted(p.name[len("Pulumi."):-len(".yaml")] for p in ROOT.glob("Pulumi.*.yaml"))
+from tests.conftest import STACKS  # noqa: E402
 WORKLOAD_KINDS = ("deployments", "statefulsets", "jobs")
 
 
@@ -57,7 +57,6 @@ def _check_namespace_annotated_as_on_openshift(engine: Engine, namespace: str) -
     assert annotations["openshift.io/sa.scc.uid-range"].endswith("/10000")
 
 
-@pytest.mark.parametrize("stack", STACKS)
 def _expected(stack: str, config: dict) -> dict:
     """What the lifecycle of this stack must find, from its settings and the README's count table
     (which a unit test keeps equal to what the program registers)."""
@@ -72,6 +71,7 @@ def _expected(stack: str, config: dict) -> dict:
     return {"objects": int(row.group(1)), "certificates": certificates, "claims": claims}
 
 
+@pytest.mark.parametrize("stack", STACKS)
 def test_lifecycle(engine: Engine, stack: str):
     config_text, namespace = _lifecycle_stack(stack)
     config = yaml.safe_load(config_text)["config"]

@@ -21,7 +21,7 @@ import yaml
 
 from tests.engine.conftest import ROOT, Engine, install_stack_prerequisites
 
-STACKS = sorted(p.name[len("Pulumi."):-len(".yaml")] for p in ROOT.glob("Pulumi.*.yaml"))
+from tests.conftest import STACKS  # noqa: E402
 PACK = ROOT / "policy"
 PACK_LABEL = "clearml-openshift@v"
 RUNS = 3
