@@ -150,6 +150,9 @@ def admit(pod_spec: dict[str, Any], scc: dict[str, Any], namespace: Namespace | 
             if default and allowed_seccomp:
                 holder["seccompProfile"] = {"type": "RuntimeDefault"}
             return
+        if not allowed_seccomp:  # an SCC without seccompProfiles allows none (provider.go: "seccomp may not be set")
+            reject(f"{path}.seccompProfile", "seccomp may not be set")
+            return
         if allowed_seccomp and profile not in allowed_seccomp and not (
             profile == "docker/default" and "runtime/default" in allowed_seccomp
         ) and "*" not in allowed_seccomp:

@@ -20,14 +20,15 @@ start its image, and nothing more:
 * `anyuid`: the image's own user (no `runAsNonRoot`, so an image that starts as root may), or the
   identity given; of the capabilities only `MKNOD` (which anyuid requires) and `NET_RAW` are dropped,
   so an entrypoint that starts as root can still chown its data and switch user. No privilege
-  escalation, no privileged container, `RuntimeDefault` seccomp, as everywhere.
+  escalation, no privileged container. No seccomp profile either: anyuid (like the v1 SCCs) allows
+  none, and OpenShift refuses a pod that sets one; the runtime's default applies.
 """
 
 from __future__ import annotations
 
 import pulumi_kubernetes as k8s
 
-from settings.models import SccProfile
+from settings.models import NO_SECCOMP_SCCS, SccProfile
 
 RUNTIME_DEFAULT = k8s.core.v1.SeccompProfileArgs(type="RuntimeDefault")
 ANYUID_DROP = ["MKNOD", "NET_RAW"]
@@ -42,6 +43,12 @@ def _identity(profile: SccProfile | None) -> SccProfile | None:
     return profile if profile is not None and profile.name in ("nonroot-v2", "anyuid") else None
 
 
+def _seccomp(profile: SccProfile | None) -> k8s.core.v1.SeccompProfileArgs | None:
+    """RuntimeDefault, except under an SCC that allows no seccomp profile at all (anyuid, the v1 SCCs):
+    there the runtime's default applies, and setting one would be refused."""
+    return None if profile is not None and profile.name in NO_SECCOMP_SCCS else RUNTIME_DEFAULT
+
+
 def pod_security_context(profile: SccProfile | None = None) -> k8s.core.v1.PodSecurityContextArgs:
     identity = _identity(profile)
     return k8s.core.v1.PodSecurityContextArgs(
@@ -49,7 +56,7 @@ def pod_security_context(profile: SccProfile | None = None) -> k8s.core.v1.PodSe
         run_as_user=identity.run_as_user if identity else None,
         run_as_group=identity.run_as_group if identity else None,
         fs_group=identity.fs_group if identity else None,
-        seccomp_profile=RUNTIME_DEFAULT,
+        seccomp_profile=_seccomp(profile),
     )
 
 
@@ -63,5 +70,5 @@ def container_security_context(*, read_only_root_filesystem: bool,
         privileged=False,
         read_only_root_filesystem=read_only_root_filesystem,
         run_as_non_root=None if image_user else True,
-        seccomp_profile=RUNTIME_DEFAULT,
+        seccomp_profile=_seccomp(profile),
     )

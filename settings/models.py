@@ -643,6 +643,10 @@ Tier = Literal["apiserver", "fileserver", "webserver", "asyncDelete", "mongodb",
 KNOWN_SCCS = ("restricted-v2", "restricted", "nonroot-v2", "nonroot", "hostnetwork-v2", "hostnetwork",
               "hostmount-anyuid", "hostaccess", "anyuid", "privileged")
 ELEVATED_SCCS = ("hostnetwork-v2", "hostnetwork", "hostmount-anyuid", "hostaccess", "anyuid", "privileged")
+# SCCs with no `seccompProfiles`: OpenShift's admission refuses any seccomp profile under them ("seccomp
+# may not be set"; the SCC objects of cluster-kube-apiserver-operator bindata/bootkube/scc-manifests,
+# checked against the real plugin in tests/engine/test_scc_grants_local.py).
+NO_SECCOMP_SCCS = ("restricted", "nonroot", "hostnetwork", "hostmount-anyuid", "hostaccess", "anyuid")
 
 
 # The SCCs a granted tier's pods are shaped for (settings `scc.identities`): nonroot-v2 runs the UID

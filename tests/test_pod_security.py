@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 
 from admission import Namespace, admit, check_restricted, load_scc
+from settings.models import ELEVATED_SCCS
 from tests.conftest import containers, deploy, pod_templates, run_program, stack_config
 
 P = "clearml-openshift"
@@ -44,6 +45,11 @@ VARIANTS = {
                                        "tolerations": [{"key": "node-role.kubernetes.io/infra", "operator": "Exists"}],
                                        "podLabels": {"team": "ml"}, "podAnnotations": {"example.com/owner": "ml"}}),
         f"{P}:agent": json.dumps({"enabled": True, "taskScheduling": {"nodeSelector": {"nvidia.com/gpu.present": "true"}}}),
+    },
+    # The web server granted anyuid (acknowledged): the image's own user, no seccomp profile.
+    "anyuid-webserver": lambda: {
+        f"{P}:hosts": json.dumps({"baseDomain": "apps.example.com"}),
+        f"{P}:scc": json.dumps({"grants": {"webserver": "anyuid"}, "acknowledge": ["anyuid"]}),
     },
     "single-replica-prod-like": lambda: {
         f"{P}:hosts": json.dumps({"baseDomain": "apps.example.com"}),
@@ -93,9 +99,16 @@ def test_admitted_by_restricted_v2_in_a_random_uid_namespace(templates, scc_name
             assert uid_min <= c["securityContext"]["runAsUser"] <= uid_max, name
 
 
+def _elevated(spec: dict[str, Any]) -> bool:
+    """Pinned to an SCC that runs as root or reaches the host: Pod Security `restricted` cannot hold
+    (the policy pack leaves it to the acknowledged grant) and the builder shapes it for that SCC."""
+    return spec["_annotations"].get("openshift.io/required-scc") in ELEVATED_SCCS
+
+
 def test_pod_security_restricted(templates):
     for name, spec in templates:
-        assert check_restricted(spec) == [], name  # nonroot-v2 with its identity included
+        if not _elevated(spec):
+            assert check_restricted(spec) == [], name  # nonroot-v2 with its identity included
 
 
 def _identity(spec: dict[str, Any]) -> set[str]:
@@ -127,6 +140,8 @@ def test_no_fixed_ids_selinux_or_host_access_anywhere(templates):
 
 def test_every_container_uses_the_shared_builder(templates):
     for name, spec in templates:
+        if _elevated(spec):
+            continue  # tests/test_scc_identities.py checks what each such SCC gets
         pod = {k: v for k, v in spec["securityContext"].items() if k not in _identity(spec)}
         assert pod == {"runAsNonRoot": True, "seccompProfile": {"type": "RuntimeDefault"}}, name
         for c in containers(spec):

@@ -75,7 +75,7 @@ def _expected(stack: str, config: dict) -> dict:
 def test_lifecycle(engine: Engine, stack: str):
     config_text, namespace = _lifecycle_stack(stack)
     config = yaml.safe_load(config_text)["config"]
-    expected = _expected(stack, config)
+    want = _expected(stack, config)
     install_stack_prerequisites(engine.env, config)
     engine.new_stack(stack, config_text)
 
@@ -88,7 +88,7 @@ def test_lifecycle(engine: Engine, stack: str):
 
     # Every object of the state exists in the cluster.
     objects = _deployed_objects(engine, stack)
-    assert len(objects) == expected["objects"]
+    assert len(objects) == want["objects"]
     for obj in objects:
         kind = obj["type"].rsplit(":", 1)[1]
         name = obj["outputs"]["metadata"]["name"]
@@ -97,7 +97,7 @@ def test_lifecycle(engine: Engine, stack: str):
         assert engine.kubectl(*args).strip(), f"{kind} {name} is not in the cluster"
     routes = engine.objects(namespace, "routes.route.openshift.io")
     assert {r["metadata"]["name"] for r in routes} == {"clearml-app", "clearml-api", "clearml-files"}
-    assert len(engine.objects(namespace, "certificates.cert-manager.io")) == expected["certificates"]
+    assert len(engine.objects(namespace, "certificates.cert-manager.io")) == want["certificates"]
 
     _check_namespace_annotated_as_on_openshift(engine, namespace)
     engine.pulumi("preview", "--expect-no-changes", stack=stack)  # a second up would change nothing
@@ -139,7 +139,7 @@ def test_lifecycle(engine: Engine, stack: str):
     assert code == 1 and "unreachable cluster" in report, report
 
     claims_before = {c["metadata"]["name"] for c in engine.objects(namespace, "persistentvolumeclaims")}
-    assert expected["claims"] <= claims_before, claims_before
+    assert want["claims"] <= claims_before, claims_before
     engine.pulumi("destroy", "--yes", "--skip-preview", stack=stack)
     for kind in WORKLOAD_KINDS:
         assert engine.objects(namespace, kind) == [], f"{kind} left after destroy"
