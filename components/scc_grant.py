@@ -13,6 +13,8 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_kubernetes as k8s
 
+from vocabulary.openshift import scc_cluster_role
+
 from . import workload as w
 
 
@@ -35,7 +37,7 @@ class SccGrant(pulumi.ComponentResource):
             f"{name}-rolebinding",
             metadata=k8s.meta.v1.ObjectMetaArgs(name=name, namespace=args.namespace, labels=w.labels(args.component)),
             role_ref=k8s.rbac.v1.RoleRefArgs(
-                api_group="rbac.authorization.k8s.io", kind="ClusterRole", name=f"system:openshift:scc:{args.scc}"),
+                api_group="rbac.authorization.k8s.io", kind="ClusterRole", name=scc_cluster_role(args.scc)),
             subjects=[k8s.rbac.v1.SubjectArgs(kind="ServiceAccount", name=args.service_account, namespace=args.namespace)],
             opts=pulumi.ResourceOptions(parent=self),
         )

@@ -28,7 +28,8 @@ from __future__ import annotations
 
 import pulumi_kubernetes as k8s
 
-from settings.models import NO_SECCOMP_SCCS, SccProfile
+from settings.models import SccProfile
+from vocabulary.openshift import IDENTITY_SCCS, NO_SECCOMP_SCCS
 
 RUNTIME_DEFAULT = k8s.core.v1.SeccompProfileArgs(type="RuntimeDefault")
 ANYUID_DROP = ["MKNOD", "NET_RAW"]
@@ -40,7 +41,7 @@ def _image_user(profile: SccProfile | None) -> bool:
 
 
 def _identity(profile: SccProfile | None) -> SccProfile | None:
-    return profile if profile is not None and profile.name in ("nonroot-v2", "anyuid") else None
+    return profile if profile is not None and profile.name in IDENTITY_SCCS else None
 
 
 def _seccomp(profile: SccProfile | None) -> k8s.core.v1.SeccompProfileArgs | None:

@@ -16,6 +16,8 @@ import pulumi_kubernetes as k8s
 from settings.models import Resources, SccProfile
 from settings.scheduling import Scheduling
 
+from vocabulary.openshift import REQUIRED_SCC_ANNOTATION
+
 from .security import container_security_context, pod_security_context
 
 PART_OF = "clearml"
@@ -181,7 +183,7 @@ def pod_template(
     all_annotations = {**scheduling.pod_annotations, **(annotations or {})}
     profile = SccProfile(required_scc) if isinstance(required_scc, str) else required_scc
     if profile:
-        all_annotations["openshift.io/required-scc"] = profile.name
+        all_annotations[REQUIRED_SCC_ANNOTATION] = profile.name
         for c in [*containers, *init_containers]:
             c.security_context = container_security_context(
                 read_only_root_filesystem=bool(c.security_context.read_only_root_filesystem), profile=profile)

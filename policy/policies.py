@@ -11,7 +11,7 @@ sentinel strings. A rule that meets one where it needs a value cannot judge that
 nothing for it; `up` analyses the same resources again with every value known.
 
 Rules reuse the project's own definitions: `admission` (OpenShift SCC admission and Pod Security
-`restricted`), `settings.models.KNOWN_SCCS`/`ELEVATED_SCCS`, and `policy.tls_verification`.
+`restricted`), `vocabulary.openshift` (the SCC names and the grant rule), and `policy.tls_verification`.
 """
 
 from __future__ import annotations
@@ -35,7 +35,8 @@ from pulumi_policy import proxy as _proxy
 from admission import Namespace, admit, check_restricted, load_scc
 from admission.scc import CONTAINER_LISTS, DATA
 from policy.tls_verification import tls_verification_off
-from settings.models import ELEVATED_SCCS, KNOWN_SCCS
+from vocabulary.openshift import (ELEVATED_SCCS, REQUIRED_SCC_ANNOTATION, SCC_CLUSTER_ROLE_PREFIX,
+                                  grant_refusal)
 
 Manifest = dict[str, Any]
 
@@ -178,7 +179,7 @@ def pod_templates(manifest: Manifest) -> list[PodTemplate]:
 
 # ---- rule 1: restricted-v2 (or the pinned SCC) as OpenShift admits the pod -----------------------------
 
-REQUIRED_SCC = "openshift.io/required-scc"
+REQUIRED_SCC = REQUIRED_SCC_ANNOTATION
 # SCCs the policy can judge: the upstream objects in admission/data (not the dated release copies).
 JUDGEABLE_SCCS = tuple(sorted(p.stem for p in DATA.glob("*.yaml") if "-release-" not in p.stem))
 # Where an unknown value changes what admission decides. Anywhere else (env values, commands,
@@ -245,7 +246,7 @@ def check_pod_security_restricted(manifest: Manifest) -> list[str]:
         if not pod.known or is_unknown(pod.annotations):
             continue
         annotations = pod.annotations if isinstance(pod.annotations, dict) else {}
-        if annotations.get("openshift.io/required-scc") in ELEVATED_SCCS:
+        if annotations.get(REQUIRED_SCC_ANNOTATION) in ELEVATED_SCCS:
             continue
         view = _admission_view(pod.spec)
         if view is None or any(is_unknown(v) for k, v in annotations.items() if "apparmor" in k):
@@ -256,17 +257,13 @@ def check_pod_security_restricted(manifest: Manifest) -> list[str]:
 
 # ---- rule 3: SCC grants -----------------------------------------------------------------------------------
 
-SCC_ROLE_PREFIX = "system:openshift:scc:"
+SCC_ROLE_PREFIX = SCC_CLUSTER_ROLE_PREFIX
 
 
 def _scc_grant_problem(scc: str, acknowledged: Sequence[str]) -> str | None:
-    if scc not in KNOWN_SCCS:
-        return f"grants the SCC {scc!r}, which is not a built-in SCC of OpenShift 4.11+ ({', '.join(KNOWN_SCCS)})"
-    if scc in ELEVATED_SCCS and scc not in acknowledged:
-        return (f"grants the SCC {scc}, which lets pods run as root or reach the host; refused unless the "
-                f"policy config acknowledges it: --policy-pack-config with "
-                f'{{"scc-grants": {{"acknowledge": ["{scc}"]}}}}')
-    return None
+    refusal = grant_refusal(scc, acknowledged, "the policy config acknowledges it: --policy-pack-config with "
+                                               f'{{"scc-grants": {{"acknowledge": ["{scc}"]}}}}')
+    return f"grants the SCC {refusal}" if refusal else None
 
 
 def check_scc_grants(manifest: Manifest, acknowledge: Sequence[str] = ()) -> list[str]:

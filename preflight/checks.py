@@ -12,6 +12,8 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 from .cluster import Cluster, Forbidden, Unreachable, api_path
+from vocabulary.openshift import scc_cluster_role
+
 from .needs import MIN_KUBERNETES, Access, Api, Needs, key
 
 DEFAULT_CLASS_ANNOTATIONS = ("storageclass.kubernetes.io/is-default-class",
@@ -154,7 +156,7 @@ def _check_access(cluster: Cluster, needs: Needs, report: Report) -> None:
         def may_grant(scc: str) -> bool:
             return (cluster.allowed("use", "security.openshift.io", "securitycontextconstraints", needs.namespace, scc)
                     or cluster.allowed("bind", "rbac.authorization.k8s.io", "clusterroles", needs.namespace,
-                                       f"system:openshift:scc:{scc}"))
+                                       scc_cluster_role(scc)))
         scc_answers = list(pool.map(lambda r: may_grant(r[0]), scc_reviews))
     report.checks += len(reviews) + len(scc_reviews)
     denied: dict[Access, list[str]] = {}
@@ -174,7 +176,7 @@ def _check_access(cluster: Cluster, needs: Needs, report: Report) -> None:
         if not ok:
             report.problems.append(
                 f"{setting}: you may not grant the SCC {scc} (neither `use` on it nor `bind` on "
-                f"system:openshift:scc:{scc}): run this stack as a cluster admin, or remove the grant")
+                f"{scc_cluster_role(scc)}): run this stack as a cluster admin, or remove the grant")
 
 
 def _is_default(storage_class: dict) -> bool:

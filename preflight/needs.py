@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 
 from settings import Settings
 from settings.load import PROJECT
+from vocabulary.openshift import scc_cluster_role
 
 # The `openshift.io/required-scc` pod annotation (a granted tier's pods) is honoured from OpenShift
 # 4.14 (openshift/api release-4.14, apiserver-library-go admission), which is Kubernetes 1.27.
@@ -219,7 +220,7 @@ def needs(settings: Settings) -> Needs:
     for tier, scc in sorted(settings.scc.grants.items()):
         setting = key(f"scc.grants.{tier}")
         out.existing.append(Named("SecurityContextConstraints", scc, setting))
-        out.existing.append(Named("ClusterRole", f"system:openshift:scc:{scc}", setting))
+        out.existing.append(Named("ClusterRole", scc_cluster_role(scc), setting))
         out.scc_uses.append((scc, setting))
 
     refs = []

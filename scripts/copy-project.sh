@@ -21,7 +21,7 @@ done
 for file in Pulumi.yaml __main__.py local_target.py transforms.py requirements.txt "$ROOT"/Pulumi.*.yaml; do
   cp "$ROOT/$(basename "$file")" "$dest/"
 done
-for dir in components settings preflight; do
+for dir in components settings preflight vocabulary; do
   rm -rf "${dest:?}/$dir"
   cp -r "$ROOT/$dir" "$dest/$dir"
   find "$dest/$dir" -name __pycache__ -prune -exec rm -rf {} +

@@ -17,6 +17,8 @@ from pydantic import AfterValidator, Field, ValidationInfo, field_validator, mod
 
 from .base import KeyedError, Model, deep_merge
 from .scheduling import Scheduling
+from vocabulary.openshift import (ELEVATED_SCCS, IDENTITY_SCCS, RESTRICTED_V2, ROUTER_NAMESPACE_LABELS,  # noqa: F401
+                                  grant_refusal)
 from .scheduling import merged as merged_scheduling
 
 from .quantities import Cpu, DnsLabel, HostName, Memory, StorageSize, dns1123_subdomain, parse_quantity
@@ -638,22 +640,6 @@ class TlsSettings(Model):
 
 
 Tier = Literal["apiserver", "fileserver", "webserver", "asyncDelete", "mongodb", "redis", "elasticsearch", "agent"]
-# SCCs whose `system:openshift:scc:<name>` ClusterRole exists on every OpenShift from 4.11
-# (cluster-kube-apiserver-operator bindata/bootkube/scc-manifests).
-KNOWN_SCCS = ("restricted-v2", "restricted", "nonroot-v2", "nonroot", "hostnetwork-v2", "hostnetwork",
-              "hostmount-anyuid", "hostaccess", "anyuid", "privileged")
-ELEVATED_SCCS = ("hostnetwork-v2", "hostnetwork", "hostmount-anyuid", "hostaccess", "anyuid", "privileged")
-# SCCs with no `seccompProfiles`: OpenShift's admission refuses any seccomp profile under them ("seccomp
-# may not be set"; the SCC objects of cluster-kube-apiserver-operator bindata/bootkube/scc-manifests,
-# checked against the real plugin in tests/engine/test_scc_grants_local.py).
-NO_SECCOMP_SCCS = ("restricted", "nonroot", "hostnetwork", "hostmount-anyuid", "hostaccess", "anyuid")
-
-
-# The SCCs a granted tier's pods are shaped for (settings `scc.identities`): nonroot-v2 runs the UID
-# you choose, anyuid the image's own user. Other grants keep the restricted-v2 shape, pinned to the SCC.
-IDENTITY_SCCS = ("nonroot-v2", "anyuid")
-
-
 class SccIdentity(Model):
     run_as_user: int | None = Field(default=None, ge=1, description="UID the containers run as (never 0).")
     run_as_group: int | None = Field(default=None, ge=0, description="Primary GID of the containers.")
@@ -694,14 +680,11 @@ class SccSettings(Model):
     def _grants_allowed(self) -> SccSettings:
         problems = []
         for tier, scc in self.grants.items():
-            if scc not in KNOWN_SCCS:
-                problems.append(f"{tier}: {scc!r} is not a built-in SCC of OpenShift 4.11+ ({', '.join(KNOWN_SCCS)})")
-            elif scc == "restricted-v2":
+            refusal = grant_refusal(scc, self.acknowledge, f"scc.acknowledge lists {scc!r}")
+            if refusal:
+                problems.append(f"{tier}: {refusal}")
+            elif scc == RESTRICTED_V2:
                 problems.append(f"{tier}: restricted-v2 is available to every ServiceAccount; remove the grant")
-            elif scc in ELEVATED_SCCS and scc not in self.acknowledge:
-                problems.append(
-                    f"{tier}: {scc} lets pods run as root or reach the host; refused unless scc.acknowledge lists {scc!r}"
-                )
         for scc in self.acknowledge:
             if scc not in self.grants.values():
                 problems.append(f"acknowledge lists {scc!r}, which no tier is granted")
@@ -736,7 +719,7 @@ class SccSettings(Model):
 class NetworkPolicySettings(Model):
     enabled: bool = Field(default=True, description="Default-deny ingress plus allow rules; false on clusters without NetworkPolicy support.")
     router_namespace_labels: dict[str, str] = Field(
-        default_factory=lambda: {"network.openshift.io/policy-group": "ingress"},
+        default_factory=lambda: dict(ROUTER_NAMESPACE_LABELS),
         description="Labels of the namespaces the router (or ingress controller) runs in.",
     )
 

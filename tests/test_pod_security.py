@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from admission import Namespace, admit, check_restricted, load_scc
-from settings.models import ELEVATED_SCCS
+from vocabulary.openshift import ELEVATED_SCCS
 from tests.conftest import containers, deploy, pod_templates, run_program, stack_config
 
 P = "clearml-openshift"

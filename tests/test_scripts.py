@@ -163,3 +163,20 @@ def test_preflight_reports_each_problem_and_exits_1(tmp_path):
     assert "scripts/pulumi.sh preflight dev failed" in result.stderr
     bad = _run(tmp_path, "preflight dev", config='{"clearml-openshift:nope": {"value": "1", "secret": false}}')
     assert bad.returncode == 1 and "clearml-openshift:nope: unknown key" in bad.stderr
+
+
+def test_the_project_copy_holds_everything_the_program_imports(tmp_path):
+    # The local target and the engine tests run the program from scripts/copy-project.sh's copy: every
+    # first-party module __main__.py imports (and what those import) must be in it.
+    import ast
+    copy = tmp_path / "project"
+    subprocess.run([str(ROOT / "scripts" / "copy-project.sh"), str(copy)], check=True, capture_output=True, timeout=60)
+    tree = ast.parse((ROOT / "__main__.py").read_text())
+    names = sorted({alias.name for node in ast.walk(tree) if isinstance(node, ast.Import) for alias in node.names}
+                   | {node.module for node in ast.walk(tree) if isinstance(node, ast.ImportFrom) and node.module})
+    first_party = [n for n in names if (ROOT / n.split(".")[0]).is_dir() or (ROOT / f"{n.split('.')[0]}.py").is_file()]
+    assert {"components.server", "preflight", "settings"} <= set(first_party)
+    code = "import importlib, sys\nfor name in sys.argv[1:]: importlib.import_module(name)"
+    result = subprocess.run([os.sys.executable, "-c", code, *first_party], cwd=copy, capture_output=True, text=True,
+                            env={**os.environ, "PYTHONPATH": ""}, timeout=120)
+    assert result.returncode == 0, result.stderr[-2000:]
