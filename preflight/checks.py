@@ -11,15 +11,15 @@ from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
-from .cluster import Cluster, Forbidden, Unreachable, api_path
 from vocabulary.openshift import scc_cluster_role
 
+from .cluster import Cluster, Forbidden, Unreachable, api_path
 from .needs import MIN_KUBERNETES, Access, Api, Needs, key
 
 DEFAULT_CLASS_ANNOTATIONS = ("storageclass.kubernetes.io/is-default-class",
                              "storageclass.beta.kubernetes.io/is-default-class")
 
-# Where each kind an existing object is looked up lives: (group, version, resource, namespaced).
+# Where each kind an existing object is looked up lives: (group, version, resource).
 _LOOKUP = {
     "StorageClass": ("storage.k8s.io", "v1", "storageclasses"),
     "IngressClass": ("networking.k8s.io", "v1", "ingressclasses"),
@@ -123,12 +123,9 @@ def _check_apis(cluster: Cluster, apis: Iterable[Api], report: Report) -> set[st
 
 def _check_namespace(cluster: Cluster, needs: Needs, report: Report) -> bool:
     """Reports a missing or terminating namespace; returns whether it exists."""
-    report.checks += 1
     ns = needs.namespace
-    try:
-        obj = cluster.get(api_path("", "v1", "namespaces", ns))
-    except Forbidden:
-        report.notes.append(f"namespace {ns}: not checked (reading it is forbidden)")
+    obj = _read(cluster, api_path("", "v1", "namespaces", ns), f"namespace {ns}", report)
+    if obj is NOT_READ:
         return True
     if obj is None:
         if not needs.create_namespace:
@@ -148,7 +145,7 @@ def _resource_text(access: Access) -> str:
 
 def _check_access(cluster: Cluster, needs: Needs, report: Report) -> None:
     reviews = [(a, verb) for a in needs.access for verb in a.verbs]
-    scc_reviews = [(scc, setting) for scc, setting in needs.scc_uses]
+    scc_reviews = needs.scc_uses
     with ThreadPoolExecutor(max_workers=8) as pool:
         answers = list(pool.map(lambda r: cluster.allowed(r[1], r[0].group, r[0].resource, r[0].namespace, r[0].name),
                                 reviews))
@@ -184,33 +181,38 @@ def _is_default(storage_class: dict) -> bool:
     return any(annotations.get(a) == "true" for a in DEFAULT_CLASS_ANNOTATIONS)
 
 
-def _class_names(cluster: Cluster) -> str:
-    group, version, resource = _LOOKUP["StorageClass"]
-    try:
-        listing = cluster.get(api_path(group, version, resource)) or {}
-    except Forbidden:
-        return "not listed: listing StorageClasses is forbidden"
-    return ", ".join(sorted(item["metadata"]["name"] for item in listing.get("items") or [])) or "none"
-
-
 def _check_storage(cluster: Cluster, needs: Needs, report: Report) -> None:
     group, version, resource = _LOOKUP["StorageClass"]
+    listed: list = []  # the cluster's classes, listed once, when first needed (None: forbidden)
+
+    def classes() -> list[dict] | None:
+        if not listed:
+            try:
+                listed.append((cluster.get(api_path(group, version, resource)) or {}).get("items") or [])
+            except Forbidden:
+                listed.append(None)
+        return listed[0]
+
+    def names() -> str:
+        items = classes()
+        if items is None:
+            return "not listed: listing StorageClasses is forbidden"
+        return ", ".join(sorted(item["metadata"]["name"] for item in items)) or "none"
+
     for named in needs.storage_classes:
         if _read(cluster, api_path(group, version, resource, named.name), f"StorageClass {named.name}", report) is None:
             report.problems.append(
-                f"{named.setting}: StorageClass {named.name} does not exist (the cluster has: {_class_names(cluster)}): "
+                f"{named.setting}: StorageClass {named.name} does not exist (the cluster has: {names()}): "
                 "name an existing class")
     if needs.default_storage_class_for:
         report.checks += 1
-        try:
-            listing = cluster.get(api_path(group, version, resource)) or {}
-        except Forbidden:
+        if classes() is None:
             report.notes.append("default StorageClass: not checked (listing StorageClasses is forbidden)")
             return
-        if not any(_is_default(c) for c in listing.get("items") or []):
+        if not any(_is_default(c) for c in classes()):
             report.problems.append(
                 f"{', '.join(needs.default_storage_class_for)}: no StorageClass named and the cluster has no default "
-                f"class (it has: {_class_names(cluster)}): set {key('storage.className')}")
+                f"class (it has: {names()}): set {key('storage.className')}")
 
 
 def _ready(obj: dict) -> str | None:

@@ -154,9 +154,6 @@ _API = {
 }
 
 
-_FIELD = {"asyncDelete": "async_delete"}
-
-
 def needs(settings: Settings) -> Needs:
     ns = settings.namespace.name
     tls, edge = settings.tls, settings.edge
@@ -180,9 +177,8 @@ def needs(settings: Settings) -> Needs:
 
     # Storage: a named class must exist; a claim without one needs the cluster's default class.
     volumes = {"fileserver.storage": settings.fileserver.storage}
-    data = _in_cluster(settings)
     for tier in ("mongodb", "redis", "elasticsearch"):
-        if data[tier]:
+        if tier in settings.deployed_tiers:
             volumes[f"{tier}.storage"] = getattr(settings, tier).storage
     for path, volume in volumes.items():
         name = settings.storage_class(volume)
@@ -194,22 +190,21 @@ def needs(settings: Settings) -> Needs:
             if named not in out.storage_classes:
                 out.storage_classes.append(named)
 
-    tiers = ["apiserver", "fileserver", "webserver"] + (["asyncDelete"] if settings.features.async_delete else [])
-    tiers += [t for t in ("mongodb", "redis", "elasticsearch") if _in_cluster(settings)[t]]
+    def add_once(kind: str, name: str | None, path: str) -> None:
+        """A class named in several places is checked once, under the first setting naming it."""
+        if name and all((n.kind, n.name) != (kind, name) for n in out.existing):
+            out.existing.append(Named(kind, name, key(path)))
+
     scheduling = {"scheduling": settings.scheduling}  # named first: a tier's class may come from it
-    scheduling |= {f"{t}.scheduling": getattr(settings, _FIELD.get(t, t)).scheduling for t in tiers}
+    scheduling |= {f"{t}.scheduling": settings.tier(t).scheduling for t in settings.deployed_tiers}
     if settings.agent.enabled:
-        scheduling |= {"agent.scheduling": settings.agent.scheduling, "agent.taskScheduling": settings.agent.task_scheduling}
+        scheduling["agent.taskScheduling"] = settings.agent.task_scheduling
     for path, spec in scheduling.items():
-        named = spec.priority_class_name
-        if named and all(n.name != named for n in out.existing if n.kind == "PriorityClass"):
-            out.existing.append(Named("PriorityClass", named, key(f"{path}.priorityClassName")))
+        add_once("PriorityClass", spec.priority_class_name, f"{path}.priorityClassName")
     if settings.agent.enabled:
         for i, (suffix, queue) in enumerate(settings.agent.all_queues):
             path = "agent.runtimeClassName" if suffix is None else f"agent.queues[{i - 1}].runtimeClassName"
-            runtime = queue.runtime_class_name
-            if runtime and all(n.name != runtime for n in out.existing if n.kind == "RuntimeClass"):
-                out.existing.append(Named("RuntimeClass", runtime, key(path)))
+            add_once("RuntimeClass", queue.runtime_class_name, path)
     if edge.mode == "ingress" and edge.ingress_class_name:
         out.existing.append(Named("IngressClass", edge.ingress_class_name, key("edge.ingressClassName")))
     for path, ref in (("tls.routeIssuer", tls.route_issuer if tls.route_certificates != "router-default" else None),

@@ -11,17 +11,16 @@ from __future__ import annotations
 import ipaddress
 import re
 from dataclasses import dataclass
-from typing import Annotated, Literal
+from typing import Annotated, Literal, get_args
 
 from pydantic import AfterValidator, Field, ValidationInfo, field_validator, model_validator
 
-from .base import KeyedError, Model, deep_merge
-from .scheduling import Scheduling
-from vocabulary.openshift import (ELEVATED_SCCS, IDENTITY_SCCS, RESTRICTED_V2, ROUTER_NAMESPACE_LABELS,  # noqa: F401
-                                  grant_refusal)
-from .scheduling import merged as merged_scheduling
+from vocabulary.openshift import ELEVATED_SCCS, IDENTITY_SCCS, RESTRICTED_V2, ROUTER_NAMESPACE_LABELS, grant_refusal
 
+from .base import KeyedError, Model, deep_merge
 from .quantities import Cpu, DnsLabel, HostName, Memory, StorageSize, dns1123_subdomain, parse_quantity
+from .scheduling import Scheduling
+from .scheduling import merged as merged_scheduling
 
 
 # --------------------------------------------------------------------------------------------
@@ -37,6 +36,11 @@ _DIGEST = re.compile(r"^sha256:[a-f0-9]{64}$")
 def _has_registry(repository: str) -> bool:
     first = repository.split("/", 1)[0]
     return "." in first or ":" in first or first == "localhost"
+
+
+def _is_registry(value: str) -> bool:
+    """A registry with an optional path (`mirror.example.com:5000/ml`), as `images.mirror` takes."""
+    return bool(_REPOSITORY.match(value)) and _has_registry(value)
 
 
 def mirrored(repository: str, mirror: str) -> str:
@@ -153,6 +157,10 @@ class SecretKeyRef(Model):
 
 class NamespaceSettings(Model):
     name: DnsLabel = Field(default="clearml", description="Namespace (OpenShift project) that holds ClearML.")
+    create: bool = Field(
+        default=True,
+        description="Create the namespace (kept on `pulumi destroy`); false to deploy into an existing project.",
+    )
 
     @field_validator("name")
     @classmethod
@@ -162,10 +170,6 @@ class NamespaceSettings(Model):
                 f"{value!r} is a system namespace (default, openshift, openshift-*, kube-*): OpenShift gives pods there "
                 "other SCCs and Pod Security levels than a project's; use a project of its own, e.g. clearml")
         return value
-    create: bool = Field(
-        default=True,
-        description="Create the namespace (kept on `pulumi destroy`); false to deploy into an existing project.",
-    )
 
 
 class HostSettings(Model):
@@ -236,7 +240,7 @@ class ImageSettings(Model):
     @field_validator("mirror")
     @classmethod
     def _mirror(cls, value: str | None) -> str | None:
-        if value is not None and not (_REPOSITORY.match(value) and _has_registry(value)):
+        if value is not None and not _is_registry(value):
             raise ValueError(f"{value!r} is not a registry with an optional path, e.g. mirror.example.com:5000/ml")
         return value
 
@@ -708,7 +712,9 @@ class SccSettings(Model):
         if scc is None:
             return None
         identity = self.identities.get(tier) or SccIdentity()
-        fs_group = identity.fs_group if identity.fs_group is not None or scc != "nonroot-v2" else identity.run_as_user
+        fs_group = identity.fs_group
+        if fs_group is None and scc == "nonroot-v2":
+            fs_group = identity.run_as_user  # the volume writable by the UID chosen
         return SccProfile(scc, identity.run_as_user, identity.run_as_group, fs_group)
 
     @property
@@ -844,7 +850,7 @@ class Settings(Model):
         if not isinstance(data, dict) or not isinstance(data.get("scheduling"), dict):
             return data
         data = dict(data)
-        for tier in ("apiserver", "fileserver", "webserver", "asyncDelete", "mongodb", "redis", "elasticsearch", "agent"):
+        for tier in get_args(Tier):
             section = data.get(tier, {})
             if not isinstance(section, dict) or section.get("external") is not None:
                 continue
@@ -860,7 +866,7 @@ class Settings(Model):
         if not isinstance(data, dict) or not isinstance(data.get("images"), dict) or not data["images"].get("mirror"):
             return data
         mirror = data["images"]["mirror"]
-        if not isinstance(mirror, str) or not (_REPOSITORY.match(mirror) and _has_registry(mirror)):
+        if not isinstance(mirror, str) or not _is_registry(mirror):
             return data  # ImageSettings reports it
         data = dict(data)
         for section, model in (("images", ImageSettings), ("agent", AgentSettings)):
@@ -921,11 +927,7 @@ class Settings(Model):
 
     @model_validator(mode="after")
     def _grants_for_deployed_tiers(self) -> Settings:
-        deployed = {"apiserver", "fileserver", "webserver"}
-        deployed |= {t for t in ("mongodb", "redis", "elasticsearch") if getattr(self, t).external is None}
-        deployed |= {"asyncDelete"} if self.features.async_delete else set()
-        deployed |= {"agent"} if self.agent.enabled else set()
-        idle = sorted(set(self.scc.grants) - deployed)
+        idle = sorted(set(self.scc.grants) - set(self.deployed_tiers))
         if idle:
             raise KeyedError(f"scc.grants.{idle[0]}",
                 f"{' and '.join(idle)} {'are' if len(idle) > 1 else 'is'} not deployed in the cluster by this stack "
@@ -954,6 +956,18 @@ class Settings(Model):
         if not tls.export_ca_certificate:
             raise ValueError("reencrypt with the in-cluster CA needs tls.exportCaCertificate: true (the router must trust it)")
         return edge
+
+    def tier(self, name: str) -> Model:
+        """A tier's settings by its config key (`asyncDelete` is `async_delete`)."""
+        return getattr(self, "async_delete" if name == "asyncDelete" else name)
+
+    @property
+    def deployed_tiers(self) -> list[str]:
+        """The tiers this stack runs in the cluster, in `Tier` order: not an external data tier, not a
+        turned-off async-delete worker or agent."""
+        off = {"asyncDelete": not self.features.async_delete, "agent": not self.agent.enabled}
+        return [t for t in get_args(Tier)
+                if not off.get(t, False) and getattr(self.tier(t), "external", None) is None]
 
     @property
     def public_hosts(self) -> dict[str, str]:
