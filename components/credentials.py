@@ -42,7 +42,7 @@ ADMIN_USERNAME = "admin"
 K8S_AGENT_USER = "k8s_agent"
 K8S_AGENT_ENTRY = {"role": "user", "display_name": "Kubernetes Agent"}
 
-# The configuration files in the Secret: Secret key -> (reader, path in SECURE_CONFIG_DIR). ClearML names
+# The configuration files in the Secret: reader -> {Secret key: path in SECURE_CONFIG_DIR}. ClearML names
 # a file's top-level key after its path: `secure.conf` holds `secure.*`, `apiserver.conf` `apiserver.*`.
 APISERVER_SECURE, APISERVER_USERS = "apiserver.secure.conf", "apiserver.users.conf"
 FILESERVER_SECURE, ASYNC_DELETE_SECURE = "fileserver.secure.conf", "async-delete.secure.conf"
@@ -135,8 +135,8 @@ class Credentials(pulumi.ComponentResource):
             values[K8S_AGENT_SECRET] = secret_value("k8s-agent-secret")
         generated = {k: v for k, v in values.items() if k != ADMIN_USER}
         files = pulumi.Output.all(**generated).apply(config_files)
-        string_data = {**values, **{name: files.apply(lambda f, n=name: f[n]) for name in
-                                    (APISERVER_SECURE, APISERVER_USERS, FILESERVER_SECURE, ASYNC_DELETE_SECURE)}}
+        string_data = {**values, **{name: files.apply(lambda f, n=name: f[n])
+                                    for per_reader in CONFIG_FILES.values() for name in per_reader}}
         secret = k8s.core.v1.Secret(
             f"{name}-secret",
             metadata=k8s.meta.v1.ObjectMetaArgs(name=name, namespace=args.namespace, labels=w.labels("server")),
