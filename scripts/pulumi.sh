@@ -24,8 +24,8 @@
 #     (scripts/local_stack.py). The repository's stack files are never written.
 # `drift` is scripts/drift.py: it compares the cluster with the last deployment.
 # `recover` after a run killed hard (SIGKILL, OOM, a lost CI runner), which leaves its lock and
-# pending operations in the state (and, on a file backend, maybe a checkpoint cut off mid-write: its
-# backup is put back): it removes the lock and the pending creates and refreshes the state from the
+# pending operations in the state (and, on a file backend, maybe a metadata file cut off mid-write:
+# scripts/repair_backend.py sets it aside): it removes the lock and the pending creates and refreshes the state from the
 # cluster; then `up` finishes the job (objects the killed run created are adopted).
 #
 # Exit status (workflows read it): 0 done (for drift: no drift); 3 only from `drift` when the
@@ -127,15 +127,10 @@ if [[ ${LOCAL_TARGET:-} == 1 ]]; then
   cd "$LOCAL/project"
 fi
 
-# A run killed while Pulumi wrote its checkpoint to a file backend leaves it truncated ("failed to
-# load checkpoint"); `recover` puts back the copy of the previous one Pulumi keeps (<stack>.json.bak).
+# A run killed hard can leave the file backend's metadata sidecars cut off, and then every command
+# fails before reading any state ("failed to load checkpoint: EOF"); `recover` repairs them first.
 if [[ $command == recover && ${PULUMI_BACKEND_URL:-} == file://* ]]; then
-  state=$(find "${PULUMI_BACKEND_URL#file://}/.pulumi/stacks" -name "$stack.json" 2>/dev/null | head -1)
-  if [[ -n $state && -f $state.bak ]] &&
-    ! python3 -c 'import json, sys; json.load(open(sys.argv[1]))' "$state" 2>/dev/null; then
-    cp "$state" "$state.damaged" && cp "$state.bak" "$state"
-    echo "recover: $state was damaged (a run killed while writing it): Pulumi's backup put back, the damaged copy kept as $state.damaged" >&2
-  fi
+  python3 "$ROOT/scripts/repair_backend.py" "${PULUMI_BACKEND_URL#file://}" "$stack"
 fi
 pulumi stack select --create "$stack" --non-interactive >/dev/null
 status=0

@@ -140,16 +140,39 @@ def test_recover_removes_the_lock_then_the_pending_creates(tmp_path):
     assert failed.returncode == 1 and "could not remove the lock" in failed.stderr
 
 
-def test_recover_puts_back_a_checkpoint_damaged_by_the_kill(tmp_path):
+def test_recover_repairs_what_the_kill_cut_off(tmp_path):
+    # What CI met: SIGKILL while fileblob rewrote a sidecar in place left `dev.json.attrs` empty, and
+    # `pulumi stack select` failed with "failed to load checkpoint: EOF".
     stacks = tmp_path / "backend" / ".pulumi" / "stacks" / "clearml-openshift"
     stacks.mkdir(parents=True)
     (stacks / "dev.json").write_text('{"version": 3, "checkp')  # cut off mid-write
     (stacks / "dev.json.bak").write_text('{"version": 3, "checkpoint": {}}')
+    (stacks / "dev.json.attrs").write_text("")
+    (stacks / "dev.json.bak.attrs").write_text('{"user.content_type": "application/octet-stream"}')
     result = _run(tmp_path, "recover dev", backend_url=f"file://{tmp_path / 'backend'}")
     assert result.returncode == 0, result.stderr
     assert (stacks / "dev.json").read_text() == '{"version": 3, "checkpoint": {}}'
     assert (stacks / "dev.json.damaged").read_text() == '{"version": 3, "checkp'
-    assert "was damaged (a run killed while writing it)" in result.stderr
+    assert not (stacks / "dev.json.attrs").exists() and (stacks / "dev.json.attrs.damaged").read_text() == ""
+    assert (stacks / "dev.json.bak.attrs").exists()  # readable: left alone
+    assert "dev.json: did not parse, Pulumi's backup put back" in result.stderr
+    assert "dev.json.attrs: metadata cut off by the kill" in result.stderr
+    calls = [c.split()[0] for c in (tmp_path / "log").read_text().splitlines()]
+    assert "cancel" in calls and "refresh" in calls  # then the lock and the pending creates
+
+    again = _run(tmp_path, "recover dev", backend_url=f"file://{tmp_path / 'backend'}")
+    assert again.returncode == 0 and "recover: " not in again.stderr  # nothing left to repair
+
+
+def test_recover_refuses_a_damaged_checkpoint_without_a_backup(tmp_path):
+    stacks = tmp_path / "backend" / ".pulumi" / "stacks" / "clearml-openshift"
+    stacks.mkdir(parents=True)
+    (stacks / "dev.json").write_text("")
+    result = _run(tmp_path, "recover dev", backend_url=f"file://{tmp_path / 'backend'}")
+    assert result.returncode == 1
+    assert "does not parse and has no readable backup (dev.json.bak)" in result.stderr
+    log = tmp_path / "log"
+    assert not log.exists() or "cancel" not in log.read_text()  # nothing run on a state it cannot read
 
 
 def test_preflight_reports_each_problem_and_exits_1(tmp_path):
