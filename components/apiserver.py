@@ -79,7 +79,7 @@ class ApiServer(pulumi.ComponentResource):
             + ce.url_prefixes_env(args.files_url)
             + w.env(settings_env)
         )
-        ca_volumes, ca_mounts = ce.elastic_ca_volumes(args.peers)
+        ca_volumes, ca_mounts = ce.ca_volumes(args.peers)
         files_volumes, files_mounts = [], []
         if args.features.prepopulate_examples:
             if args.fileserver_claim is None:

@@ -48,7 +48,7 @@ class AsyncDelete(pulumi.ComponentResource):
         # No port to probe: readiness and liveness check that the worker can reach its peers.
         peers_reachable = ce.wait_command(*args.peers.endpoints())
         probe_cmd = ["timeout", "20", *peers_reachable]
-        ca_volumes, ca_mounts = ce.elastic_ca_volumes(args.peers)
+        ca_volumes, ca_mounts = ce.ca_volumes(args.peers)
         main = w.container(
             name="async-delete",
             image=image.ref,

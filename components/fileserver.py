@@ -8,6 +8,7 @@ import pulumi
 import pulumi_kubernetes as k8s
 
 from settings.models import FeatureSettings, FileServerSettings, ImageSettings, SccProfile
+from vocabulary import clearml as cv
 
 from . import clearml_env as ce
 from . import clearml_image as ci
@@ -27,9 +28,7 @@ class FileServerArgs:
     storage_class: str | None
     retain_on_delete: bool
     apiserver_url: str
-    redis_host: str
-    redis_port: int
-    redis_password: ce.SecretRef | None
+    redis: ce.RedisPeer
     credentials_secret: pulumi.Input[str]
     scc: SccProfile | None = None  # the SCC granted to this tier beyond restricted-v2, and its identity (SccSettings.profile)
 
@@ -64,13 +63,11 @@ class FileServer(pulumi.ComponentResource):
             w.env(ce.PROCESS_ENV)
             + w.env({
                 "CLEARML__hosts__api_server": args.apiserver_url,
-                "CLEARML_REDIS_SERVICE_HOST": args.redis_host,
-                "CLEARML_REDIS_SERVICE_PORT": str(args.redis_port),
                 "CLEARML__fileserver__delete__allow_batch": "true",
             })
-            + ([w.secret_env("CLEARML_REDIS_SERVICE_PASSWORD", args.redis_password.name, args.redis_password.key)]
-               if args.redis_password else [])
+            + ce.redis_env(args.redis, cv.FILESERVER_REDIS_ALIASES)
         )
+        ca_volumes, ca_mounts = ce.redis_ca_volumes(args.redis)
         # Its own user's key and secret: a file, not environment.
         secure_volumes, secure_mounts, secure_env = ce.secure_config(args.credentials_secret, "fileserver")
         env_vars += secure_env
@@ -83,7 +80,7 @@ class FileServer(pulumi.ComponentResource):
             command=ci.entrypoint("fileserver"),
             env_vars=env_vars,
             ports=[w.port("http", PORT)],
-            mounts=[w.mount("data", DATA_DIR), w.mount("logs", ci.LOG_DIR), w.mount("tmp", "/tmp"), *secure_mounts],
+            mounts=[w.mount("data", DATA_DIR), w.mount("logs", ci.LOG_DIR), w.mount("tmp", "/tmp"), *secure_mounts, *ca_mounts],
             # `GET /` answers "OK" without authentication (clearml-server fileserver/fileserver.py `ping`).
             startup=w.http_probe("/", "http", period=5, failures=60),
             readiness=w.http_probe("/", "http", period=10, failures=3),
@@ -92,7 +89,7 @@ class FileServer(pulumi.ComponentResource):
         # The file server logs in to the API server when it starts (clearml-server fileserver/auth.py),
         # so it waits for /debug.ping as the official chart's init container does, and for Redis.
         wait = ci.wait_init_container(image, args.images.pull_policy, ce.wait_command(
-            f"{args.redis_host}:{args.redis_port}", f"{args.apiserver_url}/debug.ping"), [])
+            f"{args.redis.host}:{args.redis.port}", f"{args.apiserver_url}/debug.ping"), [])
         account = w.service_account(name, args.namespace, COMPONENT, child, scc=args.scc)
         self.deployment = w.deployment(
             f"{name}-deployment", name=name, namespace=args.namespace, component=COMPONENT,
@@ -116,6 +113,7 @@ class FileServer(pulumi.ComponentResource):
                     w.empty_dir("logs", "64Mi"),
                     w.empty_dir("tmp", "2Gi"),
                     *secure_volumes,
+                    *ca_volumes,
                 ],
                 replicas=spec.replicas,
                 spread=args.features.spread,

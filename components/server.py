@@ -6,8 +6,10 @@ from dataclasses import dataclass
 
 import pulumi
 import pulumi_kubernetes as k8s
+from pydantic import SecretStr
 
 from settings import Settings
+from settings.external import literal_credentials
 
 from . import clearml_image as ci
 from . import workload as w
@@ -15,11 +17,12 @@ from .agent import Agent, AgentArgs
 from .apiserver import ApiServer, ApiServerArgs
 from .apiserver import url_for as apiserver_url_for
 from .async_delete import AsyncDelete, AsyncDeleteArgs
-from .clearml_env import Peers, SecretRef
+from .clearml_env import ElasticPeer, Peers, RedisPeer, SecretRef
 from .certificate import CertificateAuthority, CertificateAuthorityArgs, issuer_ref
 from .credentials import Credentials, CredentialsArgs
 from .edge import Edge, EdgeArgs
 from .elasticsearch import Elasticsearch, ElasticsearchArgs
+from .external_credentials import ExternalCredentials, ExternalCredentialsArgs, secret_ref
 from .fileserver import FileServer, FileServerArgs
 from .mongodb import MongoDB, MongoDBArgs
 from .redis import Redis, RedisArgs
@@ -31,10 +34,6 @@ from .webserver import WebServer, WebServerArgs
 @dataclass(frozen=True)
 class ClearmlServerArgs:
     settings: Settings
-
-
-def _ref(ref) -> SecretRef | None:
-    return None if ref is None else SecretRef(name=ref.name, key=ref.key)
 
 
 class ClearmlServer(pulumi.ComponentResource):
@@ -88,41 +87,52 @@ class ClearmlServer(pulumi.ComponentResource):
         )
 
         # ---- data tiers (in-cluster, or the user's own endpoints) -------------------------
+        # Credentials given as Pulumi secrets go into a Secret of the program's; the others are the
+        # team's Secrets, referenced as they are.
+        given = dict(literal_credentials(settings))
+        store = ExternalCredentials(f"{name}-external-credentials", ExternalCredentialsArgs(
+            namespace=ns, values=given), opts=child) if given else None
+
+        def credential(path: str, value) -> SecretRef | None:
+            return store.ref(path) if isinstance(value, SecretStr) else secret_ref(value)
+
         if settings.mongodb.external:
-            mongo_connection = _ref(settings.mongodb.external.connection_string)
+            ext = settings.mongodb.external
+            mongo_connection = credential("mongodb.external.connectionString", ext.connection_string)
+            mongo_ca = secret_ref(ext.ca)
         else:
             mongo = MongoDB(f"{name}-mongodb", MongoDBArgs(
                 scc=grants.get("mongodb"), namespace=ns, settings=settings.mongodb, images=settings.images, features=settings.features,
                 storage_class=settings.storage_class(settings.mongodb.storage)), opts=child)
-            mongo_connection = mongo.connection
+            mongo_connection, mongo_ca = mongo.connection, None
 
         if settings.redis.external:
             ext = settings.redis.external
-            redis_host, redis_port, redis_password = ext.host, ext.port, _ref(ext.password)
+            redis_peer = RedisPeer(host=ext.host, port=ext.port, password=credential("redis.external.password", ext.password),
+                                   username=ext.username, tls=ext.tls, ca=secret_ref(ext.ca))
         else:
             redis = Redis(f"{name}-redis", RedisArgs(
                 scc=grants.get("redis"), namespace=ns, settings=settings.redis, images=settings.images,
                 storage_class=settings.storage_class(settings.redis.storage)), opts=child)
-            redis_host, redis_port = redis.host, redis.port
-            redis_password = SecretRef(name=redis.password_secret, key=redis.password_key)
+            redis_peer = RedisPeer(host=redis.host, port=redis.port,
+                                   password=SecretRef(name=redis.password_secret, key=redis.password_key))
 
         if settings.elasticsearch.external:
             ext = settings.elasticsearch.external
-            elastic_hosts = [h.model_dump() for h in ext.hosts]
-            elastic_user, elastic_password, elastic_ca = _ref(ext.username), _ref(ext.password), _ref(ext.ca)
+            elastic = ElasticPeer(
+                hosts=[h.model_dump() for h in ext.hosts],
+                username=ext.username if isinstance(ext.username, str) else secret_ref(ext.username),
+                password=credential("elasticsearch.external.password", ext.password),
+                api_key=credential("elasticsearch.external.apiKey", ext.api_key), ca=secret_ref(ext.ca))
         else:
-            elastic = Elasticsearch(f"{name}-elastic", ElasticsearchArgs(
+            in_cluster = Elasticsearch(f"{name}-elastic", ElasticsearchArgs(
                 scc=grants.get("elasticsearch"), namespace=ns, settings=settings.elasticsearch, images=settings.images, features=settings.features,
                 storage_class=settings.storage_class(settings.elasticsearch.storage),
                 issuer=internal_issuer, tls=tls), opts=child)
-            elastic_hosts, elastic_user, elastic_password = elastic.hosts, elastic.username, elastic.password
-            elastic_ca = elastic.ca
+            elastic = ElasticPeer(hosts=in_cluster.hosts, username=in_cluster.username, password=in_cluster.password,
+                                  ca=in_cluster.ca)
 
-        peers = Peers(
-            mongo_connection=mongo_connection, redis_host=redis_host, redis_port=redis_port,
-            redis_password=redis_password, elastic_hosts=elastic_hosts,
-            elastic_username=elastic_user, elastic_password=elastic_password, elastic_ca=elastic_ca,
-        )
+        peers = Peers(mongo_connection=mongo_connection, mongo_ca=mongo_ca, redis=redis_peer, elastic=elastic)
 
         # ---- ClearML tiers ----------------------------------------------------------------
         # The file server first: with example pre-population the API server mounts its claim.
@@ -130,8 +140,7 @@ class ClearmlServer(pulumi.ComponentResource):
             scc=grants.get("fileserver"), namespace=ns, settings=settings.fileserver, images=settings.images, features=settings.features,
             storage_class=settings.storage_class(settings.fileserver.storage),
             retain_on_delete=settings.storage.retain_on_delete, apiserver_url=apiserver_url_for(f"{name}-apiserver"),
-            redis_host=redis_host, redis_port=redis_port, redis_password=redis_password,
-            credentials_secret=credentials.secret_name), opts=child)
+            redis=redis_peer, credentials_secret=credentials.secret_name), opts=child)
         api = ApiServer(f"{name}-apiserver", ApiServerArgs(
             scc=grants.get("apiserver"), namespace=ns, settings=settings.apiserver, images=settings.images, features=settings.features,
             peers=peers, credentials_secret=credentials.secret_name, server_config=server_config.metadata.name,

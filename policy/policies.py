@@ -467,11 +467,26 @@ def _embedded_pods(text: str) -> list[dict[str, Any]]:
     return []
 
 
+# A value that is only Kubernetes' reference to another env var of the container (`$(NAME)`, maybe
+# in quotes, as a config parser needs it): the kubelet substitutes it when the container starts.
+_DEPENDENT_ENV = re.compile(r'^"?\$\(([A-Za-z_][A-Za-z0-9_]*)\)"?$')
+
+
+def _secret_sourced(container: dict[str, Any]) -> set[str]:
+    """Names of the container's env vars that come from a Secret (valueFrom.secretKeyRef)."""
+    return {item["name"] for item in _list(container.get("env"))
+            if isinstance(item, dict) and isinstance(item.get("name"), str)
+            and isinstance(_dict(item.get("valueFrom")).get("secretKeyRef"), dict)}
+
+
 def _literal_env_secrets(where: str, containers: list[tuple[str, dict[str, Any]]]) -> list[str]:
     errors = []
     for label, container in containers:
+        from_secrets = _secret_sourced(container)
         for name, value in _env_values(container):
             if is_unknown(value) or not isinstance(value, str):
+                continue
+            if (ref := _DEPENDENT_ENV.match(value)) and ref.group(1) in from_secrets:
                 continue
             if secret_bearing(name) and not _harmless_literal(value):
                 errors.append(f"{where}: {label}: env {name} has a literal value; take it from a Secret (valueFrom.secretKeyRef)")

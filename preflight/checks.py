@@ -7,6 +7,7 @@ make) is a note, not a problem: the deployment may still work, and Pulumi would 
 
 from __future__ import annotations
 
+import base64
 from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -243,6 +244,13 @@ def _check_existing(cluster: Cluster, needs: Needs, missing_groups: set[str], re
                                    "certificates from it would never be issued; fix the issuer first")
 
 
+def _decoded(value: str) -> str:
+    try:
+        return base64.b64decode(value).decode()
+    except (ValueError, UnicodeDecodeError):
+        return ""
+
+
 def _check_secrets(cluster: Cluster, needs: Needs, report: Report) -> None:
     for ref in needs.secrets:
         obj = _read(cluster, api_path("", "v1", "secrets", ref.name, needs.namespace), f"Secret {ref.name}", report)
@@ -258,6 +266,8 @@ def _check_secrets(cluster: Cluster, needs: Needs, report: Report) -> None:
             keys = ", ".join(sorted(data)) or "none"
             report.problems.append(
                 f"{ref.setting}: Secret {ref.name} has no key {ref.key} (its keys: {keys}): add it or name another key")
+        elif ref.value_problem and (problem := ref.value_problem(_decoded(data[ref.key]))):
+            report.problems.append(f"{ref.setting}: Secret {ref.name}, key {ref.key}: {problem}")
 
 
 def check(cluster: Cluster, needs: Needs) -> Report:

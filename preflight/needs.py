@@ -7,9 +7,11 @@ registers for every example stack and variant, so this list cannot drift from th
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from settings import Settings
+from settings.external import mongodb_uri_problem, secret_references
 from settings.load import PROJECT
 from vocabulary.openshift import scc_cluster_role
 
@@ -69,12 +71,14 @@ class Named:
 @dataclass(frozen=True)
 class SecretKey:
     """A key of an existing Secret the stack references (external services, image pull secrets);
-    `key` or one of `alternatives` must be there."""
+    `key` or one of `alternatives` must be there, and `value_problem` (if any) must find nothing wrong
+    with its value (it says why, never quoting the value)."""
 
     name: str
     key: str
     setting: str
     alternatives: tuple[str, ...] = ()
+    value_problem: Callable[[str], str | None] | None = None
 
 
 @dataclass
@@ -218,16 +222,11 @@ def needs(settings: Settings) -> Needs:
         out.existing.append(Named("ClusterRole", scc_cluster_role(scc), setting))
         out.scc_uses.append((scc, setting))
 
-    refs = []
-    if settings.mongodb.external:
-        refs.append(("mongodb.external.connectionString", settings.mongodb.external.connection_string))
-    if settings.redis.external and settings.redis.external.password:
-        refs.append(("redis.external.password", settings.redis.external.password))
-    if settings.elasticsearch.external:
-        ext = settings.elasticsearch.external
-        refs += [(f"elasticsearch.external.{f}", getattr(ext, f)) for f in ("username", "password", "ca")
-                 if getattr(ext, f) is not None]
-    out.secrets = [SecretKey(ref.name, ref.key, key(path)) for path, ref in refs]
+    mongo = settings.mongodb.external
+    checks = {"mongodb.external.connectionString":
+              (lambda uri, ca=mongo.ca is not None: mongodb_uri_problem(uri, ca)) if mongo else None}
+    out.secrets = [SecretKey(ref.name, ref.key, key(path), value_problem=checks.get(path))
+                   for path, ref in secret_references(settings)]
     out.secrets += [SecretKey(name, ".dockerconfigjson", key("images.pullSecrets"), alternatives=(".dockercfg",))
                     for name in settings.images.pull_secrets]
     return out

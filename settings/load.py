@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Collection, Mapping
 from typing import Any
 
 from pydantic import ValidationError
 
+from .external import UNION_TAGS, literal_credentials
 from .models import KeyedError, Settings
 
 PROJECT = "clearml-openshift"
@@ -56,7 +58,8 @@ def format_validation_error(err: ValidationError) -> list[str]:
     for error in err.errors():
         # `[key]` marks an invalid dict key (the key itself is the part before it).
         loc = tuple(p for p in error["loc"]
-                    if not (isinstance(p, str) and (p.startswith(("function-", "nullable[")) or p == "[key]")))
+                    if not (isinstance(p, str) and (p.startswith(("function-", "nullable[")) or p == "[key]"
+                                                    or p in UNION_TAGS)))
         cause = (error.get("ctx") or {}).get("error")
         if isinstance(cause, KeyedError):
             loc += tuple(cause.path.split("."))
@@ -78,6 +81,8 @@ def _decode(key: str, raw: Any) -> Any:
 
 def _leaves(value: Any) -> list[str]:
     if isinstance(value, dict):
+        if set(value) == {"name", "key"}:
+            return []  # a Secret reference ({name, key}) names where a secret is, it is not one
         return [leaf for v in value.values() for leaf in _leaves(v)]
     if isinstance(value, list):
         return [leaf for v in value for leaf in _leaves(v)]
@@ -97,8 +102,17 @@ def _redacted(problems: list[str], config: Mapping[str, Any], secret_keys: Colle
         except json.JSONDecodeError:
             pass
     for value in sorted((v for v in values if v), key=len, reverse=True):
-        problems = [p.replace(value, "[secret]") for p in problems]
+        # Whole values only: a short leaf ("e") must not take letters out of every word.
+        pattern = re.compile(rf"(?<![A-Za-z0-9]){re.escape(value)}(?![A-Za-z0-9])")
+        problems = [pattern.sub("[secret]", p) for p in problems]
     return problems
+
+
+def _plain_credentials(settings: Settings, secret_keys: Collection[str]) -> list[str]:
+    """A credential given as a value must have come from `pulumi config set --secret`."""
+    return [f"{PROJECT}:{path}: a credential in plain text in the stack file: set it with `pulumi config set "
+            f"--secret --path '{path}' <value>`, or reference a Secret ({{name, key}})"
+            for path, _ in literal_credentials(settings) if f"{PROJECT}:{path.split('.')[0]}" not in secret_keys]
 
 
 def settings_from_config(config: Mapping[str, Any], secret_keys: Collection[str] = ()) -> Settings:
@@ -128,6 +142,8 @@ def settings_from_config(config: Mapping[str, Any], secret_keys: Collection[str]
         settings = Settings.model_validate(data)
     except ValidationError as err:
         problems.extend(format_validation_error(err))
+    else:
+        problems.extend(_plain_credentials(settings, secret_keys))
     if problems:
         raise ConfigError(_redacted(problems, config, secret_keys))
     return settings

@@ -18,6 +18,7 @@ from pydantic import AfterValidator, Field, ValidationInfo, field_validator, mod
 from vocabulary.openshift import ELEVATED_SCCS, IDENTITY_SCCS, RESTRICTED_V2, ROUTER_NAMESPACE_LABELS, grant_refusal
 
 from .base import KeyedError, Model, deep_merge
+from .external import ExternalElastic, ExternalMongo, ExternalRedis, SecretKeyRef
 from .quantities import Cpu, DnsLabel, HostName, Memory, StorageSize, dns1123_subdomain, parse_quantity
 from .scheduling import Scheduling
 from .scheduling import merged as merged_scheduling
@@ -141,13 +142,6 @@ class Volume(Model):
     @classmethod
     def _class_name(cls, value: str | None) -> str | None:
         return None if value is None else dns1123_subdomain(value)
-
-
-class SecretKeyRef(Model):
-    """A key of an existing Kubernetes Secret in the ClearML namespace (never a literal value)."""
-
-    name: DnsLabel = Field(description="Name of the existing Secret.")
-    key: str = Field(min_length=1, max_length=253, pattern=r"^[-._a-zA-Z0-9]+$", description="Key in the Secret.")
 
 
 # --------------------------------------------------------------------------------------------
@@ -340,12 +334,6 @@ def _in_cluster_only(tier: str, data: object, fields: tuple[str, ...]) -> object
     return data
 
 
-class ExternalMongo(Model):
-    connection_string: SecretKeyRef = Field(
-        description="Existing Secret key holding a `mongodb://` or `mongodb+srv://` connection string."
-    )
-
-
 class MongoSettings(Model):
     replicas: int = Field(default=1, description="1 (standalone member) or an odd replica-set size: 3, 5 or 7.")
     resources: Resources = Field(default=_resources("200m", "512Mi", "2", "2Gi"), description="Requests and limits.")
@@ -370,12 +358,6 @@ class MongoSettings(Model):
         return value
 
 
-class ExternalRedis(Model):
-    host: HostName = Field(description="Redis host name.")
-    port: int = Field(default=6379, ge=1, le=65535, description="Redis port.")
-    password: SecretKeyRef | None = Field(default=None, description="Existing Secret key holding the password.")
-
-
 class RedisSettings(Model):
     replicas: Literal[1] = Field(
         default=1, description="Always 1: ClearML talks to a single Redis endpoint (no Sentinel support)."
@@ -389,27 +371,6 @@ class RedisSettings(Model):
     @classmethod
     def _external_alone(cls, data: object) -> object:
         return _in_cluster_only("Redis", data, ("replicas", "resources", "storage", "scheduling"))
-
-
-class ElasticHost(Model):
-    host: HostName = Field(description="Host name of an Elasticsearch HTTP endpoint.")
-    port: int = Field(default=9200, ge=1, le=65535, description="HTTP port.")
-    scheme: Literal["http", "https"] = Field(default="https", description="`https` unless the cluster has no TLS.")
-
-
-class ExternalElastic(Model):
-    hosts: list[ElasticHost] = Field(min_length=1, description="Elasticsearch HTTP endpoints.")
-    username: SecretKeyRef | None = Field(default=None, description="Existing Secret key holding the user name.")
-    password: SecretKeyRef | None = Field(default=None, description="Existing Secret key holding the password.")
-    ca: SecretKeyRef | None = Field(
-        default=None, description="Existing Secret key holding the PEM CA of the cluster's certificate (unset: system CAs)."
-    )
-
-    @model_validator(mode="after")
-    def _credentials_pair(self) -> ExternalElastic:
-        if (self.username is None) != (self.password is None):
-            raise ValueError("set both username and password, or neither")
-        return self
 
 
 _HEAP = re.compile(r"^[1-9][0-9]*[mg]$")

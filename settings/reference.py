@@ -11,7 +11,7 @@ import types
 import typing
 from typing import Any
 
-from pydantic import BaseModel
+from pydantic import BaseModel, SecretStr
 from pydantic_core import PydanticUndefined
 
 from .load import PROJECT
@@ -32,13 +32,17 @@ def _type_name(annotation: Any) -> str:
     if origin is typing.Literal:
         return " \\| ".join(json.dumps(a) for a in typing.get_args(annotation))
     if origin in (typing.Union, types.UnionType):
-        return " \\| ".join(_type_name(a) for a in typing.get_args(annotation) if a is not type(None)) + " (optional)"
+        args = typing.get_args(annotation)
+        names = " \\| ".join(_type_name(a) for a in args if a is not type(None))
+        return names + " (optional)" if type(None) in args else names
     if origin is list:
         return f"list of {_type_name(typing.get_args(annotation)[0])}"
     if origin is typing.Annotated:
         return _type_name(typing.get_args(annotation)[0])
     if isinstance(annotation, type) and issubclass(annotation, BaseModel):
         return "object"
+    if annotation is SecretStr:
+        return "secret str"
     return getattr(annotation, "__name__", str(annotation))
 
 

@@ -1,0 +1,27 @@
+"""ClearML's names this project relies on, each with where clearml-server defines it, and the paths
+the program gives them inside the server pods (settings name these paths in their help and checks;
+components mount there).
+
+clearml-server 2.3: `apiserver/config/default/hosts.conf` and `fileserver/config/default/hosts.conf`
+(the Redis aliases), `apiserver/redis_manager.py` and `fileserver/redis_manager.py` (each alias's
+`hosts.redis.<alias>` keys go to `redis.StrictRedis(**...)`), `apiserver/es_factory.py` (each
+cluster's `hosts.elastic.<cluster>.args` go to `elasticsearch.Elasticsearch(**...)`),
+`apiserver/database/__init__.py` (`CLEARML_MONGODB_SERVICE_CONNECTION_STRING`, used as is).
+"""
+
+from __future__ import annotations
+
+# The Elasticsearch clusters of `hosts.elastic` (apiserver/config/default/hosts.conf).
+ELASTIC_CLUSTERS = ("events", "workers", "datasets", "logs")
+# The Redis aliases of `hosts.redis`, per process.
+APISERVER_REDIS_ALIASES = ("apiserver", "workers")
+FILESERVER_REDIS_ALIASES = ("fileserver",)
+
+# Where the CA certificates of external services are mounted (only that key of the Secret).
+ELASTIC_CA_FILE = "/etc/clearml/elastic-ca/ca.crt"
+MONGODB_CA_FILE = "/etc/clearml/mongodb-ca/ca.crt"
+REDIS_CA_FILE = "/etc/clearml/redis-ca/ca.crt"
+
+# MongoDB connection-string options (pymongo `common.URI_OPTIONS_VALIDATOR_MAP`, matched in lower
+# case) that switch certificate or host name verification off: never accepted.
+MONGODB_INSECURE_OPTIONS = ("tlsinsecure", "tlsallowinvalidcertificates", "tlsallowinvalidhostnames")
