@@ -34,6 +34,9 @@ CONFIG_DIR = f"{HOME}/config"
 # Elasticsearch reads TLS files only from inside its config directory.
 CERTS_DIR = f"{CONFIG_DIR}/certs"
 USER = "elastic"
+# The elastic user's password, a file only the pod's user may read (ELASTIC_PASSWORD_FILE).
+PASSWORD_DIR = "/etc/elasticsearch-password"
+PASSWORD_FILE = f"{PASSWORD_DIR}/password"
 
 
 @dataclass(frozen=True)
@@ -120,17 +123,22 @@ class Elasticsearch(pulumi.ComponentResource):
                 value_from=k8s.core.v1.EnvVarSourceArgs(
                     field_ref=k8s.core.v1.ObjectFieldSelectorArgs(field_path="metadata.name")),
             ),
-            # The image's entrypoint stores it as `bootstrap.password` (the elastic user's password).
-            w.secret_env("ELASTIC_PASSWORD", secret.metadata.name, "password"),
-        ] + w.env(es_env)
+        ] + w.env({**es_env,
+                   # The image's entrypoint reads it from the file (elasticsearch-env-from-file) and stores
+                   # it as `bootstrap.password`, the elastic user's password: never in the environment.
+                   "ELASTIC_PASSWORD_FILE": PASSWORD_FILE})
 
+        # Elastic's entrypoint refuses a password file with any mode but 0400 or 0600.
+        password_file = w.private_file("password", secret=secret.metadata.name, key="password", directory=PASSWORD_DIR,
+                                       image=args.images.elasticsearch.ref, pull_policy=args.images.pull_policy,
+                                       resources_spec=seeding.SEED_RESOURCES)
         seeded = {"config": CONFIG_DIR}
         seed = seeding.seed_container(args.images.elasticsearch.ref, args.images.pull_policy, seeded)
         # Verified TLS, as ClearML does it: the name the certificate carries, resolved to this pod, the
         # issuing CA, and credentials passed on stdin so they never appear in a process list.
         health = [
             "sh", "-c",
-            'printf \'user = "%s:%s"\\n\' elastic "$ELASTIC_PASSWORD" | curl --config - -fsS --max-time 4 '
+            f'printf \'user = "%s:%s"\\n\' elastic "$(cat {PASSWORD_FILE})" | curl --config - -fsS --max-time 4 '
             f"--cacert {CERTS_DIR}/ca.crt --resolve {name}:{HTTP_PORT}:127.0.0.1 "
             f"'https://{name}:{HTTP_PORT}/_cluster/health?local=true' >/dev/null",
         ]
@@ -146,6 +154,7 @@ class Elasticsearch(pulumi.ComponentResource):
                 w.mount("data", f"{HOME}/data"),
                 *seeding.seeded_mounts(seeded),
                 w.mount("certs", CERTS_DIR, read_only=True),
+                password_file.mount,
                 w.mount("logs", f"{HOME}/logs"),
                 w.mount("tmp", "/tmp"),
             ],
@@ -175,9 +184,9 @@ class Elasticsearch(pulumi.ComponentResource):
                 component=COMPONENT,
                 service_account=account.metadata.name,
                 containers=[main],
-                init_containers=[seed],
+                init_containers=[seed, password_file.init],
                 volumes=seeding.seeded_volumes(seeded) + [
-                    certs_volume, w.empty_dir("logs", "512Mi"), w.empty_dir("tmp", "1Gi")],
+                    certs_volume, *password_file.volumes, w.empty_dir("logs", "512Mi"), w.empty_dir("tmp", "1Gi")],
                 replicas=spec.replicas,
                 spread=args.features.spread,
                 termination_grace_seconds=120,

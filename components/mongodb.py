@@ -3,7 +3,7 @@
 One member in dev; an N-member replica set (N odd) in prod, initialised by a Job that waits for
 the members and runs `rs.initiate` once (idempotent: it does nothing if the set exists).
 
-The official image creates the root user from MONGO_INITDB_ROOT_USERNAME/PASSWORD when the data
+The official image creates the root user from MONGO_INITDB_ROOT_USERNAME/PASSWORD_FILE when the data
 directory is empty. Members of a set authenticate to each other with a shared keyfile, which
 mongod refuses unless only its owner can read it; a Secret volume is owned by root, so an init
 container copies the key into an emptyDir with mode 0400 under the pod's own UID.
@@ -27,19 +27,24 @@ PORT = 27017
 REPLICA_SET = "rs0"
 ROOT_USER = "clearml-root"
 KEYFILE_DIR = "/var/run/mongodb-keyfile"
+# The root user's name and password, as files (MONGO_INITDB_ROOT_*_FILE).
+ROOT_CREDENTIALS_DIR = "/etc/mongodb-root"
 JOB_RESOURCES = Resources(
     requests=ResourceAmounts(cpu="10m", memory="64Mi"), limits=ResourceAmounts(cpu="200m", memory="256Mi")
 )
 
-# mongosh script of the replica-set Job. Reads credentials and members from the environment.
+# mongosh script of the replica-set Job: the members from the environment, the root user's name and
+# password from the mounted files (mongosh runs on Node.js, whose `fs` it exposes through require).
 RS_INIT_SCRIPT = r"""
+const fs = require("fs");
 const members = process.env.RS_MEMBERS.split(",");
+const rootFile = (name) => fs.readFileSync(process.env.ROOT_CREDENTIALS_DIR + "/" + name, "utf8");
 function connect(host) {
   for (let i = 0; i < 120; i++) {
     try {
       const conn = new Mongo("mongodb://" + host + "/?directConnection=true&serverSelectionTimeoutMS=3000");
       const admin = conn.getDB("admin");
-      admin.auth(process.env.MONGO_USER, process.env.MONGO_PASSWORD);
+      admin.auth(rootFile("username"), rootFile("password"));
       return admin;
     } catch (err) {
       print("waiting for " + host + ": " + err.message);
@@ -108,37 +113,29 @@ class MongoDB(pulumi.ComponentResource):
             string_data=data,
             opts=child,
         )
-        credential_env = [
-            w.secret_env("MONGO_INITDB_ROOT_USERNAME", secret.metadata.name, "username"),
-            w.secret_env("MONGO_INITDB_ROOT_PASSWORD", secret.metadata.name, "password"),
-        ]
+        # The root user's name and password as files the image's entrypoint reads (`file_env`), and
+        # the replica-set Job too: never in the environment.
+        root_volume = k8s.core.v1.VolumeArgs(name="root-credentials", secret=k8s.core.v1.SecretVolumeSourceArgs(
+            secret_name=secret.metadata.name, default_mode=0o440,
+            items=[k8s.core.v1.KeyToPathArgs(key=k, path=k) for k in ("username", "password")]))
+        root_mount = w.mount("root-credentials", ROOT_CREDENTIALS_DIR, read_only=True)
+        credential_env = w.env({"MONGO_INITDB_ROOT_USERNAME_FILE": f"{ROOT_CREDENTIALS_DIR}/username",
+                                "MONGO_INITDB_ROOT_PASSWORD_FILE": f"{ROOT_CREDENTIALS_DIR}/password"})
 
         mongod = ["mongod", "--bind_ip_all", "--port", str(PORT)]
         init_containers = []
         # mongod writes only its dbPath and /tmp (unix socket; the entrypoint's pid file during init).
-        volumes = [w.empty_dir("tmp", "256Mi")]
-        mounts = [w.mount("data", "/data/db"), w.mount("tmp", "/tmp")]
+        volumes = [w.empty_dir("tmp", "256Mi"), root_volume]
+        mounts = [w.mount("data", "/data/db"), w.mount("tmp", "/tmp"), root_mount]
         if replicated:
-            mongod += ["--replSet", REPLICA_SET, "--keyFile", f"{KEYFILE_DIR}/keyfile"]
-            volumes += [
-                k8s.core.v1.VolumeArgs(
-                    name="keyfile-source",
-                    secret=k8s.core.v1.SecretVolumeSourceArgs(
-                        secret_name=secret.metadata.name, default_mode=0o440,
-                        items=[k8s.core.v1.KeyToPathArgs(key="keyfile", path="keyfile")]),
-                ),
-                w.empty_dir("keyfile", "1Mi", medium="Memory"),
-            ]
-            mounts.append(w.mount("keyfile", KEYFILE_DIR, read_only=True))
-            init_containers.append(w.container(
-                name="install-keyfile",
-                image=args.images.mongodb.ref,
-                pull_policy=args.images.pull_policy,
-                resources_spec=JOB_RESOURCES,
-                read_only_root_filesystem=True,
-                command=["sh", "-c", "install -m 0400 /keyfile-source/keyfile /keyfile/keyfile"],
-                mounts=[w.mount("keyfile-source", "/keyfile-source", read_only=True), w.mount("keyfile", "/keyfile")],
-            ))
+            # mongod refuses a keyfile its group or others may read.
+            keyfile = w.private_file("keyfile", secret=secret.metadata.name, key="keyfile", directory=KEYFILE_DIR,
+                                     image=args.images.mongodb.ref, pull_policy=args.images.pull_policy,
+                                     resources_spec=JOB_RESOURCES, mode=0o400)
+            mongod += ["--replSet", REPLICA_SET, "--keyFile", keyfile.file]
+            volumes += keyfile.volumes
+            mounts.append(keyfile.mount)
+            init_containers.append(keyfile.init)
 
         ping = ["mongosh", "--quiet", "--norc", "--eval", "db.adminCommand('ping').ok"]
         server = w.container(
@@ -184,13 +181,14 @@ class MongoDB(pulumi.ComponentResource):
         w.disruption_budget(f"{name}-pdb", name=name, namespace=args.namespace, component=COMPONENT,
                             replicas=spec.replicas, opts=child)
         if replicated:
-            self._replica_set_job(name, args, secret, account, child)
+            self._replica_set_job(name, args, root_volume, root_mount, account, child)
 
         self.connection = SecretRef(name=secret.metadata.name, key="connection-string")
         self.register_outputs({"connection_secret": secret.metadata.name, "members": self.members})
 
-    def _replica_set_job(self, name: str, args: MongoDBArgs, secret: k8s.core.v1.Secret,
-                         account: k8s.core.v1.ServiceAccount, child: pulumi.ResourceOptions) -> None:
+    def _replica_set_job(self, name: str, args: MongoDBArgs, root_volume: k8s.core.v1.VolumeArgs,
+                         root_mount: k8s.core.v1.VolumeMountArgs, account: k8s.core.v1.ServiceAccount,
+                         child: pulumi.ResourceOptions) -> None:
         runner = w.container(
             name="rs-initiate",
             image=args.images.mongodb.ref,
@@ -198,11 +196,9 @@ class MongoDB(pulumi.ComponentResource):
             resources_spec=JOB_RESOURCES,
             read_only_root_filesystem=True,
             command=["mongosh", "--nodb", "--quiet", "--norc", "--eval", RS_INIT_SCRIPT],
-            env_vars=[
-                w.secret_env("MONGO_USER", secret.metadata.name, "username"),
-                w.secret_env("MONGO_PASSWORD", secret.metadata.name, "password"),
-            ] + w.env({"RS_MEMBERS": ",".join(self.members), "RS_NAME": REPLICA_SET, "HOME": "/tmp"}),
-            mounts=[w.mount("tmp", "/tmp")],
+            env_vars=w.env({"RS_MEMBERS": ",".join(self.members), "RS_NAME": REPLICA_SET, "HOME": "/tmp",
+                             "ROOT_CREDENTIALS_DIR": ROOT_CREDENTIALS_DIR}),
+            mounts=[w.mount("tmp", "/tmp"), root_mount],
         )
         k8s.batch.v1.Job(
             f"{name}-rs-init",
@@ -217,7 +213,7 @@ class MongoDB(pulumi.ComponentResource):
                     component=f"{COMPONENT}-rs-init",
                     service_account=account.metadata.name,
                     containers=[runner],
-                    volumes=[w.empty_dir("tmp", "64Mi")],
+                    volumes=[w.empty_dir("tmp", "64Mi"), root_volume],
                     restart_policy="OnFailure",
                 ),
             ),

@@ -13,6 +13,8 @@ from . import workload as w
 
 COMPONENT = "redis"
 PORT = 6379
+# The generated Secret (redis.conf with `requirepass`, and the password alone for the probes).
+CONFIG_DIR = "/etc/redis-secret"
 
 
 @dataclass(frozen=True)
@@ -63,7 +65,10 @@ class Redis(pulumi.ComponentResource):
         client = w.service(f"{name}-service", name=name, namespace=args.namespace, component=COMPONENT,
                            ports={"redis": PORT}, opts=child)
 
-        ping = ["sh", "-c", f"redis-cli -h 127.0.0.1 -p {PORT} ping | grep -q PONG"]
+        # redis-cli takes the password from REDISCLI_AUTH, set here from the mounted file for the probe
+        # alone: the container's environment holds none.
+        ping = ["sh", "-c", f'REDISCLI_AUTH="$(cat {CONFIG_DIR}/{self.password_key})" '
+                            f"redis-cli -h 127.0.0.1 -p {PORT} ping | grep -q PONG"]
         server = w.container(
             name="redis",
             image=args.images.redis.ref,
@@ -71,12 +76,11 @@ class Redis(pulumi.ComponentResource):
             resources_spec=spec.resources,
             read_only_root_filesystem=True,
             # Bypasses the image entrypoint (its chown/gosu branch is for root only).
-            command=["redis-server", "/etc/redis-secret/redis.conf"],
-            env_vars=[w.secret_env("REDISCLI_AUTH", secret.metadata.name, self.password_key)],
+            command=["redis-server", f"{CONFIG_DIR}/redis.conf"],
             ports=[w.port("redis", PORT)],
             mounts=[
                 w.mount("data", "/data"),
-                w.mount("config", "/etc/redis-secret", read_only=True),
+                w.mount("config", CONFIG_DIR, read_only=True),
                 w.mount("tmp", "/tmp"),
             ],
             readiness=w.exec_probe(ping, period=10, failures=3),

@@ -9,6 +9,7 @@ silently rewire it) and no service-account token unless a tier asks for one.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 
 import pulumi
 import pulumi_kubernetes as k8s
@@ -69,6 +70,38 @@ def empty_dir(name: str, size_limit: str = "256Mi", medium: str | None = None) -
     return k8s.core.v1.VolumeArgs(
         name=name, empty_dir=k8s.core.v1.EmptyDirVolumeSourceArgs(size_limit=size_limit, medium=medium)
     )
+
+
+@dataclass(frozen=True)
+class PrivateFile:
+    """A key of a Secret as a file only the pod's own user may read (mode 0600 or 0400), as programs
+    that check the mode of their secret files want (mongod's keyfile, Elastic's `*_FILE` variables).
+    A Secret volume cannot give that to a random UID: its files belong to root, so an init container
+    copies the key into a memory-backed emptyDir as the pod's user. Parts: `init` (the init
+    container), `volumes`, and `mount` (the directory holding `file`)."""
+
+    init: k8s.core.v1.ContainerArgs
+    volumes: list[k8s.core.v1.VolumeArgs]
+    mount: k8s.core.v1.VolumeMountArgs
+    file: str
+
+
+def private_file(name: str, *, secret: pulumi.Input[str], key: str, directory: str, image: str, pull_policy: str,
+                 resources_spec: Resources, mode: int = 0o600) -> PrivateFile:
+    source = f"/{name}-source"
+    init = container(
+        name=f"install-{name}", image=image, pull_policy=pull_policy, resources_spec=resources_spec,
+        read_only_root_filesystem=True,
+        command=["sh", "-c", f"install -m {mode:04o} {source}/{key} /{name}/{key}"],
+        mounts=[mount(f"{name}-source", source, read_only=True), mount(name, f"/{name}")],
+    )
+    volumes = [
+        k8s.core.v1.VolumeArgs(name=f"{name}-source", secret=k8s.core.v1.SecretVolumeSourceArgs(
+            secret_name=secret, default_mode=0o440, items=[k8s.core.v1.KeyToPathArgs(key=key, path=key)])),
+        empty_dir(name, "1Mi", medium="Memory"),
+    ]
+    return PrivateFile(init=init, volumes=volumes, mount=mount(name, directory, read_only=True),
+                       file=f"{directory}/{key}")
 
 
 def container(

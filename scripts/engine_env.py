@@ -14,6 +14,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+from local_stack import MONGODB_URI
+
 ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -88,11 +90,14 @@ def install_stack_prerequisites(env: dict[str, str], config: dict) -> None:
     if not wanted.create_namespace:
         manifest = run("create", "namespace", wanted.namespace, "--dry-run=client", "-o", "yaml")
         run("apply", "-f", "-", stdin=manifest)
-    keys: dict[str, set[str]] = {}
+    keys: dict[str, dict[str, str]] = {}
     for ref in wanted.secrets:
-        keys.setdefault(ref.name, set()).add(ref.key)
-    for name, names in sorted(keys.items()):
-        literals = [f"--from-literal={k}=placeholder-for-{name}-{k}" for k in sorted(names)]
+        # A value preflight checks (a MongoDB connection string) gets one it accepts: the stand-in's.
+        value = MONGODB_URI if ref.value_problem else f"placeholder-for-{ref.name}-{ref.key}"
+        keys.setdefault(ref.name, {})[ref.key] = value
+    for name, values in sorted(keys.items()):
+        names = set(values)
+        literals = [f"--from-literal={k}={v}" for k, v in sorted(values.items())]
         kind = ["docker-registry", name, "--docker-server=registry.example.com", "--docker-username=u",
                 "--docker-password=p"] if names == {".dockerconfigjson"} else ["generic", name, *literals]
         manifest = run("create", "secret", *kind, "-n", wanted.namespace, "--dry-run=client", "-o", "yaml")

@@ -33,6 +33,7 @@ ROOT = Path(__file__).resolve().parent.parent
 OVERLAY = ROOT / "local" / "overlay.yaml"
 MONGODB_STANDIN = ROOT / "local" / "mongodb-standin.yaml"
 MONGODB_NAMESPACE = "standin-mongodb"
+MONGODB_URI = f"mongodb://mongodb.{MONGODB_NAMESPACE}.svc:27017/"
 PROJECT = "clearml-openshift"
 # (tier, Service port, environment variable of the loopback port, its default, a path that answers)
 FORWARDS = (
@@ -113,7 +114,7 @@ def cmd_prepare(project: Path, stack: str) -> None:
         ensure_namespace(name)
     kubectl("apply", "--server-side", "--field-manager", "clearml-openshift-local", "-f", str(MONGODB_STANDIN))
     secret = kubectl("create", "secret", "generic", ref["name"], "-n", namespace, "--dry-run=client", "-o", "yaml",
-                     f"--from-literal={ref['key']}=mongodb://mongodb.{MONGODB_NAMESPACE}.svc:27017/")
+                     f"--from-literal={ref['key']}={MONGODB_URI}")
     kubectl("apply", "--server-side", "--field-manager", "clearml-openshift-local", "-f", "-", stdin=secret)
     print(f"local: waiting for the MongoDB stand-in in {MONGODB_NAMESPACE}", file=sys.stderr)
     kubectl("rollout", "status", "-n", MONGODB_NAMESPACE, "deployment/mongodb", "--timeout=300s", timeout=330)

@@ -189,13 +189,21 @@ def test_elasticsearch_security_and_tls(mocks):
     env = env_of(main)
     assert env["xpack.security.enabled"] == "true" and env["xpack.security.http.ssl.enabled"] == "true"
     assert env["xpack.security.http.ssl.certificate_authorities"] == "certs/ca.crt"
-    assert env["ELASTIC_PASSWORD"] == ("secret", "clearml-elastic", "password")
+    # The password is a file only the pod's user may read (Elastic's entrypoint wants 0400 or 0600),
+    # copied from the Secret by an init container, never in the environment.
+    assert "ELASTIC_PASSWORD" not in env and env["ELASTIC_PASSWORD_FILE"] == "/etc/elasticsearch-password/password"
+    volumes = {v["name"]: v for v in sts["volumes"]}
+    assert volumes["password-source"]["secret"]["items"] == [{"key": "password", "path": "password"}]
+    assert volumes["password"]["emptyDir"]["medium"] == "Memory"
+    install = next(c for c in sts["initContainers"] if c["name"] == "install-password")
+    assert install["command"][-1] == "install -m 0600 /password-source/password /password/password"
+    assert {"name": "password", "mountPath": "/etc/elasticsearch-password", "readOnly": True} in main["volumeMounts"]
     assert "xpack.security.transport.ssl.enabled" not in env
     assert {"name": "certs", "mountPath": "/usr/share/elasticsearch/config/certs", "readOnly": True} in main["volumeMounts"]
     probe = " ".join(main["readinessProbe"]["exec"]["command"])
     assert "--cacert /usr/share/elasticsearch/config/certs/ca.crt" in probe
     assert "--resolve clearml-elastic:9200:127.0.0.1" in probe and "https://clearml-elastic:9200/" in probe
-    assert "--config -" in probe and "$ELASTIC_PASSWORD" in probe  # credentials on stdin, not argv
+    assert "--config -" in probe and '"$(cat /etc/elasticsearch-password/password)"' in probe  # on stdin, not argv
     cert = mocks.manifest("Certificate", "clearml-elastic-tls")["spec"]
     assert {"clearml-elastic", "clearml-elastic.clearml-dev.svc", "*.clearml-elastic-headless.clearml-dev.svc"} <= set(cert["dnsNames"])
     assert "client auth" in cert["usages"] and "server auth" in cert["usages"]

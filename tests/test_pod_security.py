@@ -179,12 +179,14 @@ NOT_SHIPPED = {
         "/data/db": "empty VOLUME of the image",
         "/tmp": "temp dir",
         "/var/run/mongodb-keyfile": "absent",
+        "/etc/mongodb-root": "absent; the root user's name and password from the Secret",
     },
     "library/redis": {"/data": "empty VOLUME/WORKDIR of the image", "/tmp": "temp dir", "/etc/redis-secret": "absent"},
     "elasticsearch/elasticsearch": {
         "/usr/share/elasticsearch/data": "empty in the image",
         "/usr/share/elasticsearch/logs": "empty in the image",
         "/usr/share/elasticsearch/config/certs": "absent: only security auto-configuration creates it, at run time",
+        "/etc/elasticsearch-password": "absent; the password file copied in by an init container",
         "/tmp": "temp dir",
     },
 }

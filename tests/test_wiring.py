@@ -265,7 +265,14 @@ def test_credentials_are_generated_once_and_kept(dev):
 def test_mongodb_dev_is_one_member_with_auth(dev):
     main = _main(dev, "StatefulSet", "clearml-mongodb")
     assert "--replSet" not in main["args"]
-    assert env_of(main)["MONGO_INITDB_ROOT_PASSWORD"] == ("secret", "clearml-mongodb", "password")
+    env = env_of(main)
+    assert "MONGO_INITDB_ROOT_PASSWORD" not in env  # a file the image's entrypoint reads (file_env)
+    assert env["MONGO_INITDB_ROOT_PASSWORD_FILE"] == "/etc/mongodb-root/password"
+    assert env["MONGO_INITDB_ROOT_USERNAME_FILE"] == "/etc/mongodb-root/username"
+    spec = dev.manifest("StatefulSet", "clearml-mongodb")["spec"]["template"]["spec"]
+    [volume] = [v for v in spec["volumes"] if v["name"] == "root-credentials"]
+    assert volume["secret"]["secretName"] == "clearml-mongodb" and volume["secret"]["defaultMode"] == 0o440
+    assert {"name": "root-credentials", "mountPath": "/etc/mongodb-root", "readOnly": True} in main["volumeMounts"]
     conn = unwrap(dev.one("Secret", "clearml-mongodb").inputs)["stringData"]["connection-string"]
     assert conn.startswith("mongodb://clearml-root:") and conn.endswith("@clearml-mongodb:27017/?authSource=admin")
     assert not dev.of_kind("Job")
@@ -283,7 +290,8 @@ def test_mongodb_prod_is_an_initialised_replica_set(prod):
     assert conn.endswith("@" + ",".join(members) + "/?replicaSet=rs0&authSource=admin")
     job = prod.manifest("Job", "clearml-mongodb-rs-init")
     job_env = env_of(job["spec"]["template"]["spec"]["containers"][0])
-    assert job_env["RS_MEMBERS"] == ",".join(members) and job_env["MONGO_PASSWORD"][0] == "secret"
+    assert job_env["RS_MEMBERS"] == ",".join(members) and job_env["ROOT_CREDENTIALS_DIR"] == "/etc/mongodb-root"
+    assert not [v for v in job_env.values() if isinstance(v, tuple)]  # no credential in the environment
     assert "replSetInitiate" in job["spec"]["template"]["spec"]["containers"][0]["command"][-1]
 
 
