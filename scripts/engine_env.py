@@ -79,6 +79,7 @@ def install_stack_prerequisites(env: dict[str, str], config: dict) -> None:
     sys.path.insert(0, str(ROOT))
     from preflight.needs import needs  # noqa: PLC0415
     from settings import settings_from_config  # noqa: PLC0415
+    from vocabulary.clearml import MONGODB_CA_FILE  # noqa: PLC0415
 
     wanted = needs(settings_from_config({k: v if isinstance(v, str) else json.dumps(v) for k, v in config.items()}))
     kubectl = str(bin_dir() / "kubectl")
@@ -92,8 +93,12 @@ def install_stack_prerequisites(env: dict[str, str], config: dict) -> None:
         run("apply", "-f", "-", stdin=manifest)
     keys: dict[str, dict[str, str]] = {}
     for ref in wanted.secrets:
-        # A value preflight checks (a MongoDB connection string) gets one it accepts: the stand-in's.
-        value = MONGODB_URI if ref.value_problem else f"placeholder-for-{ref.name}-{ref.key}"
+        # A value preflight checks (a MongoDB connection string) gets one it accepts: the stand-in's,
+        # with the TLS options when the stack gives a CA.
+        value = f"placeholder-for-{ref.name}-{ref.key}"
+        if ref.value_problem:
+            value = next(uri for uri in (MONGODB_URI, MONGODB_URI + f"?tls=true&tlsCAFile={MONGODB_CA_FILE}")
+                         if ref.value_problem(uri) is None)
         keys.setdefault(ref.name, {})[ref.key] = value
     for name, values in sorted(keys.items()):
         names = set(values)

@@ -133,7 +133,14 @@ def cluster(monkeypatch):
     prerequisite (tests/fake_cluster.py); a test takes away what it wants missing."""
     from tests.fake_cluster import FakeCluster
     fake = FakeCluster()
-    monkeypatch.setattr("preflight.cluster.connect", lambda config: fake)
+
+    def connect(config):
+        mongodb = config.get(f"{PROJECT}:mongodb") or "{}"
+        mongodb = json.loads(mongodb) if isinstance(mongodb, str) else mongodb
+        fake.mongodb_ca = bool((mongodb.get("external") or {}).get("ca"))
+        return fake
+
+    monkeypatch.setattr("preflight.cluster.connect", connect)
     return fake
 
 

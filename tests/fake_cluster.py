@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from preflight.cluster import Forbidden, Unreachable
+from vocabulary.clearml import MONGODB_CA_FILE
 
 # Every group/version preflight may ask about, as a complete OpenShift 4.19 with cert-manager serves it.
 SERVED = {
@@ -25,14 +26,23 @@ SERVED = {
 
 
 class AnyKeys(dict):
-    """A Secret's `data` that has whatever key is asked for, each holding a MongoDB connection string
-    without TLS options (the one kind of value preflight checks)."""
+    """A Secret's `data` that has whatever key is asked for, each holding `value` (base64)."""
+
+    def __init__(self, value: str):
+        super().__init__()
+        self.value = value
 
     def __contains__(self, key: object) -> bool:
         return True
 
     def __missing__(self, key: str) -> str:
-        return base64.b64encode(b"mongodb://clearml@db.example:27017/clearml").decode()
+        return base64.b64encode(self.value.encode()).decode()
+
+
+# The one kind of Secret value preflight checks: a MongoDB connection string, with the TLS options
+# that name the mounted CA when the stack gives one (FakeCluster.mongodb_ca).
+MONGODB_URI = "mongodb://clearml@db.example:27017/clearml"
+MONGODB_TLS_URI = MONGODB_URI + f"?tls=true&tlsCAFile={MONGODB_CA_FILE}"
 
 
 def _anything() -> dict[str, Any]:
@@ -42,7 +52,7 @@ def _anything() -> dict[str, Any]:
         "metadata": {"name": "anything"},
         "status": {"phase": "Active", "conditions": [{"type": "Ready", "status": "True"}],
                    "desired": {"version": "4.19.3"}},
-        "data": AnyKeys(),
+        "data": AnyKeys(MONGODB_URI),
         "items": [{"metadata": {"name": "standard",
                                 "annotations": {"storageclass.kubernetes.io/is-default-class": "true"}}}],
     }
@@ -58,6 +68,7 @@ class FakeCluster:
     denied: set[tuple[str, str]] = field(default_factory=set)  # (verb, resource[/name])
     unreachable: bool = False
     reviews: list[tuple] = field(default_factory=list)
+    mongodb_ca: bool = False  # the stack mounts a MongoDB CA: Secret values name it (MONGODB_TLS_URI)
 
     def _reach(self) -> None:
         if self.unreachable:
@@ -75,7 +86,12 @@ class FakeCluster:
         self._reach()
         if path in self.forbidden_reads:
             raise Forbidden(path)
-        return self.objects[path] if path in self.objects else _anything()
+        if path in self.objects:
+            return self.objects[path]
+        found = _anything()
+        if self.mongodb_ca:
+            found["data"] = AnyKeys(MONGODB_TLS_URI)
+        return found
 
     def allowed(self, verb: str, group: str, resource: str, namespace: str | None, name: str | None = None) -> bool:
         self._reach()
