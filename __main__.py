@@ -7,10 +7,9 @@ See README.md.
 
 import pulumi
 
-import local_target
 import preflight
-import transforms
 from components.server import ClearmlServer, ClearmlServerArgs
+from program import local_target, transforms
 from settings import ConfigError, current_config, current_secret_keys, settings_from_config
 
 config = current_config()
@@ -31,7 +30,7 @@ else:
     transforms.register(transforms.annotate(transforms.PATCH_FORCE))
     transforms.register(transforms.annotate(transforms.SKIP_AWAIT, only=transforms.CLAIM))
     if local_target.enabled():
-        pulumi.log.info("CLEARML_OPENSHIFT_LOCAL_TARGET=1: not awaiting readiness (local_target.py)")
+        pulumi.log.info("CLEARML_OPENSHIFT_LOCAL_TARGET=1: not awaiting readiness (program/local_target.py)")
         transforms.register(local_target.skip_await)
         settings = local_target.adjust(settings)
 

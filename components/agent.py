@@ -33,9 +33,9 @@ from typing import Any
 
 import pulumi
 import pulumi_kubernetes as k8s
-from pulumi import _types as pulumi_types
 
 from settings.models import AgentQueue, AgentSettings, Image, ImageSettings, ResourceAmounts, Resources, SccProfile
+from program import sdk
 
 from . import clearml_env as ce
 from . import clearml_image as ci
@@ -139,11 +139,10 @@ class AgentArgs:
 def _plain(value: Any) -> Any:
     """A Kubernetes input type from the shared builders as the JSON the API server takes (unset fields left out).
 
-    Uses the SDK's own input-type translation (`pulumi._types`, pinned with the SDK; tests/test_agent.py
-    parses the result), so task pods get exactly what `workload` builds for every other pod.
+    Uses the SDK's own input-type translation (program/sdk.py; tests/test_agent.py parses the
+    result), so task pods get exactly what `workload` builds for every other pod.
     """
-    if pulumi_types.is_input_type(type(value)):
-        value = pulumi_types.input_type_to_dict(value)
+    value = sdk.input_type_to_dict(value)
     if isinstance(value, Mapping):
         return {key: _plain(item) for key, item in value.items() if item is not None}
     if isinstance(value, (list, tuple)):

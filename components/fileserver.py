@@ -48,7 +48,7 @@ class FileServer(pulumi.ComponentResource):
 
         claim = k8s.core.v1.PersistentVolumeClaim(
             f"{name}-data",
-            # Not awaited (transforms.py: a retained claim made a later `up` hang).
+            # Not awaited (program/transforms.py: a retained claim made a later `up` hang).
             metadata=k8s.meta.v1.ObjectMetaArgs(name=f"{name}-data", namespace=args.namespace,
                                                 labels=w.labels(COMPONENT)),
             spec=k8s.core.v1.PersistentVolumeClaimSpecArgs(

@@ -30,11 +30,11 @@ from pulumi_policy import (
     ResourceValidationArgs,
     ResourceValidationPolicy,
 )
-from pulumi_policy import proxy as _proxy
 
 from admission import Namespace, admit, check_restricted, load_scc
 from admission.scc import CONTAINER_LISTS, DATA
 from policy.tls_verification import tls_verification_off
+from program import sdk
 from vocabulary.openshift import (ELEVATED_SCCS, REQUIRED_SCC_ANNOTATION, SCC_CLUSTER_ROLE_PREFIX,
                                   grant_refusal)
 
@@ -42,11 +42,7 @@ Manifest = dict[str, Any]
 
 # ---- values Pulumi does not know yet ---------------------------------------------------------------
 
-UNKNOWNS = frozenset({
-    _proxy.UNKNOWN_BOOLEAN_VALUE, _proxy.UNKNOWN_NUMBER_VALUE, _proxy.UNKNOWN_STRING_VALUE,
-    _proxy.UNKNOWN_ARRAY_VALUE, _proxy.UNKNOWN_ASSET_VALUE, _proxy.UNKNOWN_ARCHIVE_VALUE,
-    _proxy.UNKNOWN_OBJECT_VALUE,
-})
+UNKNOWNS = frozenset(sdk.unknown_values().values())
 
 
 def is_unknown(value: Any) -> bool:
@@ -746,7 +742,7 @@ def violations(resource_type: str, props: Any, config: Mapping[str, Mapping[str,
     """Run every policy on one resource the way the analyzer does (props behind pulumi_policy's
     unknown-checking proxy); {policy name: messages} for the policies it violates."""
     out: dict[str, list[str]] = {}
-    wrapped = _proxy.unknown_checking_proxy(props) if isinstance(props, dict) else props
+    wrapped = sdk.unknown_checking_proxy(props) if isinstance(props, dict) else props
     for policy in POLICIES:
         found: list[str] = []
         args = ResourceValidationArgs(resource_type, wrapped, f"urn:pulumi:test::test::{resource_type}::x", "x",

@@ -18,10 +18,10 @@ for stack_file in "$dest"/Pulumi.*.yaml; do
   [[ -n $salt ]] && salts[$(basename "$stack_file")]=$salt
 done
 
-for file in Pulumi.yaml __main__.py local_target.py transforms.py requirements.txt "$ROOT"/Pulumi.*.yaml; do
+for file in Pulumi.yaml __main__.py requirements.txt "$ROOT"/Pulumi.*.yaml; do
   cp "$ROOT/$(basename "$file")" "$dest/"
 done
-for dir in components settings preflight vocabulary; do
+for dir in components settings preflight vocabulary program; do
   rm -rf "${dest:?}/$dir"
   cp -r "$ROOT/$dir" "$dest/$dir"
   find "$dest/$dir" -name __pycache__ -prune -exec rm -rf {} +

@@ -151,16 +151,13 @@ def settings_from_config(config: Mapping[str, Any], secret_keys: Collection[str]
 
 def current_secret_keys() -> set[str]:
     """The config keys of the running program that were set as secrets."""
-    from pulumi.runtime import config as runtime_config
+    from program import sdk
 
-    return set(runtime_config.get_config_secret_keys_env()) | {
-        key for key in current_config() if runtime_config.is_config_secret(key)}
+    return sdk.config_secret_keys()
 
 
 def current_config() -> dict[str, Any]:
     """Every config value the running Pulumi program was given (engine, tests or PULUMI_CONFIG)."""
-    from pulumi.runtime import config as runtime_config
+    from program import sdk
 
-    merged = dict(runtime_config.get_config_env())
-    merged.update(runtime_config.CONFIG.get())
-    return merged
+    return sdk.config_values()

@@ -20,11 +20,11 @@ import pulumi
 import pulumi.runtime.mocks
 import pytest
 import yaml
-from pulumi.runtime import config as runtime_config
 
 ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
+from program import sdk  # noqa: E402
 
 PROJECT = "clearml-openshift"
 # Every stack file of the repository: each test that covers stacks covers all of them, deriving what it
@@ -151,9 +151,9 @@ def mocks(cluster):
     recording = RecordingMocks()
     pulumi.runtime.set_mocks(recording, project=PROJECT, stack="test", preview=False,
                              monitor=RecordingMonitor(recording))
-    runtime_config.set_all_config({}, [])
+    sdk.set_config({}, [])
     yield recording
-    runtime_config.set_all_config({}, [])
+    sdk.set_config({}, [])
     asyncio.set_event_loop(None)
     loop.close()
 
@@ -169,7 +169,7 @@ def stack_config(stack: str) -> dict[str, str]:
 
 def run_program(config: dict[str, str], secret_keys: list[str] | None = None) -> dict[str, Any]:
     """Run __main__.py under the current mocks with `config` (`secret_keys` set as secrets), as `pulumi up` would."""
-    runtime_config.set_all_config(config, secret_keys or [])
+    sdk.set_config(config, secret_keys or [])
     return runpy.run_path(str(ROOT / "__main__.py"), run_name="__main__")
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pulumi
 
-import local_target
+from program import local_target
 from tests.conftest import ROOT
 from settings import settings_from_config
 
@@ -43,7 +43,7 @@ def test_the_ca_is_not_read_back_locally():
 
 
 def test_every_kubernetes_object_is_force_applied():
-    import transforms
+    from program import transforms
 
     result = transforms.annotate(transforms.PATCH_FORCE)(_args("kubernetes:core/v1:ConfigMap", {"data": {}}))
     assert result.props["metadata"]["annotations"] == {"pulumi.com/patchForce": "true"}
@@ -51,8 +51,8 @@ def test_every_kubernetes_object_is_force_applied():
 
 
 def test_only_volume_claims_are_not_awaited():
-    """A retained claim is Bound already when a later `up` adopts it; awaiting it hung (transforms.py)."""
-    import transforms
+    """A retained claim is Bound already when a later `up` adopts it; awaiting it hung (program/transforms.py)."""
+    from program import transforms
 
     skip = transforms.annotate(transforms.SKIP_AWAIT, only=transforms.CLAIM)
     claim = skip(_args("kubernetes:core/v1:PersistentVolumeClaim", {"metadata": {"annotations": {"a": "b"}}}))
@@ -63,6 +63,6 @@ def test_only_volume_claims_are_not_awaited():
 
 
 def test_transforms_are_not_registered_under_mocks(mocks):
-    import transforms
+    from program import transforms
 
     assert transforms.register(transforms.annotate(transforms.PATCH_FORCE)) is False

@@ -24,7 +24,6 @@ import pulumi_policy
 import pytest
 import yaml
 from pulumi_policy import EnforcementLevel, ResourceValidationPolicy
-from pulumi_policy import proxy as unknowns
 
 from policy import policies
 from policy.policies import (
@@ -41,11 +40,12 @@ from policy.policies import (
     violations,
 )
 from policy.tls_verification import tls_verification_off
+from program import sdk
 from tests.conftest import ROOT, STACKS, deploy, run_program, stack_config, unwrap
 
 P = "clearml-openshift"
-UNKNOWN = unknowns.UNKNOWN_STRING_VALUE
-UNKNOWN_OBJECT = unknowns.UNKNOWN_OBJECT_VALUE
+UNKNOWN = sdk.unknown_values()["string"]
+UNKNOWN_OBJECT = sdk.unknown_values()["object"]
 ACK_ANYUID = {"scc-grants": {"acknowledge": ["anyuid"]}}
 
 
@@ -461,7 +461,7 @@ def test_unknown_values_are_not_judged():
     assert violations(TYPES["Deployment"], with_container(deployment(), securityContext=UNKNOWN_OBJECT,
                                                           resources=UNKNOWN_OBJECT)) == {}
     assert violations(TYPES["Route"], route(UNKNOWN_OBJECT)) == {}
-    assert violations(TYPES["Ingress"], ingress(["a.example.com"], [{"hosts": unknowns.UNKNOWN_ARRAY_VALUE}])) == {}
+    assert violations(TYPES["Ingress"], ingress(["a.example.com"], [{"hosts": sdk.unknown_values()["array"]}])) == {}
     assert violations(TYPES["ConfigMap"], configmap(conf=UNKNOWN)) == {}
     assert violations(TYPES["Deployment"], {**deployment(), "spec": UNKNOWN_OBJECT}) == {}
     assert violations(TYPES["Deployment"], deployment({"openshift.io/required-scc": UNKNOWN})) == {}

@@ -19,7 +19,7 @@ from __future__ import annotations
 import os
 
 from settings import Settings
-from transforms import SKIP_AWAIT, annotate
+from .transforms import SKIP_AWAIT, annotate
 
 ENV = "CLEARML_OPENSHIFT_LOCAL_TARGET"
 

@@ -10,7 +10,7 @@
   awaiter (4.25.0) waits for a change, so that `up` hung until its 5-minute timeout (seen on the local
   cluster). A claim's readiness is its workload's, which is awaited.
 * with CLEARML_OPENSHIFT_LOCAL_TARGET=1 only (the lifecycle engine tests), `pulumi.com/skipAwait: "true"` on
-  everything (see local_target.py).
+  everything (see program/local_target.py).
 
 Both are engine annotations: the offline render (scripts/render.py) registers neither.
 """
@@ -20,6 +20,8 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 
 import pulumi
+
+from . import sdk
 
 PATCH_FORCE = {"pulumi.com/patchForce": "true"}
 SKIP_AWAIT = {"pulumi.com/skipAwait": "true"}
@@ -51,10 +53,7 @@ def register(transform: Transform) -> bool:
     """Registers `transform` with the engine. Transforms run in the engine's callback server, which
     only exists when the program talks to a real engine: under unit-test mocks they never run (Pulumi's
     testing docs), and some SDK versions refuse to register them there. Returns whether it registered."""
-    from pulumi.runtime.proto import resource_pb2_grpc
-    from pulumi.runtime.settings import get_monitor
-
-    if not isinstance(get_monitor(), resource_pb2_grpc.ResourceMonitorStub):
+    if not sdk.real_engine():
         return False
     pulumi.runtime.register_resource_transform(transform)
     return True
