@@ -36,7 +36,6 @@ class ApiServerArgs:
     server_config: pulumi.Input[str]
     files_url: str
     cookie_domain: str | None
-    k8s_agent: bool = False  # the Kubernetes agent's `secure.credentials.k8s_agent` user
     # The file server's volume claim, mounted for the example artifacts when pre-population is on.
     fileserver_claim: pulumi.Input[str] | None = None
     scc: SccProfile | None = None  # the SCC granted to this tier beyond restricted-v2, and its identity (SccSettings.profile)

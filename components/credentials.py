@@ -95,8 +95,6 @@ class Credentials(pulumi.ComponentResource):
     admin_password: pulumi.Output[str]
     tests_key: pulumi.Output[str]
     tests_secret: pulumi.Output[str]
-    agent_key: pulumi.Output[str]
-    agent_secret: pulumi.Output[str]
 
     def __init__(self, name: str, args: CredentialsArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("clearml:credentials:Credentials", name, None, opts)
@@ -147,5 +145,4 @@ class Credentials(pulumi.ComponentResource):
         self.secret_name = secret.metadata.name
         self.admin_password = values[ADMIN_PASSWORD]
         self.tests_key, self.tests_secret = values[TESTS_KEY], values[TESTS_SECRET]
-        self.agent_key, self.agent_secret = values[AGENT_KEY], values[AGENT_SECRET]
         self.register_outputs({"secret_name": self.secret_name})

@@ -33,10 +33,9 @@ class EdgeArgs:
 
 
 class Edge(pulumi.ComponentResource):
-    """Outputs: `urls` (app/api/files), `certificate_secrets`."""
+    """Outputs: `urls` (app/api/files)."""
 
     urls: dict[str, str]
-    certificate_secrets: list[str]
 
     def __init__(self, name: str, args: EdgeArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("clearml:edge:Edge", name, None, opts)
@@ -47,7 +46,7 @@ class Edge(pulumi.ComponentResource):
         if edge.mode == "route" and tls.route_certificates == "external-certificate":
             router_access = self._router_secret_access(name, args.namespace, [f"{n}-tls" for n in names.values()])
 
-        self.urls, self.certificate_secrets = {}, []
+        self.urls = {}
         for key, host in args.hosts.items():
             service, port = args.backends[key]
             if edge.mode == "route":
@@ -62,8 +61,6 @@ class Edge(pulumi.ComponentResource):
                     edge=edge, tls=tls, timeout=timeouts[key], issuer=args.issuer,
                 ), opts=pulumi.ResourceOptions(parent=self))
             self.urls[key] = exposed.url
-            if exposed.certificate_secret:
-                self.certificate_secrets.append(exposed.certificate_secret)
         self.register_outputs({"urls": self.urls})
 
     def _router_secret_access(self, name: str, namespace: str, secrets: list[str]) -> tuple[pulumi.Resource, ...]:

@@ -19,7 +19,7 @@ from .apiserver import url_for as apiserver_url_for
 from .async_delete import AsyncDelete, AsyncDeleteArgs
 from .clearml_env import ElasticPeer, Peers, RedisPeer, SecretRef
 from .certificate import CertificateAuthority, CertificateAuthorityArgs, issuer_ref
-from .credentials import Credentials, CredentialsArgs
+from .credentials import ADMIN_USERNAME, Credentials, CredentialsArgs
 from .edge import Edge, EdgeArgs
 from .elasticsearch import Elasticsearch, ElasticsearchArgs
 from .external_credentials import ExternalCredentials, ExternalCredentialsArgs, secret_ref
@@ -37,12 +37,13 @@ class ClearmlServerArgs:
 
 
 class ClearmlServer(pulumi.ComponentResource):
-    """Outputs: `namespace`, `urls` (public), `credentials_secret`, `admin_password`, `tests_key` and
+    """Outputs: `namespace`, `urls` (public), `credentials_secret`, `admin_username`, `admin_password`, `tests_key` and
     `tests_secret` (secrets), and `ca_certificate` (the in-cluster CA's PEM, when it was created and read)."""
 
     namespace: str
     urls: dict[str, str]
     credentials_secret: pulumi.Output[str]
+    admin_username: str
     admin_password: pulumi.Output[str]
     tests_key: pulumi.Output[str]
     tests_secret: pulumi.Output[str]
@@ -144,7 +145,7 @@ class ClearmlServer(pulumi.ComponentResource):
         api = ApiServer(f"{name}-apiserver", ApiServerArgs(
             scc=grants.get("apiserver"), namespace=ns, settings=settings.apiserver, images=settings.images, features=settings.features,
             peers=peers, credentials_secret=credentials.secret_name, server_config=server_config.metadata.name,
-            files_url=urls["files"], cookie_domain=settings.cookie_domain, k8s_agent=settings.agent.enabled,
+            files_url=urls["files"], cookie_domain=settings.cookie_domain,
             fileserver_claim=files.claim_name if settings.features.prepopulate_examples else None),
             opts=child)
         reencrypt = settings.edge.termination == "reencrypt"
@@ -193,6 +194,7 @@ class ClearmlServer(pulumi.ComponentResource):
         self.ca_certificate = ca.ca_certificate if ca else None
         self.tests_key, self.tests_secret = credentials.tests_key, credentials.tests_secret
         self.credentials_secret = credentials.secret_name
+        self.admin_username = ADMIN_USERNAME
         self.admin_password = credentials.admin_password
         self.register_outputs({
             "namespace": ns, "urls": urls, "credentials_secret": self.credentials_secret,

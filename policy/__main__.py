@@ -13,9 +13,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from pulumi_policy import EnforcementLevel, PolicyPack
 
 from policy.policies import POLICIES
+from settings.load import PROJECT
 
 PolicyPack(
-    name="clearml-openshift",
+    name=PROJECT,
     description="ClearML on OpenShift: restricted-v2 admission, Pod Security restricted, SCC grants, TLS, "
     "secrets, resources and probes, pinned images.",
     enforcement_level=EnforcementLevel.MANDATORY,

@@ -30,11 +30,12 @@ from typing import Any
 import yaml
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+from settings import PROJECT, settings_from_config  # noqa: E402
 OVERLAY = ROOT / "local" / "overlay.yaml"
 MONGODB_STANDIN = ROOT / "local" / "mongodb-standin.yaml"
 MONGODB_NAMESPACE = "standin-mongodb"
 MONGODB_URI = f"mongodb://mongodb.{MONGODB_NAMESPACE}.svc:27017/"
-PROJECT = "clearml-openshift"
 # (tier, Service port, environment variable of the loopback port, its default, a path that answers)
 FORWARDS = (
     ("webserver", 8080, "CLEARML_OPENSHIFT_WEB_PORT", 8080, "/configuration.json"),
@@ -85,9 +86,6 @@ def cmd_config(project: Path, stack: str) -> None:
 
 
 def namespace_of(config: dict[str, Any]) -> str:
-    sys.path.insert(0, str(ROOT))
-    from settings import settings_from_config
-
     encoded = {key: value if isinstance(value, str) else json.dumps(value)
                for key, value in config.items() if key.startswith(PROJECT + ":")}
     return settings_from_config(encoded).namespace.name

@@ -16,8 +16,9 @@ from preflight.needs import needs
 from settings import ConfigError, settings_from_config
 from tests.conftest import containers, deploy, env_of, run_program
 from tests.fake_cluster import FakeCluster
+from settings import PROJECT
 
-P = "clearml-openshift"
+P = PROJECT
 GPU_QUEUE = {
     "name": "gpu_a100", "maxPods": 2, "runtimeClassName": "nvidia", "taskTmpSize": "100Gi",
     "taskImage": {"repository": "nvcr.io/nvidia/pytorch", "tag": "25.01-py3"},

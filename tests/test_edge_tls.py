@@ -12,8 +12,9 @@ import pytest
 from admission import Namespace, admit, load_scc
 from policy.tls_verification import TLS_VERIFICATION_OFF
 from tests.conftest import MOCK_CA, ROOT, STACKS, deploy, deploy_config, env_of, pod_templates, run_program, stack_config, unwrap
+from settings import PROJECT
 
-P = "clearml-openshift"
+P = PROJECT
 
 
 def _config(**sections) -> dict[str, str]:

@@ -29,8 +29,9 @@ from tests.conftest import deploy, env_of, is_secret, run_program, unwrap
 from tests.fake_cluster import FakeCluster
 from tests.test_runtime import image_layout  # noqa: F401  (the fixture: clearml-server laid out as in its image)
 from vocabulary import clearml as cv
+from settings import PROJECT
 
-P = "clearml-openshift"
+P = PROJECT
 MONGO_URI = ("mongodb://clearml:M0ngoHunter2@db-0.example.com:27017,db-1.example.com:27017/clearml"
              f"?replicaSet=rs0&authSource=admin&tls=true&tlsCAFile={cv.MONGODB_CA_FILE}")
 REDIS_PASSWORD = "R3disHunter2"

@@ -22,8 +22,9 @@ from components import workload as w
 from components.network_policies import NetworkPolicies, NetworkPoliciesArgs
 from settings import Settings, settings_from_config
 from tests.conftest import STACKS, WORKLOAD_KINDS, deploy, run_program, stack_config, unwrap
+from settings import PROJECT
 
-P = "clearml-openshift"
+P = PROJECT
 
 # ================================================================================================
 # The evaluator

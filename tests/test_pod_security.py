@@ -12,8 +12,9 @@ import pytest
 from admission import Namespace, admit, check_restricted, load_scc
 from vocabulary.openshift import ELEVATED_SCCS
 from tests.conftest import containers, deploy, pod_templates, run_program, stack_config
+from settings import PROJECT
 
-P = "clearml-openshift"
+P = PROJECT
 VARIANTS = {
     "dev": lambda: stack_config("dev"),
     "prod": lambda: stack_config("prod"),

@@ -42,8 +42,9 @@ from policy.policies import (
 from policy.tls_verification import tls_verification_off
 from program import sdk
 from tests.conftest import ROOT, STACKS, deploy, run_program, stack_config, unwrap
+from settings import PROJECT
 
-P = "clearml-openshift"
+P = PROJECT
 UNKNOWN = sdk.unknown_values()["string"]
 UNKNOWN_OBJECT = sdk.unknown_values()["object"]
 ACK_ANYUID = {"scc-grants": {"acknowledge": ["anyuid"]}}
@@ -535,7 +536,7 @@ def test_the_pack_lists_every_rule_as_mandatory(monkeypatch):
     runpy.run_path(str(ROOT / "policy" / "__main__.py"), run_name="__main__")
     assert len(packs) == 1
     pack = packs[0]
-    assert pack["name"] == "clearml-openshift"
+    assert pack["name"] == P
     assert pack["enforcement_level"] == EnforcementLevel.MANDATORY
     defined = [v for v in vars(policies).values() if isinstance(v, ResourceValidationPolicy)] + POLICIES
     assert {id(p) for p in pack["policies"]} == {id(p) for p in defined}

@@ -19,8 +19,9 @@ from settings import settings_from_config
 from tests.conftest import deploy, run_program, stack_config
 from tests.fake_cluster import FakeCluster
 from tests.test_pod_security import VARIANTS
+from settings import PROJECT
 
-P = "clearml-openshift"
+P = PROJECT
 
 
 def _base_config(**overrides: Any) -> dict[str, str]:

@@ -13,7 +13,7 @@ import pytest
 import yaml
 from pydantic.alias_generators import to_camel
 
-from settings import settings_from_config, top_level_keys
+from settings import PROJECT, settings_from_config, top_level_keys
 from settings.models import Settings
 from settings.reference import BEGIN, END, markdown
 from tests.conftest import ROOT, STACKS, deploy, run_program, stack_config, unwrap
@@ -115,7 +115,7 @@ def test_stack_outputs(mocks):
 
 def test_pulumi_yaml_declares_every_top_level_key():
     project = yaml.safe_load((ROOT / "Pulumi.yaml").read_text())
-    assert project["name"] == "clearml-openshift"
+    assert project["name"] == PROJECT  # settings.PROJECT, the one place the code names the project
     assert project["runtime"] == {"name": "python", "options": {"toolchain": "pip", "virtualenv": "venv"}}
     config = {k: v for k, v in project["config"].items() if ":" not in k}
     assert list(config) == top_level_keys()
@@ -151,7 +151,7 @@ def test_stack_files_use_only_known_keys_and_no_plaintext_secrets():
         config = yaml.safe_load((ROOT / f"Pulumi.{stack}.yaml").read_text())["config"]
         for key, value in config.items():
             namespace, _, name = key.partition(":")
-            if namespace == "clearml-openshift":
+            if namespace == PROJECT:
                 assert name in top_level_keys(), f"{stack}: {key}"
             assert _literal_secrets(value, key) == [], f"{stack}: a literal secret"
     # The check bites: a password written in, and a connection string given as text.

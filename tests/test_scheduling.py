@@ -16,8 +16,9 @@ from settings import ConfigError, settings_from_config
 from settings.scheduling import Scheduling
 from tests.conftest import deploy, pod_templates, run_program, unwrap
 from tests.fake_cluster import FakeCluster
+from settings import PROJECT
 
-P = "clearml-openshift"
+P = PROJECT
 INFRA = {"nodeSelector": {"node-role.kubernetes.io/infra": ""},
          "tolerations": [{"key": "node-role.kubernetes.io/infra", "operator": "Exists", "effect": "NoSchedule"}],
          "priorityClassName": "clearml-high", "podLabels": {"team": "ml-platform"},

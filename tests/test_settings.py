@@ -10,8 +10,9 @@ from pydantic import ValidationError
 
 from settings import ConfigError, Settings, settings_from_config
 from settings.quantities import parse_quantity
+from settings import PROJECT
 
-P = "clearml-openshift"
+P = PROJECT
 
 
 def _base_config(**overrides: Any) -> dict[str, str]:
@@ -97,6 +98,8 @@ def test_quantities(text, expected):
 
 BAD_CONFIGS = [
     pytest.param(_base_config(mongodb={"replicas": "three"}), f"{P}:mongodb.replicas", "valid integer", id="wrong-type-int"),
+    pytest.param(_base_config(edge={"termination": "passthrough"}), f"{P}:edge.termination",
+                 "passthrough is impossible: ClearML's pods serve plain HTTP; use edge or reencrypt", id="passthrough"),
     pytest.param(_base_config(namespace={"create": "maybe"}), f"{P}:namespace.create", "valid boolean", id="wrong-type-bool"),
     pytest.param(_base_config(hosts={"baseDomain": "Apps.Example.com"}), f"{P}:hosts.baseDomain", "lower case", id="uppercase-host"),
     pytest.param(_base_config(hosts={"baseDomain": "apps_example.com"}), f"{P}:hosts.baseDomain", "alphanumeric", id="underscore-host"),
@@ -177,12 +180,8 @@ BAD_CONFIGS = [
     pytest.param(_base_config(namespace=3), f"{P}:namespace", "valid dictionary", id="number-for-object"),
     pytest.param(_base_config(hosts="{not json"), f"{P}:hosts", "expected an object", id="not-json"),
     # edge and TLS: combinations OpenShift or cert-manager would reject
-    pytest.param(_base_config(edge={"termination": "passthrough", "path": "/x"}), f"{P}:edge",
-                 "passthrough termination does not support paths", id="passthrough-path"),
-    pytest.param(_base_config(edge={"termination": "passthrough", "hsts": None}), f"{P}:edge",
-                 "ClearML's pods serve plain HTTP", id="passthrough"),
-    pytest.param(_base_config(edge={"termination": "passthrough", "insecureEdgeTerminationPolicy": "Allow", "hsts": None}),
-                 f"{P}:edge", "does not allow insecureEdgeTerminationPolicy Allow", id="passthrough-allow"),
+    pytest.param(_base_config(edge={"termination": "passthrough", "path": "/x"}), f"{P}:edge.termination",
+                 "ClearML's pods serve plain HTTP", id="passthrough-with-path"),
     pytest.param(_base_config(edge={"destinationCaCertificate": "-----BEGIN CERTIFICATE-----\nX"}), f"{P}:edge",
                  "only used with reencrypt, not edge", id="destination-ca-with-edge"),
     pytest.param(_base_config(edge={"termination": "reencrypt"}, tls={"exportCaCertificate": False}), f"{P}:edge",

@@ -357,7 +357,7 @@ def test_rollouts_keep_capacity_or_avoid_double_writers(prod, mocks):
 
 
 def test_external_data_tiers_deploy_nothing_in_cluster(mocks):
-    P = "clearml-openshift"
+    P = PROJECT
     deploy(lambda: run_program({
         f"{P}:hosts": json.dumps({"baseDomain": "apps.example.com"}),
         f"{P}:mongodb": json.dumps({"external": {"connectionString": {"name": "mongo", "key": "uri"}}}),

@@ -22,12 +22,13 @@ import yaml
 
 from tests.engine.conftest import ROOT, Engine, install_stack_prerequisites
 from tests.engine.e2e_harness import CONFIG
+from settings import PROJECT
 
 STACK = "e2e-external-redis"
 NAMESPACE = "clearml-e2e-redis"
 REDIS_NAMESPACE = "standin-redis-tls"
 REDIS_HOST = f"redis.{REDIS_NAMESPACE}.svc"
-P = "clearml-openshift"
+P = PROJECT
 IMAGE = "localhost/standin/redis:7.0.15"
 
 

@@ -19,8 +19,9 @@ import yaml
 
 from tests.engine.conftest import ROOT, Engine
 from tests.engine.e2e_harness import pulumi_sh
+from settings import PROJECT
 
-P = "clearml-openshift"
+P = PROJECT
 PROBLEM = re.compile(r"^\s+error: preflight found (\d+) problem\(s\) on (\S+); nothing was created:$")
 
 

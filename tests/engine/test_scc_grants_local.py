@@ -17,10 +17,11 @@ import yaml
 
 from tests.engine.conftest import Engine, install_stack_prerequisites
 from tests.engine.e2e_harness import CONFIG
+from settings import PROJECT
 
 STACK = "e2e-scc-grants"
 NAMESPACE = "clearml-e2e-scc"
-P = "clearml-openshift"
+P = PROJECT
 
 
 def _ready_pod(engine: Engine, prefix: str, deadline: float, ready: bool = True) -> dict:
