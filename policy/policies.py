@@ -35,6 +35,7 @@ from admission import Namespace, admit, check_restricted, load_scc
 from admission.scc import CONTAINER_LISTS, DATA
 from policy.tls_verification import tls_verification_off
 from program import sdk
+from vocabulary import images
 from vocabulary.openshift import (ELEVATED_SCCS, REQUIRED_SCC_ANNOTATION, SCC_CLUSTER_ROLE_PREFIX,
                                   grant_refusal)
 
@@ -645,19 +646,6 @@ def check_resources_and_probes(manifest: Manifest) -> list[str]:
 # ---- rule 8: pinned images --------------------------------------------------------------------------------------
 
 
-def image_problem(image: str) -> str | None:
-    """Why `image` is not pinned, or None: a digest, or a tag other than `latest`."""
-    if "@" in image:
-        digest = image.split("@", 1)[1]
-        return None if re.fullmatch(r"[a-z0-9]+(?:[.+_-][a-z0-9]+)*:[0-9a-fA-F]{32,}", digest) else f"bad digest {digest!r}"
-    last = image.rsplit("/", 1)[-1]
-    if ":" not in last:
-        return "no tag (pulls latest)"
-    if last.split(":", 1)[1] in ("", "latest"):
-        return "the tag latest"
-    return None
-
-
 def check_pinned_images(manifest: Manifest) -> list[str]:
     """Every container image is pinned: a digest, or a tag other than `latest`."""
     errors = []
@@ -669,7 +657,7 @@ def check_pinned_images(manifest: Manifest) -> list[str]:
             if not isinstance(image, str) or not image:
                 errors.append(f"{pod.where}: {label}: no image")
                 continue
-            problem = image_problem(image)
+            problem = images.pinning_problem(image)
             if problem:
                 errors.append(f"{pod.where}: {label}: image {image} is not pinned: {problem}")
     return errors

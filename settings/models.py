@@ -15,6 +15,7 @@ from typing import Annotated, Literal, get_args
 
 from pydantic import AfterValidator, Field, ValidationInfo, field_validator, model_validator
 
+from vocabulary import images
 from vocabulary.openshift import ELEVATED_SCCS, IDENTITY_SCCS, RESTRICTED_V2, ROUTER_NAMESPACE_LABELS, grant_refusal
 
 from .base import KeyedError, Model, deep_merge
@@ -28,33 +29,6 @@ from .scheduling import merged as merged_scheduling
 # Building blocks
 # --------------------------------------------------------------------------------------------
 
-# docker/distribution reference grammar, simplified: registry[:port]/path components, lowercase.
-_REPOSITORY = re.compile(r"^[a-z0-9]+([._-][a-z0-9]+)*(:[0-9]+)?(/[a-z0-9]+([._-][a-z0-9]+)*)*$")
-_TAG = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$")
-_DIGEST = re.compile(r"^sha256:[a-f0-9]{64}$")
-
-
-def _has_registry(repository: str) -> bool:
-    first = repository.split("/", 1)[0]
-    return "." in first or ":" in first or first == "localhost"
-
-
-def _is_registry(value: str) -> bool:
-    """A registry with an optional path (`mirror.example.com:5000/ml`), as `images.mirror` takes."""
-    return bool(_REPOSITORY.match(value)) and _has_registry(value)
-
-
-def mirrored(repository: str, mirror: str) -> str:
-    """`repository` moved to `mirror`: its registry replaced, its path kept (Docker Hub's implied
-    `library/` included)."""
-    parts = repository.split("/")
-    if _has_registry(repository):
-        parts = parts[1:]
-    elif len(parts) == 1:
-        parts = ["library", *parts]
-    return f"{mirror}/{'/'.join(parts)}"
-
-
 class Image(Model):
     repository: str = Field(description="Image repository including the registry, without tag.")
     tag: str = Field(description="Pinned image tag (never `latest`).")
@@ -65,23 +39,23 @@ class Image(Model):
     @field_validator("repository")
     @classmethod
     def _repository(cls, value: str) -> str:
-        if not _REPOSITORY.match(value):
+        if not images.REPOSITORY.match(value):
             raise ValueError(f"{value!r} is not an image repository (example: docker.io/library/mongo)")
         return value
 
     @field_validator("tag")
     @classmethod
     def _tag(cls, value: str) -> str:
-        if not _TAG.match(value):
+        if not images.TAG.match(value):
             raise ValueError(f"{value!r} is not a valid image tag")
-        if value == "latest":
-            raise ValueError("images must be pinned; 'latest' is not a pinned tag")
+        if value == images.UNPINNED_TAG:
+            raise ValueError(f"images must be pinned; {images.UNPINNED_TAG!r} is not a pinned tag")
         return value
 
     @field_validator("digest")
     @classmethod
     def _digest(cls, value: str | None) -> str | None:
-        if value is not None and not _DIGEST.match(value):
+        if value is not None and not images.SHA256_DIGEST.match(value):
             raise ValueError(f"{value!r} is not a sha256 digest (sha256:<64 hex characters>)")
         return value
 
@@ -234,7 +208,7 @@ class ImageSettings(Model):
     @field_validator("mirror")
     @classmethod
     def _mirror(cls, value: str | None) -> str | None:
-        if value is not None and not _is_registry(value):
+        if value is not None and not images.is_registry(value):
             raise ValueError(f"{value!r} is not a registry with an optional path, e.g. mirror.example.com:5000/ml")
         return value
 
@@ -827,7 +801,7 @@ class Settings(Model):
         if not isinstance(data, dict) or not isinstance(data.get("images"), dict) or not data["images"].get("mirror"):
             return data
         mirror = data["images"]["mirror"]
-        if not isinstance(mirror, str) or not _is_registry(mirror):
+        if not isinstance(mirror, str) or not images.is_registry(mirror):
             return data  # ImageSettings reports it
         data = dict(data)
         for section, model in (("images", ImageSettings), ("agent", AgentSettings)):
@@ -844,7 +818,7 @@ class Settings(Model):
                     continue
                 image = deep_merge(field.default.model_dump(by_alias=True, exclude_unset=True), own)
                 if isinstance(image.get("repository"), str):
-                    image["repository"] = mirrored(image["repository"], mirror)
+                    image["repository"] = images.mirrored(image["repository"], mirror)
                 given[key] = image
             data[section] = given
         return data

@@ -196,25 +196,19 @@ def deploy(build):
     return result["value"]
 
 
-WORKLOAD_KINDS = ("Deployment", "StatefulSet", "Job", "DaemonSet", "CronJob", "Pod")
-
-
 def pod_templates(resources: list[Recorded]) -> list[tuple[str, dict[str, Any]]]:
-    """(`Kind/name`, pod spec) of every pod the program's workloads would create, secrets unwrapped.
-    The template's annotations are kept in the spec under the key `_annotations`."""
+    """(`Kind/name`, pod spec) of every pod the program's workloads would create, secrets unwrapped,
+    found by the policy pack's own walker (policy.policies.pod_templates). The template's annotations
+    are kept in the spec under the key `_annotations`."""
+    from policy.policies import pod_templates as walk
+
     out = []
     for r in resources:
-        if not r.typ.startswith("kubernetes:") or r.kind not in WORKLOAD_KINDS:
+        if not r.typ.startswith("kubernetes:"):
             continue
         obj = unwrap(r.inputs)
-        spec = obj["spec"]
-        if r.kind == "CronJob":
-            spec = spec["jobTemplate"]["spec"]
-        annotations = obj["metadata"].get("annotations") or {}
-        if r.kind != "Pod":
-            annotations = spec["template"].get("metadata", {}).get("annotations") or {}
-            spec = spec["template"]["spec"]
-        out.append((f"{r.kind}/{obj['metadata']['name']}", {**spec, "_annotations": annotations}))
+        for pod in walk({"kind": r.kind, **obj}):
+            out.append((f"{r.kind}/{obj['metadata']['name']}", {**pod.spec, "_annotations": pod.annotations or {}}))
     return out
 
 

@@ -21,7 +21,8 @@ import yaml
 from components import workload as w
 from components.network_policies import NetworkPolicies, NetworkPoliciesArgs
 from settings import Settings, settings_from_config
-from tests.conftest import STACKS, WORKLOAD_KINDS, deploy, run_program, stack_config, unwrap
+from policy.policies import WORKLOAD_KINDS
+from tests.conftest import STACKS, deploy, run_program, stack_config, unwrap
 from settings import PROJECT
 
 P = PROJECT
