@@ -50,7 +50,8 @@ def check_restricted(pod_spec: dict[str, Any], annotations: dict[str, str] | Non
     if (psc.get("appArmorProfile") or {}).get("type") == "Unconfined":
         errors.append("appArmorProfile: pod is Unconfined")
     for key, value in (annotations or {}).items():
-        if key.startswith("container.apparmor.security.beta.kubernetes.io/") and value not in ("runtime/default",) and not value.startswith("localhost/"):
+        if (key.startswith("container.apparmor.security.beta.kubernetes.io/") and value != "runtime/default"
+                and not value.startswith("localhost/")):
             errors.append(f"appArmor annotation {key}={value}")
     for sysctl in psc.get("sysctls") or []:
         if sysctl.get("name") not in SAFE_SYSCTLS:

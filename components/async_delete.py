@@ -80,7 +80,8 @@ class AsyncDelete(pulumi.ComponentResource):
                 service_account=account.metadata.name,
                 containers=[main],
                 init_containers=init,
-                volumes=[w.empty_dir("tmp", "1Gi"), *ci.config_volumes(args.server_config)] + secure_volumes + ca_volumes + seeding.seeded_volumes(ci.APISERVER_SEEDED),
+                volumes=[w.empty_dir("tmp", "1Gi"), *ci.config_volumes(args.server_config), *secure_volumes, *ca_volumes,
+                         *seeding.seeded_volumes(ci.APISERVER_SEEDED)],
                 termination_grace_seconds=60,
             ),
         )

@@ -16,6 +16,7 @@ import pulumi_kubernetes as k8s
 from vocabulary import clearml as cv
 
 from . import credentials as c
+from . import runtime
 from .workload import env, secret_env
 
 ELASTIC_CLUSTERS = tuple(c.upper() for c in cv.ELASTIC_CLUSTERS)
@@ -189,30 +190,7 @@ def url_prefixes_env(files_url: str) -> list[k8s.core.v1.EnvVarArgs]:
 # Waits (at most 600 seconds) until every TCP endpoint answers, and every `http://` URL answers 200.
 # MongoDB hosts come from the connection string in the environment, so the script never sees or
 # prints the password.
-WAIT_SCRIPT = r"""
-import os, socket, sys, time, urllib.request
-targets = [t for t in sys.argv[1:] if t]
-conn = os.environ.get("CLEARML_MONGODB_SERVICE_CONNECTION_STRING", "")
-if conn.startswith("mongodb://"):
-    netloc = conn[len("mongodb://"):].split("/", 1)[0].rsplit("@", 1)[-1]
-    targets += [h if ":" in h else h + ":27017" for h in netloc.split(",")]
-deadline = time.time() + 600
-for target in targets:
-    host, port = target.rsplit(":", 1)
-    while True:
-        try:
-            if target.startswith("http://"):
-                urllib.request.urlopen(target, timeout=5).close()
-            else:
-                socket.create_connection((host, int(port)), 3).close()
-            print("reachable:", target, flush=True)
-            break
-        except OSError as err:
-            if time.time() > deadline:
-                sys.exit("gave up waiting for %s: %s" % (target, err))
-            print("waiting for", target, "-", err, flush=True)
-            time.sleep(3)
-"""
+WAIT_SCRIPT = runtime.read("wait_for_peers.py")
 
 
 def wait_command(*endpoints: str) -> list[str]:

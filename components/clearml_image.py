@@ -16,12 +16,11 @@ group 0, so:
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pulumi_kubernetes as k8s
 
 from settings.models import Image, ResourceAmounts, Resources
 
+from . import runtime
 from . import workload as w
 
 ENTRYPOINT = "/opt/clearml/entrypoint.sh"
@@ -78,7 +77,7 @@ handlers {{
 
 def server_config_data() -> dict[str, str]:
     """The server-config ConfigMap: `.conf` files for CONFIG_DIR and the Python modules for PYTHON_DIR."""
-    module = Path(__file__).parent / "runtime" / f"{LOGGING_MODULE}.py"
+    module = runtime.DIR / f"{LOGGING_MODULE}.py"
     return {"logging.conf": LOGGING_CONF, f"{LOGGING_MODULE}.py": module.read_text()}
 
 

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import pulumi
 import pulumi_kubernetes as k8s
 import pulumi_random as random
-from dataclasses import dataclass
 
 from settings.models import ImageSettings, RedisSettings, SccProfile
 

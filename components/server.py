@@ -17,16 +17,16 @@ from .agent import Agent, AgentArgs
 from .apiserver import ApiServer, ApiServerArgs
 from .apiserver import url_for as apiserver_url_for
 from .async_delete import AsyncDelete, AsyncDeleteArgs
-from .clearml_env import ElasticPeer, Peers, RedisPeer, SecretRef
 from .certificate import CertificateAuthority, CertificateAuthorityArgs, issuer_ref
+from .clearml_env import ElasticPeer, Peers, RedisPeer, SecretRef
 from .credentials import ADMIN_USERNAME, Credentials, CredentialsArgs
 from .edge import Edge, EdgeArgs
 from .elasticsearch import Elasticsearch, ElasticsearchArgs
 from .external_credentials import ExternalCredentials, ExternalCredentialsArgs, secret_ref
 from .fileserver import FileServer, FileServerArgs
 from .mongodb import MongoDB, MongoDBArgs
-from .redis import Redis, RedisArgs
 from .network_policies import NetworkPolicies, NetworkPoliciesArgs
+from .redis import Redis, RedisArgs
 from .webserver import TLS_PORT as WEB_TLS_PORT
 from .webserver import WebServer, WebServerArgs
 
@@ -127,7 +127,8 @@ class ClearmlServer(pulumi.ComponentResource):
                 api_key=credential("elasticsearch.external.apiKey", ext.api_key), ca=secret_ref(ext.ca))
         else:
             in_cluster = Elasticsearch(f"{name}-elastic", ElasticsearchArgs(
-                scc=grants.get("elasticsearch"), namespace=ns, settings=settings.elasticsearch, images=settings.images, features=settings.features,
+                scc=grants.get("elasticsearch"), namespace=ns, settings=settings.elasticsearch, images=settings.images,
+                features=settings.features,
                 storage_class=settings.storage_class(settings.elasticsearch.storage),
                 issuer=internal_issuer, tls=tls), opts=child)
             elastic = ElasticPeer(hosts=in_cluster.hosts, username=in_cluster.username, password=in_cluster.password,

@@ -16,7 +16,6 @@ import pulumi_kubernetes as k8s
 
 from settings.models import Resources, SccProfile
 from settings.scheduling import Scheduling
-
 from vocabulary.openshift import REQUIRED_SCC_ANNOTATION
 
 from .security import container_security_context, pod_security_context
@@ -258,7 +257,7 @@ def service_account(name: str, namespace: pulumi.Input[str], component: str,
         opts=opts,
     )
     if scc:
-        from .scc_grant import SccGrant, SccGrantArgs  # noqa: PLC0415 (scc_grant imports this module)
+        from .scc_grant import SccGrant, SccGrantArgs
 
         SccGrant(f"{name}-scc-{scc.name}", SccGrantArgs(namespace=namespace, service_account=name, scc=scc.name,
                                                    component=component), opts=opts)

@@ -36,8 +36,7 @@ from admission.scc import CONTAINER_LISTS, DATA
 from policy.tls_verification import tls_verification_off
 from program import sdk
 from vocabulary import images
-from vocabulary.openshift import (ELEVATED_SCCS, REQUIRED_SCC_ANNOTATION, SCC_CLUSTER_ROLE_PREFIX,
-                                  grant_refusal)
+from vocabulary.openshift import ELEVATED_SCCS, REQUIRED_SCC_ANNOTATION, SCC_CLUSTER_ROLE_PREFIX, grant_refusal
 
 Manifest = dict[str, Any]
 

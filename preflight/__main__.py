@@ -16,8 +16,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from preflight import PreflightFailed, run, summary  # noqa: E402
-from settings import ConfigError, settings_from_config  # noqa: E402
+from preflight import PreflightFailed, run, summary
+from settings import ConfigError, settings_from_config
 
 
 def stack_config(stack: str) -> tuple[dict[str, str], set[str]]:

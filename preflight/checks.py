@@ -158,7 +158,7 @@ def _check_access(cluster: Cluster, needs: Needs, report: Report) -> None:
         scc_answers = list(pool.map(lambda r: may_grant(r[0]), scc_reviews))
     report.checks += len(reviews) + len(scc_reviews)
     denied: dict[Access, list[str]] = {}
-    for (access, verb), ok in zip(reviews, answers):
+    for (access, verb), ok in zip(reviews, answers, strict=True):
         if not ok:
             denied.setdefault(access, []).append(verb)
     for access, verbs in denied.items():
@@ -170,7 +170,7 @@ def _check_access(cluster: Cluster, needs: Needs, report: Report) -> None:
             report.problems.append(
                 f"access: you may not {', '.join(verbs)} {_resource_text(access)} in namespace {access.namespace}: "
                 + _ADMIN_FIX.format(ns=access.namespace))
-    for (scc, setting), ok in zip(scc_reviews, scc_answers):
+    for (scc, setting), ok in zip(scc_reviews, scc_answers, strict=True):
         if not ok:
             report.problems.append(
                 f"{setting}: you may not grant the SCC {scc} (neither `use` on it nor `bind` on "

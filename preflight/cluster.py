@@ -61,7 +61,7 @@ class KubeCluster:
         self.endpoint = endpoint
 
     def _call(self, method: str, path: str, body: Any = None) -> Any:
-        from urllib3.exceptions import HTTPError  # noqa: PLC0415
+        from urllib3.exceptions import HTTPError
 
         try:
             request = self._client.param_serialize(
@@ -111,9 +111,9 @@ class KubeCluster:
 
 def connect(config: Mapping[str, Any]) -> KubeCluster:
     """A client for the cluster the Kubernetes provider would deploy to, with this stack's config."""
-    import yaml  # noqa: PLC0415
-    from kubernetes import config as kube_config  # noqa: PLC0415
-    from kubernetes.config.config_exception import ConfigException  # noqa: PLC0415
+    import yaml
+    from kubernetes import config as kube_config
+    from kubernetes.config.config_exception import ConfigException
 
     context = config.get("kubernetes:context") or None
     given = config.get("kubernetes:kubeconfig") or None
@@ -124,7 +124,7 @@ def connect(config: Mapping[str, Any]) -> KubeCluster:
             client = kube_config.new_client_from_config(
                 config_file=os.path.expanduser(given) if given else os.environ.get("KUBECONFIG"), context=context)
         else:
-            from kubernetes.client import ApiClient, Configuration  # noqa: PLC0415
+            from kubernetes.client import ApiClient, Configuration
 
             configuration = Configuration()
             kube_config.load_incluster_config(client_configuration=configuration)

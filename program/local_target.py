@@ -19,6 +19,7 @@ from __future__ import annotations
 import os
 
 from settings import Settings
+
 from .transforms import SKIP_AWAIT, annotate
 
 ENV = "CLEARML_OPENSHIFT_LOCAL_TARGET"

@@ -23,7 +23,7 @@ from pathlib import Path
 import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from engine_env import ROOT, bin_dir, install_example_prerequisites, install_stack_prerequisites, prepare, script  # noqa: E402
+from engine_env import ROOT, bin_dir, install_example_prerequisites, install_stack_prerequisites, prepare, script
 
 SECRET_SIG = "4dabf18193072939515e22adb298388d"  # Pulumi's marker of a secret value
 

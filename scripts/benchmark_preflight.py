@@ -23,7 +23,7 @@ from pathlib import Path
 import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from engine_env import ROOT, install_example_prerequisites, install_stack_prerequisites, prepare, script  # noqa: E402
+from engine_env import ROOT, install_example_prerequisites, install_stack_prerequisites, prepare, script
 
 CALL = "report, seconds = preflight.run(settings, config)"
 REPORTED = re.compile(r"preflight: (\d+) checks passed on \S+ in (\d+\.\d+)s")

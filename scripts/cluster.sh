@@ -332,8 +332,9 @@ EOF
 teardown_network() {
   local ns kv
   # CRI network namespaces of this cluster's pods (the kubelet did not get to remove them).
-  for ns in $(ls /var/run/netns 2>/dev/null); do
-    [[ $ns == cni-* ]] || continue
+  for ns in /var/run/netns/cni-*; do
+    [[ -e $ns ]] || continue
+    ns=${ns##*/}
     grep -qx "$ns" "$STATE/netns.before" 2>/dev/null && continue
     ip netns delete "$ns" 2>/dev/null || true
   done
@@ -722,9 +723,9 @@ unmount_all() {
 # remove_cgroups: the kubelet's pod cgroups (kubepods*) in every hierarchy, deepest first.
 remove_cgroups() {
   local d
-  for d in $(find /sys/fs/cgroup -depth -type d -name 'kubepods*' -o -depth -type d -path '*/kubepods*' 2>/dev/null); do
+  while IFS= read -r d; do
     rmdir "$d" 2>/dev/null || true
-  done
+  done < <(find /sys/fs/cgroup -depth -type d \( -name 'kubepods*' -o -path '*/kubepods*' \) 2>/dev/null)
 }
 
 cmd_stop() {

@@ -74,12 +74,12 @@ def install_stack_prerequisites(env: dict[str, str], config: dict) -> None:
     """What one stack expects to find (its `config:` mapping, as in Pulumi.<stack>.yaml): its namespace
     when the stack does not create it, and every Secret key it references (external services, image
     pull secrets), with placeholder values. Derived from the settings by preflight's own `needs`."""
-    import json  # noqa: PLC0415
+    import json
 
     sys.path.insert(0, str(ROOT))
-    from preflight.needs import needs  # noqa: PLC0415
-    from settings import settings_from_config  # noqa: PLC0415
-    from vocabulary.clearml import MONGODB_CA_FILE  # noqa: PLC0415
+    from preflight.needs import needs
+    from settings import settings_from_config
+    from vocabulary.clearml import MONGODB_CA_FILE
 
     wanted = needs(settings_from_config({k: v if isinstance(v, str) else json.dumps(v) for k, v in config.items()}))
     kubectl = str(bin_dir() / "kubectl")

@@ -32,6 +32,7 @@ import yaml
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 from settings import PROJECT, settings_from_config  # noqa: E402
+
 OVERLAY = ROOT / "local" / "overlay.yaml"
 MONGODB_STANDIN = ROOT / "local" / "mongodb-standin.yaml"
 MONGODB_NAMESPACE = "standin-mongodb"

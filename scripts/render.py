@@ -24,7 +24,7 @@ from pathlib import Path
 import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from engine_env import prepare  # noqa: E402
+from engine_env import prepare
 
 
 def strip_secrets(out: Path) -> list[tuple[str, list[str]]]:

@@ -19,11 +19,10 @@ from vocabulary import images
 from vocabulary.openshift import ELEVATED_SCCS, IDENTITY_SCCS, RESTRICTED_V2, ROUTER_NAMESPACE_LABELS, grant_refusal
 
 from .base import KeyedError, Model, deep_merge
-from .external import ExternalElastic, ExternalMongo, ExternalRedis, SecretKeyRef
+from .external import ExternalElastic, ExternalMongo, ExternalRedis
 from .quantities import Cpu, DnsLabel, HostName, Memory, StorageSize, dns1123_subdomain, parse_quantity
 from .scheduling import Scheduling
 from .scheduling import merged as merged_scheduling
-
 
 # --------------------------------------------------------------------------------------------
 # Building blocks
@@ -629,7 +628,7 @@ class SccSettings(Model):
                 problems.append(f"acknowledge lists {scc!r}, which no tier is granted")
         if problems:
             raise ValueError("; ".join(problems))
-        for tier, identity in self.identities.items():
+        for tier in self.identities:
             scc = self.grants.get(tier)
             if scc not in IDENTITY_SCCS:
                 raise KeyedError(f"identities.{tier}", f"{tier} runs under {scc or 'restricted-v2'}, which assigns the "
@@ -658,7 +657,8 @@ class SccSettings(Model):
 
 
 class NetworkPolicySettings(Model):
-    enabled: bool = Field(default=True, description="Default-deny ingress plus allow rules; false on clusters without NetworkPolicy support.")
+    enabled: bool = Field(
+        default=True, description="Default-deny ingress plus allow rules; false on clusters without NetworkPolicy support.")
     router_namespace_labels: dict[str, str] = Field(
         default_factory=lambda: dict(ROUTER_NAMESPACE_LABELS),
         description="Labels of the namespaces the router (or ingress controller) runs in.",

@@ -25,8 +25,8 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 from program import sdk  # noqa: E402
-
 from settings import PROJECT  # noqa: E402  (Pulumi.yaml `name`, the config namespace)
+
 # Every stack file of the repository: each test that covers stacks covers all of them, deriving what it
 # expects from the stack's settings (tiers in-cluster or external, features on or off).
 STACKS = sorted(p.name[len("Pulumi."):-len(".yaml")] for p in ROOT.glob("Pulumi.*.yaml"))

@@ -13,10 +13,9 @@ import preflight
 from admission import Namespace, admit, check_restricted, load_scc
 from preflight.cluster import api_path
 from preflight.needs import needs
-from settings import ConfigError, settings_from_config
+from settings import PROJECT, ConfigError, settings_from_config
 from tests.conftest import containers, deploy, env_of, run_program
 from tests.fake_cluster import FakeCluster
-from settings import PROJECT
 
 P = PROJECT
 GPU_QUEUE = {

@@ -11,8 +11,8 @@ import pytest
 
 from admission import Namespace, admit, load_scc
 from policy.tls_verification import TLS_VERIFICATION_OFF
-from tests.conftest import MOCK_CA, ROOT, STACKS, deploy, deploy_config, env_of, pod_templates, run_program, stack_config, unwrap
 from settings import PROJECT
+from tests.conftest import MOCK_CA, ROOT, STACKS, deploy, deploy_config, env_of, pod_templates, run_program, stack_config, unwrap
 
 P = PROJECT
 

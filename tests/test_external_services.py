@@ -24,12 +24,11 @@ import preflight
 from policy.policies import violations
 from preflight.cluster import api_path
 from preflight.needs import needs
-from settings import ConfigError, settings_from_config
+from settings import PROJECT, ConfigError, settings_from_config
 from tests.conftest import deploy, env_of, is_secret, run_program, unwrap
 from tests.fake_cluster import FakeCluster
 from tests.test_runtime import image_layout  # noqa: F401  (the fixture: clearml-server laid out as in its image)
 from vocabulary import clearml as cv
-from settings import PROJECT
 
 P = PROJECT
 MONGO_URI = ("mongodb://clearml:M0ngoHunter2@db-0.example.com:27017,db-1.example.com:27017/clearml"

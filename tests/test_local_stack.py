@@ -20,9 +20,10 @@ from settings import settings_from_config
 from tests.conftest import ROOT, containers, deploy_config, pod_templates
 
 sys.path.insert(0, str(ROOT / "scripts"))
-import local_stack  # noqa: E402
+import local_stack
 
 from tests.conftest import STACKS
+
 OVERLAY = yaml.safe_load(local_stack.OVERLAY.read_text())["config"]
 NS = Namespace(uid_range="1000680000/10000", supplemental_groups="1000680000/10000", mcs="s0:c26,c15")
 

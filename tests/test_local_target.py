@@ -5,8 +5,8 @@ from __future__ import annotations
 import pulumi
 
 from program import local_target
-from tests.conftest import ROOT
 from settings import settings_from_config
+from tests.conftest import ROOT
 
 
 def _args(type_: str, props: dict, custom: bool = True) -> pulumi.ResourceTransformArgs:

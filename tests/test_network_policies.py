@@ -20,10 +20,9 @@ import yaml
 
 from components import workload as w
 from components.network_policies import NetworkPolicies, NetworkPoliciesArgs
-from settings import Settings, settings_from_config
 from policy.policies import WORKLOAD_KINDS
+from settings import PROJECT, Settings, settings_from_config
 from tests.conftest import STACKS, deploy, run_program, stack_config, unwrap
-from settings import PROJECT
 
 P = PROJECT
 

@@ -10,9 +10,9 @@ from typing import Any
 import pytest
 
 from admission import Namespace, admit, check_restricted, load_scc
-from vocabulary.openshift import ELEVATED_SCCS
-from tests.conftest import containers, deploy, pod_templates, run_program, stack_config
 from settings import PROJECT
+from tests.conftest import containers, deploy, pod_templates, run_program, stack_config
+from vocabulary.openshift import ELEVATED_SCCS
 
 P = PROJECT
 VARIANTS = {

@@ -41,8 +41,8 @@ from policy.policies import (
 )
 from policy.tls_verification import tls_verification_off
 from program import sdk
-from tests.conftest import ROOT, STACKS, deploy, run_program, stack_config, unwrap
 from settings import PROJECT
+from tests.conftest import ROOT, STACKS, deploy, run_program, stack_config, unwrap
 
 P = PROJECT
 UNKNOWN = sdk.unknown_values()["string"]

@@ -15,11 +15,10 @@ import yaml
 import preflight
 from preflight.cluster import KubeCluster, Unreachable, api_path, connect
 from preflight.needs import kinds, needs
-from settings import settings_from_config
+from settings import PROJECT, settings_from_config
 from tests.conftest import deploy, run_program, stack_config
 from tests.fake_cluster import FakeCluster
 from tests.test_pod_security import VARIANTS
-from settings import PROJECT
 
 P = PROJECT
 

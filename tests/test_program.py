@@ -4,9 +4,9 @@ and an invalid config stops the program before anything is registered."""
 from __future__ import annotations
 
 import ast
-from typing import Any
 import re
 from collections import Counter
+from typing import Any
 
 import pulumi
 import pytest
@@ -17,7 +17,6 @@ from settings import PROJECT, settings_from_config, top_level_keys
 from settings.models import Settings
 from settings.reference import BEGIN, END, markdown
 from tests.conftest import ROOT, STACKS, deploy, run_program, stack_config, unwrap
-
 
 
 def test_the_repository_has_dev_and_prod_stacks():

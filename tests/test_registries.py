@@ -10,10 +10,9 @@ import pytest
 import yaml
 
 from preflight.needs import needs
-from settings import ConfigError, settings_from_config
+from settings import PROJECT, ConfigError, settings_from_config
 from tests.conftest import containers, deploy, env_of, pod_templates, run_program, unwrap
 from tests.fake_cluster import FakeCluster
-from settings import PROJECT
 
 P = PROJECT
 DIGEST = "sha256:" + "ab" * 32

@@ -251,6 +251,7 @@ def _server_config(image_layout: Path, tmp_path: Path, mocks, deployment: str, l
     """`keys` as the server process of `deployment` reads them: its CLEARML_CONFIG_DIR, with the
     program's ConfigMap and the generated Secret mounted where the manifest mounts them."""
     import json
+
     from tests.conftest import env_of, unwrap
     spec = next(unwrap(r.inputs)["spec"]["template"]["spec"] for r in mocks.of_kind("Deployment")
                 if unwrap(r.inputs)["metadata"]["name"] == deployment)

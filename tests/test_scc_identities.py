@@ -11,9 +11,8 @@ import pytest
 
 from admission import Namespace, admit, check_restricted, load_scc
 from policy.policies import check_pod_security_restricted, check_scc_admission
-from settings import ConfigError, settings_from_config
+from settings import PROJECT, ConfigError, settings_from_config
 from tests.conftest import containers, deploy, pod_templates, run_program, unwrap
-from settings import PROJECT
 
 P = PROJECT
 

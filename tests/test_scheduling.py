@@ -12,11 +12,10 @@ import yaml
 import preflight
 from preflight.cluster import api_path
 from preflight.needs import needs
-from settings import ConfigError, settings_from_config
+from settings import PROJECT, ConfigError, settings_from_config
 from settings.scheduling import Scheduling
 from tests.conftest import deploy, pod_templates, run_program, unwrap
 from tests.fake_cluster import FakeCluster
-from settings import PROJECT
 
 P = PROJECT
 INFRA = {"nodeSelector": {"node-role.kubernetes.io/infra": ""},

@@ -53,7 +53,7 @@ def test_unknown_values_and_the_checking_proxy():
     wrapped = sdk.unknown_checking_proxy({"known": 1, "later": unknowns["string"]})
     assert wrapped["known"] == 1
     with pytest.raises(Exception) as err:
-        wrapped["later"]  # noqa: B018  (reading an unknown value stops the rule, as in a preview)
+        wrapped["later"]
     assert type(err.value).__name__ == "UnknownValueError"
 
 

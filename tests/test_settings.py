@@ -8,9 +8,8 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
-from settings import ConfigError, Settings, settings_from_config
+from settings import PROJECT, ConfigError, Settings, settings_from_config
 from settings.quantities import parse_quantity
-from settings import PROJECT
 
 P = PROJECT
 

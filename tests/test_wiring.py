@@ -8,7 +8,17 @@ from typing import Any
 import pytest
 
 from tests.conftest import (
-    PROJECT, STACKS, containers, deploy, deploy_config, env_of, is_secret, pod_templates, run_program, stack_config, unwrap,
+    PROJECT,
+    STACKS,
+    containers,
+    deploy,
+    deploy_config,
+    env_of,
+    is_secret,
+    pod_templates,
+    run_program,
+    stack_config,
+    unwrap,
 )
 
 

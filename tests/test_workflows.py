@@ -16,11 +16,10 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tests.conftest import ROOT
+from tests.conftest import ROOT, STACKS
 
 WORKFLOWS = ROOT / ".github" / "workflows"
 LINT = ROOT / "scripts" / "lint-workflows.sh"
-from tests.conftest import STACKS
 
 
 def load(name: str) -> dict:

@@ -21,6 +21,7 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "scripts"))
 from engine_env import bin_dir, install_example_prerequisites, install_stack_prerequisites, prepare, script  # noqa: E402,F401
+
 TIMINGS = ROOT / "build" / "engine-timings.json"
 
 

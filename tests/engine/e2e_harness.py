@@ -19,7 +19,7 @@ from pathlib import Path
 from tests.engine.conftest import ROOT, Engine
 
 sys.path.insert(0, str(ROOT / "scripts"))
-import local_stack  # noqa: E402
+import local_stack
 
 STACK = "dev"
 CONFIG = local_stack.local_config(ROOT, STACK)

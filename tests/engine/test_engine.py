@@ -18,9 +18,9 @@ import pytest
 import yaml
 
 from settings import settings_from_config
+from tests.conftest import STACKS
 from tests.engine.conftest import ROOT, Engine, install_stack_prerequisites
 
-from tests.conftest import STACKS  # noqa: E402
 WORKLOAD_KINDS = ("deployments", "statefulsets", "jobs")
 
 

@@ -20,9 +20,9 @@ from pathlib import Path
 
 import yaml
 
+from settings import PROJECT
 from tests.engine.conftest import ROOT, Engine, install_stack_prerequisites
 from tests.engine.e2e_harness import CONFIG
-from settings import PROJECT
 
 STACK = "e2e-external-redis"
 NAMESPACE = "clearml-e2e-redis"

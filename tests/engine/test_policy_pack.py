@@ -19,9 +19,9 @@ import statistics
 import pytest
 import yaml
 
+from tests.conftest import STACKS
 from tests.engine.conftest import ROOT, Engine, install_stack_prerequisites
 
-from tests.conftest import STACKS  # noqa: E402
 PACK = ROOT / "policy"
 PACK_LABEL = "clearml-openshift@v"
 RUNS = 3

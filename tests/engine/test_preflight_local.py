@@ -17,9 +17,9 @@ from contextlib import contextmanager
 
 import yaml
 
+from settings import PROJECT
 from tests.engine.conftest import ROOT, Engine
 from tests.engine.e2e_harness import pulumi_sh
-from settings import PROJECT
 
 P = PROJECT
 PROBLEM = re.compile(r"^\s+error: preflight found (\d+) problem\(s\) on (\S+); nothing was created:$")
@@ -180,7 +180,8 @@ def test_route_api_not_served(engine: Engine):
 
 def test_scc_api_not_served_with_a_grant(engine: Engine):
     with _unserved(engine, "security.openshift.io/v1", "securitycontextconstraints.security.openshift.io"):
-        problems = _refused(engine, "sccapi", scc={"grants": {"elasticsearch": "nonroot-v2"}, "identities": {"elasticsearch": {"runAsUser": 1000}}})
+        problems = _refused(engine, "sccapi", scc={"grants": {"elasticsearch": "nonroot-v2"},
+                                                    "identities": {"elasticsearch": {"runAsUser": 1000}}})
     assert problems == [f"{P}:scc.grants: the cluster does not serve SecurityContextConstraints (security.openshift.io/v1 "
                         f"securitycontextconstraints): SCC grants need OpenShift: remove {P}:scc.grants"]
 

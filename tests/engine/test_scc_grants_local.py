@@ -15,9 +15,9 @@ import time
 
 import yaml
 
+from settings import PROJECT
 from tests.engine.conftest import Engine, install_stack_prerequisites
 from tests.engine.e2e_harness import CONFIG
-from settings import PROJECT
 
 STACK = "e2e-scc-grants"
 NAMESPACE = "clearml-e2e-scc"

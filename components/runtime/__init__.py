@@ -1,0 +1,19 @@
+"""Programs the pods run, kept here as files so that they are linted and tested as programs
+(tests/test_lint.py, tests/test_runtime.py, tests/test_mongodb_rs_script.py) and read at run time:
+
+* `agent_launcher.py`: starts the Kubernetes glue (components/agent.py puts it in a ConfigMap);
+* `wait_for_peers.py`: the start-up wait of the ClearML pods (`python3 -c`, components/clearml_env.py);
+* `mongodb_rs_initiate.js`: the replica-set Job's mongosh script (components/mongodb.py);
+* `clearml_openshift_logging.py`: the server's redacting log handler (components/clearml_image.py).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+DIR = Path(__file__).parent
+
+
+def read(name: str) -> str:
+    """The text of the program `name` in this directory."""
+    return (DIR / name).read_text()
