@@ -62,7 +62,7 @@ toolchain:  ## build (or reuse) the Pulumi CLI, providers, Kubernetes, etcd, Cor
 config-reference: $(VENV)/.installed  ## print the README's configuration reference
 	$(PY) -m settings.reference
 
-readme-tables: $(VENV)/.installed  ## rewrite README's generated tables (configuration reference, Helm chart values)
+readme-tables: $(VENV)/.installed  ## rewrite what the settings model generates: README's reference and Helm table, Pulumi.yaml's config section
 	$(PY) scripts/readme_tables.py
 
 clean:
