@@ -198,9 +198,9 @@ def deploy(build):
 
 def pod_templates(resources: list[Recorded]) -> list[tuple[str, dict[str, Any]]]:
     """(`Kind/name`, pod spec) of every pod the program's workloads would create, secrets unwrapped,
-    found by the policy pack's own walker (policy.policies.pod_templates). The template's annotations
+    found by the policy pack's own walker (policy.manifest.pod_templates). The template's annotations
     are kept in the spec under the key `_annotations`."""
-    from policy.policies import pod_templates as walk
+    from policy.manifest import pod_templates as walk
 
     out = []
     for r in resources:

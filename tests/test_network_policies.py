@@ -20,7 +20,7 @@ import yaml
 
 from components import workload as w
 from components.network_policies import NetworkPolicies, NetworkPoliciesArgs
-from policy.policies import WORKLOAD_KINDS
+from policy.manifest import WORKLOAD_KINDS
 from settings import PROJECT, Settings, settings_from_config
 from tests.conftest import STACKS, deploy, run_program, stack_config, unwrap
 

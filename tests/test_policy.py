@@ -1,7 +1,7 @@
 """The CrossGuard policy pack (policy/): each rule on good and bad manifests, every manifest the
 program produces passes every rule, the pack lists every rule as mandatory, and the pack starts.
 
-The rules are called directly (`policy.policies.check_*`) and through the wrapped
+The rules are called directly (`check_*` of each module of policy/rules/) and through the wrapped
 ResourceValidationPolicies (`violations`, with the props behind pulumi_policy's unknown-checking
 proxy, as the analyzer passes them). No PolicyPack is constructed in this process: that starts a
 gRPC server (test_the_pack_starts runs one in a subprocess).
@@ -39,6 +39,7 @@ from policy.policies import (
     check_tls_verification,
     violations,
 )
+from policy.rules import RULES
 from policy.tls_verification import tls_verification_off
 from program import sdk
 from settings import PROJECT
@@ -543,10 +544,13 @@ def test_the_pack_lists_every_rule_as_mandatory(monkeypatch):
     assert [p.name for p in pack["policies"]] == list(CHECKS)
     assert all(p.enforcement_level == EnforcementLevel.MANDATORY for p in pack["policies"])
     assert all(p.description for p in pack["policies"])
-    # Every check_* function of policies.py is one of the pack's rules.
-    defined_checks = {n for n, f in vars(policies).items() if n.startswith("check_") and f.__module__ == policies.__name__}
-    assert defined_checks == {f.__name__ for f in CHECKS.values()}
-    assert len(CHECKS) == 8
+    # Every module of policy/rules/ is one of the pack's rules and declares its own policy.
+    modules = {p.stem for p in (ROOT / "policy" / "rules").glob("*.py") if p.stem != "__init__"}
+    assert modules == {rule.__name__.rsplit(".", 1)[1] for rule in RULES}
+    assert len(CHECKS) == len(RULES) == 8
+    for rule in RULES:
+        assert rule.NAME and rule.DESCRIPTION and callable(rule.check), rule.__name__
+        assert CHECKS[rule.NAME] is rule.check
     schema = next(p for p in POLICIES if p.name == "scc-grants").config_schema
     assert schema.properties["acknowledge"]["items"]["enum"] == ["hostnetwork-v2", "hostnetwork", "hostmount-anyuid",
                                                                  "hostaccess", "anyuid", "privileged"]
