@@ -40,11 +40,11 @@ from settings.models import AgentQueue, AgentSettings, Image, ImageSettings, Res
 from . import clearml_env as ce
 from . import clearml_image as ci
 from . import credentials as c
-from . import runtime
+from . import runtime, tiers
 from . import workload as w
 
-COMPONENT = "agent"
-TASK_COMPONENT = "task"  # labels app.kubernetes.io/name=clearml-task, component=task (NetworkPolicies select them)
+COMPONENT = tiers.AGENT
+TASK_COMPONENT = tiers.AGENT_TASK  # labels app.kubernetes.io/name=clearml-task, component=task
 CONFIG_DIR = "/etc/clearml-agent"  # launcher.py and template.yaml (absent in the image)
 KUBECTL_DIR = "/opt/kubectl"  # emptyDir filled by the init container (absent in the image)
 HEARTBEAT = "/tmp/clearml-agent.heartbeat"

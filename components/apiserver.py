@@ -11,11 +11,10 @@ from settings.models import ApiServerSettings, FeatureSettings, ImageSettings, S
 
 from . import clearml_env as ce
 from . import clearml_image as ci
-from . import seeding
+from . import seeding, tiers
 from . import workload as w
 
-COMPONENT = "apiserver"
-PORT = 8008
+COMPONENT, PORT = tiers.APISERVER, tiers.APISERVER_PORT
 # Where the example artifacts go (clearml-server docker-compose.yml: pre_populate.artifacts_path).
 FILES_DIR = "/mnt/fileserver"
 

@@ -10,10 +10,10 @@ from settings.models import AsyncDeleteSettings, ImageSettings, SccProfile
 
 from . import clearml_env as ce
 from . import clearml_image as ci
-from . import seeding
+from . import seeding, tiers
 from . import workload as w
 
-COMPONENT = "async-delete"
+COMPONENT = tiers.ASYNC_DELETE
 
 
 @dataclass(frozen=True)

@@ -21,13 +21,13 @@ import pulumi_random as random
 
 from settings.models import ElasticSettings, FeatureSettings, ImageSettings, SccProfile, TlsSettings
 
-from . import seeding
+from . import seeding, tiers
 from . import workload as w
 from .certificate import Certificate, CertificateArgs, service_dns_names
 from .clearml_env import SecretRef
 
-COMPONENT = "elasticsearch"
-HTTP_PORT, TRANSPORT_PORT = 9200, 9300
+COMPONENT = tiers.ELASTICSEARCH
+HTTP_PORT, TRANSPORT_PORT = tiers.ELASTICSEARCH_HTTP_PORT, tiers.ELASTICSEARCH_TRANSPORT_PORT
 HOME = "/usr/share/elasticsearch"
 # Shipped directory that must be writable (keystore): seeded from the image.
 CONFIG_DIR = f"{HOME}/config"

@@ -12,10 +12,10 @@ from vocabulary import clearml as cv
 
 from . import clearml_env as ce
 from . import clearml_image as ci
+from . import tiers
 from . import workload as w
 
-COMPONENT = "fileserver"
-PORT = 8081
+COMPONENT, PORT = tiers.FILESERVER, tiers.FILESERVER_PORT
 DATA_DIR = "/mnt/fileserver"
 
 

@@ -19,12 +19,11 @@ import pulumi_random as random
 
 from settings.models import FeatureSettings, ImageSettings, MongoSettings, ResourceAmounts, Resources, SccProfile
 
-from . import runtime
+from . import runtime, tiers
 from . import workload as w
 from .clearml_env import SecretRef
 
-COMPONENT = "mongodb"
-PORT = 27017
+COMPONENT, PORT = tiers.MONGODB, tiers.MONGODB_PORT
 REPLICA_SET = "rs0"
 ROOT_USER = "clearml-root"
 KEYFILE_DIR = "/var/run/mongodb-keyfile"
@@ -180,7 +179,7 @@ class MongoDB(pulumi.ComponentResource):
                     pull_secrets=args.images.pull_secrets,
                     scheduling=args.settings.scheduling,
                     required_scc=args.scc,
-                    component=f"{COMPONENT}-rs-init",
+                    component=tiers.MONGODB_RS_INIT,
                     service_account=account.metadata.name,
                     containers=[runner],
                     volumes=[w.empty_dir("tmp", "64Mi"), root_volume],

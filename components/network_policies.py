@@ -42,17 +42,11 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_kubernetes as k8s
 
-from . import apiserver, async_delete, elasticsearch, fileserver, mongodb, redis, webserver
+from . import tiers
 from . import workload as w
 
 COMPONENT = "network-policies"
-# Pods of the Kubernetes agent: its glue Deployment and the task pods it creates (agent.COMPONENT and
-# agent.TASK_COMPONENT in components/agent.py).
-AGENT = "agent"
-TASK = "task"
-MONGODB_RS_INIT = f"{mongodb.COMPONENT}-rs-init"  # the replica-set Job's pods (mongodb.py)
-# The only tiers the router may reach.
-ROUTER_TIERS = (webserver.COMPONENT, apiserver.COMPONENT, fileserver.COMPONENT)
+ROUTER_TIERS = tiers.ROUTER_TIERS
 
 
 @dataclass(frozen=True)
@@ -119,8 +113,8 @@ class NetworkPolicies(pulumi.ComponentResource):
             namespace_selector=k8s.meta.v1.LabelSelectorArgs(match_labels=dict(args.router_namespace_labels)),
             pod_selector=k8s.meta.v1.LabelSelectorArgs(match_labels={}),
         )
-        agents = (AGENT, TASK) if args.agent else ()
-        deleter = (async_delete.COMPONENT,) if args.async_delete else ()
+        agents = (tiers.AGENT, tiers.AGENT_TASK) if args.agent else ()
+        deleter = (tiers.ASYNC_DELETE,) if args.async_delete else ()
 
         def router_rule(tier: str) -> list[tuple[list, list]]:
             ports = args.router_ports.get(tier)
@@ -128,26 +122,26 @@ class NetworkPolicies(pulumi.ComponentResource):
 
         # destination tier -> [(peers, ports)]; see the module docstring for why each peer is here.
         allowed: dict[str, list[tuple[list, list]]] = {
-            webserver.COMPONENT: router_rule(webserver.COMPONENT),
-            apiserver.COMPONENT: router_rule(apiserver.COMPONENT) + [
-                (_pods(webserver.COMPONENT, fileserver.COMPONENT, *agents), _ports(apiserver.PORT)),
+            tiers.WEBSERVER: router_rule(tiers.WEBSERVER),
+            tiers.APISERVER: router_rule(tiers.APISERVER) + [
+                (_pods(tiers.WEBSERVER, tiers.FILESERVER, *agents), _ports(tiers.APISERVER_PORT)),
             ],
-            fileserver.COMPONENT: router_rule(fileserver.COMPONENT) + [
-                (_pods(webserver.COMPONENT, *deleter), _ports(fileserver.PORT)),
+            tiers.FILESERVER: router_rule(tiers.FILESERVER) + [
+                (_pods(tiers.WEBSERVER, *deleter), _ports(tiers.FILESERVER_PORT)),
             ],
         }
         if args.mongodb:
-            allowed[mongodb.COMPONENT] = [
-                (_pods(apiserver.COMPONENT, *deleter, mongodb.COMPONENT, MONGODB_RS_INIT), _ports(mongodb.PORT)),
+            allowed[tiers.MONGODB] = [
+                (_pods(tiers.APISERVER, *deleter, tiers.MONGODB, tiers.MONGODB_RS_INIT), _ports(tiers.MONGODB_PORT)),
             ]
         if args.redis:
-            allowed[redis.COMPONENT] = [
-                (_pods(apiserver.COMPONENT, fileserver.COMPONENT, *deleter), _ports(redis.PORT)),
+            allowed[tiers.REDIS] = [
+                (_pods(tiers.APISERVER, tiers.FILESERVER, *deleter), _ports(tiers.REDIS_PORT)),
             ]
         if args.elasticsearch:
-            allowed[elasticsearch.COMPONENT] = [
-                (_pods(apiserver.COMPONENT, *deleter), _ports(elasticsearch.HTTP_PORT)),
-                (_pods(elasticsearch.COMPONENT), _ports(elasticsearch.HTTP_PORT, elasticsearch.TRANSPORT_PORT)),
+            allowed[tiers.ELASTICSEARCH] = [
+                (_pods(tiers.APISERVER, *deleter), _ports(tiers.ELASTICSEARCH_HTTP_PORT)),
+                (_pods(tiers.ELASTICSEARCH), _ports(tiers.ELASTICSEARCH_HTTP_PORT, tiers.ELASTICSEARCH_TRANSPORT_PORT)),
             ]
 
         def policy(suffix: str, selector: k8s.meta.v1.LabelSelectorArgs,

@@ -10,10 +10,10 @@ import pulumi_random as random
 
 from settings.models import ImageSettings, RedisSettings, SccProfile
 
+from . import tiers
 from . import workload as w
 
-COMPONENT = "redis"
-PORT = 6379
+COMPONENT, PORT = tiers.REDIS, tiers.REDIS_PORT
 # The generated Secret (redis.conf with `requirepass`, and the password alone for the probes).
 CONFIG_DIR = "/etc/redis-secret"
 

@@ -15,7 +15,7 @@ import pulumi_kubernetes as k8s
 
 from vocabulary.openshift import scc_cluster_role
 
-from . import workload as w
+from .labels import labels
 
 
 @dataclass(frozen=True)
@@ -35,7 +35,7 @@ class SccGrant(pulumi.ComponentResource):
         super().__init__("clearml:sccgrant:SccGrant", name, None, opts)
         binding = k8s.rbac.v1.RoleBinding(
             f"{name}-rolebinding",
-            metadata=k8s.meta.v1.ObjectMetaArgs(name=name, namespace=args.namespace, labels=w.labels(args.component)),
+            metadata=k8s.meta.v1.ObjectMetaArgs(name=name, namespace=args.namespace, labels=labels(args.component)),
             role_ref=k8s.rbac.v1.RoleRefArgs(
                 api_group="rbac.authorization.k8s.io", kind="ClusterRole", name=scc_cluster_role(args.scc)),
             subjects=[k8s.rbac.v1.SubjectArgs(kind="ServiceAccount", name=args.service_account, namespace=args.namespace)],

@@ -12,6 +12,7 @@ from settings import Settings
 from settings.external import literal_credentials
 
 from . import clearml_image as ci
+from . import tiers
 from . import workload as w
 from .agent import Agent, AgentArgs
 from .apiserver import ApiServer, ApiServerArgs
@@ -27,7 +28,6 @@ from .fileserver import FileServer, FileServerArgs
 from .mongodb import MongoDB, MongoDBArgs
 from .network_policies import NetworkPolicies, NetworkPoliciesArgs
 from .redis import Redis, RedisArgs
-from .webserver import TLS_PORT as WEB_TLS_PORT
 from .webserver import WebServer, WebServerArgs
 
 
@@ -181,7 +181,7 @@ class ClearmlServer(pulumi.ComponentResource):
 
         if settings.network_policies.enabled:
             # The router reaches exactly the ports the Routes/Ingresses above target (`backends`).
-            router_ports = ({"webserver": [WEB_TLS_PORT]} if reencrypt else
+            router_ports = ({"webserver": [tiers.WEBSERVER_TLS_PORT]} if reencrypt else
                             {"webserver": [web.port], "apiserver": [api.port], "fileserver": [files.port]})
             NetworkPolicies(f"{name}-network-policies", NetworkPoliciesArgs(
                 namespace=ns, router_namespace_labels=settings.network_policies.router_namespace_labels,

@@ -19,14 +19,14 @@ import pulumi_kubernetes as k8s
 
 from settings.models import FeatureSettings, ImageSettings, SccProfile, TlsSettings, WebServerSettings
 
+from . import tiers
 from . import workload as w
 from .certificate import Certificate, CertificateArgs, service_dns_names
 
-COMPONENT = "webserver"
-PORT = 8080
+COMPONENT, PORT = tiers.WEBSERVER, tiers.WEBSERVER_PORT
 CONFIG_DIR = "/etc/clearml-web"
 
-TLS_PORT = 8443
+TLS_PORT = tiers.WEBSERVER_TLS_PORT
 TLS_DIR = "/etc/clearml-web-tls"
 
 NGINX_MAIN = """\

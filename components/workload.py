@@ -18,23 +18,9 @@ from settings.models import Resources, SccProfile
 from settings.scheduling import Scheduling
 from vocabulary.openshift import REQUIRED_SCC_ANNOTATION
 
+from .labels import labels, selector_labels
+from .scc_grant import SccGrant, SccGrantArgs
 from .security import container_security_context, pod_security_context
-
-PART_OF = "clearml"
-
-
-def labels(component: str) -> dict[str, str]:
-    return {
-        "app.kubernetes.io/name": f"clearml-{component}",
-        "app.kubernetes.io/component": component,
-        "app.kubernetes.io/part-of": PART_OF,
-        "app.kubernetes.io/managed-by": "pulumi",
-    }
-
-
-def selector_labels(component: str) -> dict[str, str]:
-    """The immutable subset used in selectors (never includes versions)."""
-    return {"app.kubernetes.io/name": f"clearml-{component}", "app.kubernetes.io/part-of": PART_OF}
 
 
 def _extended(spec: Resources) -> dict[str, str]:
@@ -257,8 +243,6 @@ def service_account(name: str, namespace: pulumi.Input[str], component: str,
         opts=opts,
     )
     if scc:
-        from .scc_grant import SccGrant, SccGrantArgs
-
         SccGrant(f"{name}-scc-{scc.name}", SccGrantArgs(namespace=namespace, service_account=name, scc=scc.name,
                                                    component=component), opts=opts)
     return account

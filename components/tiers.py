@@ -1,0 +1,23 @@
+"""Every tier's component name (the `app.kubernetes.io/component` label of its pods) and ports, in
+one place: each tier's module takes its own from here, and the wiring (components/server.py, the
+network policies) reads them here, so no tier module imports another.
+
+Adding a tier: its names here, its settings (settings.models `Settings` and `Tier`), its module, its
+wiring in server.py, and its peers in network_policies.py (README, "Extending it").
+"""
+
+from __future__ import annotations
+
+APISERVER, APISERVER_PORT = "apiserver", 8008
+FILESERVER, FILESERVER_PORT = "fileserver", 8081
+WEBSERVER, WEBSERVER_PORT, WEBSERVER_TLS_PORT = "webserver", 8080, 8443
+ASYNC_DELETE = "async-delete"
+MONGODB, MONGODB_PORT = "mongodb", 27017
+MONGODB_RS_INIT = f"{MONGODB}-rs-init"  # the replica-set Job's pods
+REDIS, REDIS_PORT = "redis", 6379
+ELASTICSEARCH, ELASTICSEARCH_HTTP_PORT, ELASTICSEARCH_TRANSPORT_PORT = "elasticsearch", 9200, 9300
+AGENT = "agent"  # the Kubernetes glue
+AGENT_TASK = "task"  # the task pods the glue creates (labels app.kubernetes.io/name=clearml-task, component=task)
+
+# The tiers the router may reach.
+ROUTER_TIERS = (WEBSERVER, APISERVER, FILESERVER)
