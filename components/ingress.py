@@ -25,7 +25,7 @@ class IngressArgs:
     namespace: str
     ingress_name: str
     host: str
-    service: str
+    service: pulumi.Input[str]
     target_port: str
     edge: EdgeSettings
     tls: TlsSettings

@@ -23,6 +23,7 @@ from settings.models import EdgeSettings, TlsSettings
 
 from . import workload as w
 from .certificate import host_certificate
+from .edge_plan import reencrypts
 
 
 @dataclass(frozen=True)
@@ -30,7 +31,7 @@ class RouteArgs:
     namespace: str
     route_name: str  # metadata.name, e.g. clearml-app
     host: str
-    service: str
+    service: pulumi.Input[str]
     target_port: str
     edge: EdgeSettings
     tls: TlsSettings
@@ -80,7 +81,7 @@ class Route(pulumi.ComponentResource):
         edge, mode = args.edge, args.tls.route_certificates
         annotations = router_annotations(edge, args.timeout)
         tls: dict = {"termination": edge.termination, "insecureEdgeTerminationPolicy": edge.insecure_edge_termination_policy}
-        if edge.termination == "reencrypt":
+        if reencrypts(edge):
             tls["destinationCACertificate"] = args.destination_ca
         depends_on = list(args.depends_on)
         ignore_changes: list[str] = []

@@ -12,7 +12,7 @@ from settings import Settings
 from settings.external import literal_credentials
 
 from . import clearml_image as ci
-from . import tiers
+from . import edge_plan
 from . import workload as w
 from .agent import Agent, AgentArgs
 from .apiserver import ApiServer, ApiServerArgs
@@ -149,7 +149,7 @@ class ClearmlServer(pulumi.ComponentResource):
             files_url=urls["files"], cookie_domain=settings.cookie_domain,
             fileserver_claim=files.claim_name if settings.features.prepopulate_examples else None),
             opts=child)
-        reencrypt = settings.edge.termination == "reencrypt"
+        reencrypt = edge_plan.reencrypts(settings.edge)
         web = WebServer(f"{name}-webserver", WebServerArgs(
             scc=grants.get("webserver"), namespace=ns, settings=settings.webserver, images=settings.images,
             features=settings.features, apiserver_url=api.url, fileserver_url=files.url, public_urls=urls,
@@ -166,26 +166,19 @@ class ClearmlServer(pulumi.ComponentResource):
                 credentials_secret=credentials.secret_name, apiserver_url=api.url, public_urls=urls,
                 kubectl_image=settings.agent.kubectl_image), opts=child)
 
-        # ---- edge: Routes (or Ingresses) for the three hosts ---------------------------------------
-        # Service names equal the tiers' names (components/workload.py `service`).
-        if reencrypt:
-            backends = {key: (f"{name}-webserver", "https") for key in ("app", "api", "files")}
-        else:
-            backends = {"app": (f"{name}-webserver", "http"), "api": (f"{name}-apiserver", "http"),
-                        "files": (f"{name}-fileserver", "http")}
+        # ---- edge: Routes (or Ingresses) for the three hosts, to the Services the tiers expose ---------
+        exposure = edge_plan.plan(settings.edge, web, api, files)
         destination_ca = settings.edge.destination_ca_certificate or (ca.ca_certificate if ca and reencrypt else None)
         edge = Edge(f"{name}-edge", EdgeArgs(
-            namespace=ns, edge=settings.edge, tls=tls, hosts=settings.public_hosts, backends=backends,
+            namespace=ns, edge=settings.edge, tls=tls, hosts=settings.public_hosts, backends=exposure.backends,
             issuer=route_issuer, destination_ca=destination_ca), opts=pulumi.ResourceOptions(
                 parent=self, depends_on=[web, api, files] + ([namespace] if settings.namespace.create else [])))
 
         if settings.network_policies.enabled:
-            # The router reaches exactly the ports the Routes/Ingresses above target (`backends`).
-            router_ports = ({"webserver": [tiers.WEBSERVER_TLS_PORT]} if reencrypt else
-                            {"webserver": [web.port], "apiserver": [api.port], "fileserver": [files.port]})
+            # The router reaches exactly the ports the Routes/Ingresses above target.
             NetworkPolicies(f"{name}-network-policies", NetworkPoliciesArgs(
                 namespace=ns, router_namespace_labels=settings.network_policies.router_namespace_labels,
-                router_ports=router_ports,
+                router_ports=exposure.router_ports,
                 mongodb=settings.mongodb.external is None, redis=settings.redis.external is None,
                 elasticsearch=settings.elasticsearch.external is None,
                 async_delete=settings.features.async_delete, agent=settings.agent.enabled), opts=child)
