@@ -6,10 +6,8 @@ from dataclasses import dataclass
 
 import pulumi
 import pulumi_kubernetes as k8s
-from pydantic import SecretStr
 
 from settings import Settings
-from settings.external import literal_credentials
 
 from . import clearml_image as ci
 from . import edge_plan
@@ -19,15 +17,11 @@ from .apiserver import ApiServer, ApiServerArgs
 from .apiserver import url_for as apiserver_url_for
 from .async_delete import AsyncDelete, AsyncDeleteArgs
 from .certificate import CertificateAuthority, CertificateAuthorityArgs, issuer_ref
-from .clearml_env import ElasticPeer, Peers, RedisPeer, SecretRef
 from .credentials import ADMIN_USERNAME, Credentials, CredentialsArgs
+from .data_tiers import data_tiers
 from .edge import Edge, EdgeArgs
-from .elasticsearch import Elasticsearch, ElasticsearchArgs
-from .external_credentials import ExternalCredentials, ExternalCredentialsArgs, secret_ref
 from .fileserver import FileServer, FileServerArgs
-from .mongodb import MongoDB, MongoDBArgs
 from .network_policies import NetworkPolicies, NetworkPoliciesArgs
-from .redis import Redis, RedisArgs
 from .webserver import WebServer, WebServerArgs
 
 
@@ -87,54 +81,8 @@ class ClearmlServer(pulumi.ComponentResource):
             opts=child,
         )
 
-        # ---- data tiers (in-cluster, or the user's own endpoints) -------------------------
-        # Credentials given as Pulumi secrets go into a Secret of the program's; the others are the
-        # team's Secrets, referenced as they are.
-        given = dict(literal_credentials(settings))
-        store = ExternalCredentials(f"{name}-external-credentials", ExternalCredentialsArgs(
-            namespace=ns, values=given), opts=child) if given else None
-
-        def credential(path: str, value) -> SecretRef | None:
-            return store.ref(path) if isinstance(value, SecretStr) else secret_ref(value)
-
-        if settings.mongodb.external:
-            ext = settings.mongodb.external
-            mongo_connection = credential("mongodb.external.connectionString", ext.connection_string)
-            mongo_ca = secret_ref(ext.ca)
-        else:
-            mongo = MongoDB(f"{name}-mongodb", MongoDBArgs(
-                scc=grants.get("mongodb"), namespace=ns, settings=settings.mongodb, images=settings.images, features=settings.features,
-                storage_class=settings.storage_class(settings.mongodb.storage)), opts=child)
-            mongo_connection, mongo_ca = mongo.connection, None
-
-        if settings.redis.external:
-            ext = settings.redis.external
-            redis_peer = RedisPeer(host=ext.host, port=ext.port, password=credential("redis.external.password", ext.password),
-                                   username=ext.username, tls=ext.tls, ca=secret_ref(ext.ca))
-        else:
-            redis = Redis(f"{name}-redis", RedisArgs(
-                scc=grants.get("redis"), namespace=ns, settings=settings.redis, images=settings.images,
-                storage_class=settings.storage_class(settings.redis.storage)), opts=child)
-            redis_peer = RedisPeer(host=redis.host, port=redis.port,
-                                   password=SecretRef(name=redis.password_secret, key=redis.password_key))
-
-        if settings.elasticsearch.external:
-            ext = settings.elasticsearch.external
-            elastic = ElasticPeer(
-                hosts=[h.model_dump() for h in ext.hosts],
-                username=ext.username if isinstance(ext.username, str) else secret_ref(ext.username),
-                password=credential("elasticsearch.external.password", ext.password),
-                api_key=credential("elasticsearch.external.apiKey", ext.api_key), ca=secret_ref(ext.ca))
-        else:
-            in_cluster = Elasticsearch(f"{name}-elastic", ElasticsearchArgs(
-                scc=grants.get("elasticsearch"), namespace=ns, settings=settings.elasticsearch, images=settings.images,
-                features=settings.features,
-                storage_class=settings.storage_class(settings.elasticsearch.storage),
-                issuer=internal_issuer, tls=tls), opts=child)
-            elastic = ElasticPeer(hosts=in_cluster.hosts, username=in_cluster.username, password=in_cluster.password,
-                                  ca=in_cluster.ca)
-
-        peers = Peers(mongo_connection=mongo_connection, mongo_ca=mongo_ca, redis=redis_peer, elastic=elastic)
+        # ---- data tiers (in-cluster, or the team's own services) -----------------------------------
+        peers = data_tiers(name, settings, grants, internal_issuer, child)
 
         # ---- ClearML tiers ----------------------------------------------------------------
         # The file server first: with example pre-population the API server mounts its claim.
@@ -142,7 +90,7 @@ class ClearmlServer(pulumi.ComponentResource):
             scc=grants.get("fileserver"), namespace=ns, settings=settings.fileserver, images=settings.images, features=settings.features,
             storage_class=settings.storage_class(settings.fileserver.storage),
             retain_on_delete=settings.storage.retain_on_delete, apiserver_url=apiserver_url_for(f"{name}-apiserver"),
-            redis=redis_peer, credentials_secret=credentials.secret_name), opts=child)
+            redis=peers.redis, credentials_secret=credentials.secret_name), opts=child)
         api = ApiServer(f"{name}-apiserver", ApiServerArgs(
             scc=grants.get("apiserver"), namespace=ns, settings=settings.apiserver, images=settings.images, features=settings.features,
             peers=peers, credentials_secret=credentials.secret_name, server_config=server_config.metadata.name,
