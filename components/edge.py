@@ -27,7 +27,7 @@ class EdgeArgs:
     edge: EdgeSettings
     tls: TlsSettings
     hosts: dict[str, str]  # app/api/files -> host name
-    backends: dict[str, tuple[str, str]]  # app/api/files -> (service, port name)
+    backends: dict[str, tuple[pulumi.Input[str], str]]  # app/api/files -> (Service, port name)
     issuer: dict[str, str] | None  # issuer of the public certificates
     destination_ca: pulumi.Input[str] | None = None
 
