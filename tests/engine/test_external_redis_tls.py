@@ -21,7 +21,7 @@ from pathlib import Path
 import yaml
 
 from settings import PROJECT
-from tests.engine.conftest import ROOT, Engine, install_stack_prerequisites
+from tests.engine.conftest import ROOT, Engine
 from tests.engine.e2e_harness import CONFIG
 
 STACK = "e2e-external-redis"
@@ -115,7 +115,7 @@ def test_the_server_runs_on_an_external_redis_with_tls_and_an_acl_user(engine: E
     config[f"{P}:features"] = {"asyncDelete": False}
     config[f"{P}:redis"] = {"external": {"host": REDIS_HOST, "port": 6380, "username": "clearml", "tls": True,
                                          "ca": {"name": "team-redis-ca", "key": "ca.crt"}}}
-    install_stack_prerequisites(engine.env, config)  # the namespace and the Secrets named (placeholders)
+    engine.kubectl("create", "namespace", NAMESPACE, check=False)  # the stack does not create it
     ca = (tmp_path / "ca.crt").read_text()
     mongo = config[f"{P}:mongodb"]["external"]["connectionString"]
     _apply(engine, [
