@@ -16,8 +16,8 @@ venv: $(VENV)/.installed
 
 test: unit engine  ## everything CI runs
 
-unit: $(VENV)/.installed  ## unit tests: Pulumi mocks, no cluster, no CLI (well under a minute)
-	$(PY) -m pytest -q -m "not engine"
+unit: $(VENV)/.installed  ## unit tests: Pulumi mocks, no cluster, no CLI (under a minute), on every core
+	$(PY) -m pytest -q -n auto -m "not engine"
 
 engine: $(VENV)/.installed host toolchain random-provider images  ## engine + end-to-end tests on the local cluster (pods really run)
 	$(PY) -m pytest -q -m engine
