@@ -19,7 +19,7 @@ from . import credentials as c
 from . import runtime
 from .workload import env, secret_env
 
-ELASTIC_CLUSTERS = tuple(c.upper() for c in cv.ELASTIC_CLUSTERS)
+ELASTIC_CLUSTERS = tuple(cluster.upper() for cluster in cv.ELASTIC_CLUSTERS)
 # Process and write-path environment shared by every container of the ClearML image.
 PROCESS_ENV = {
     "PYTHONDONTWRITEBYTECODE": "1",  # the image's code directories are read-only
