@@ -4,7 +4,7 @@ VENV   ?= venv
 STACK  ?= dev
 PY      = $(VENV)/bin/python
 
-.PHONY: venv test unit engine host images random-provider up preview preflight drift destroy output render benchmark toolchain config-reference readme-tables clean
+.PHONY: venv test typecheck unit engine host images random-provider up preview preflight drift destroy output render benchmark toolchain config-reference readme-tables clean
 
 # The same virtualenv Pulumi uses (Pulumi.yaml: runtime.options.virtualenv).
 $(VENV)/.installed: requirements.txt requirements-dev.txt
@@ -14,10 +14,13 @@ $(VENV)/.installed: requirements.txt requirements-dev.txt
 
 venv: $(VENV)/.installed
 
-test: unit engine  ## everything CI runs
+test: typecheck unit engine  ## everything CI runs
 
 unit: $(VENV)/.installed  ## unit tests: Pulumi mocks, no cluster, no CLI (under a minute), on every core
 	$(PY) -m pytest -q -n auto -m "not engine"
+
+typecheck: $(VENV)/.installed  ## mypy over the program, policy pack, preflight and scripts (.mypy.ini), clean
+	$(VENV)/bin/mypy
 
 engine: $(VENV)/.installed host toolchain random-provider images  ## engine + end-to-end tests on the local cluster (pods really run)
 	$(PY) -m pytest -q -m engine

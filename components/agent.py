@@ -35,13 +35,14 @@ import pulumi
 import pulumi_kubernetes as k8s
 
 from program import sdk
-from settings.models import AgentQueue, AgentSettings, Image, ImageSettings, ResourceAmounts, Resources, SccProfile
+from settings.models import AgentQueue, AgentSettings, Image, ResourceAmounts, Resources
 
 from . import clearml_env as ce
 from . import clearml_image as ci
 from . import credentials as c
 from . import runtime, tiers
 from . import workload as w
+from .context import TierContext
 
 COMPONENT = tiers.AGENT
 TASK_COMPONENT = tiers.AGENT_TASK  # labels app.kubernetes.io/name=clearml-task, component=task
@@ -84,13 +85,11 @@ HEARTBEAT_CHECK = "import os,sys,time; sys.exit(time.time() - os.stat(sys.argv[1
 
 @dataclass(frozen=True)
 class AgentArgs:
-    namespace: str
+    context: TierContext  # namespace, images, features, storage defaults, SCC grants
     settings: AgentSettings
-    images: ImageSettings  # pull policy
     credentials_secret: pulumi.Input[str]  # the `clearml-credentials` Secret, generated with `k8s_agent=True`
     apiserver_url: str  # in-cluster API server URL (ApiServer.url)
     public_urls: Mapping[str, pulumi.Input[str]]  # "app" and "files": what tasks print and store in artifact URLs
-    scc: SccProfile | None = None  # the SCC granted to the glue beyond restricted-v2, and its identity (SccSettings.profile tier `agent`)
     kubectl_image: Image = KUBECTL_IMAGE
 
 
@@ -130,11 +129,12 @@ class Agent(pulumi.ComponentResource):
 
     def __init__(self, name: str, args: AgentArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("clearml:agent:Agent", name, None, opts)
+        ctx = args.context
         child = pulumi.ResourceOptions(parent=self)
-        spec, ns = args.settings, args.namespace
+        spec, ns = args.settings, ctx.namespace
 
         self.template_config_maps: list[pulumi.Output[str]] = []
-        account = w.service_account(name, ns, COMPONENT, child, scc=args.scc)
+        account = w.service_account(name, ns, COMPONENT, child, scc=ctx.scc("agent"))
         task_account = w.service_account(f"{name}-task", ns, TASK_COMPONENT, child)
         role = k8s.rbac.v1.Role(
             f"{name}-role",
@@ -163,8 +163,9 @@ class Agent(pulumi.ComponentResource):
     def _glue(self, name: str, queue: AgentQueue, args: AgentArgs, account: pulumi.Output[str],
               task_account: pulumi.Output[str]) -> None:
         """One glue Deployment (`name`) serving `queue`, with its task-pod template in a ConfigMap."""
+        ctx = args.context
         child = pulumi.ResourceOptions(parent=self)
-        spec, ns, pull = args.settings, args.namespace, args.images.pull_policy
+        spec, ns, pull = args.settings, ctx.namespace, ctx.images.pull_policy
 
         def task_template(secret: str, task_account_name: str, app_url: str, files_url: str) -> str:
             main = w.container(
@@ -185,7 +186,7 @@ class Agent(pulumi.ComponentResource):
                 working_dir="/tmp",
             )
             pod = _plain(w.pod_template(
-                pull_secrets=args.images.pull_secrets,
+                pull_secrets=ctx.images.pull_secrets,
                 scheduling=queue.task_scheduling,
                 component=TASK_COMPONENT,
                 service_account=task_account_name,
@@ -266,9 +267,9 @@ class Agent(pulumi.ComponentResource):
             f"{name}-deployment", name=name, namespace=ns, component=COMPONENT, replicas=1, opts=child,
             single_writer=True,  # two glues would schedule the same queue against one max-pods count
             template=w.pod_template(
-                pull_secrets=args.images.pull_secrets,
+                pull_secrets=ctx.images.pull_secrets,
                 scheduling=args.settings.scheduling,
-                required_scc=args.scc,
+                required_scc=ctx.scc("agent"),
                 component=COMPONENT,
                 service_account=account,
                 automount_token=True,  # kubectl talks to the Kubernetes API as this account

@@ -7,12 +7,13 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_kubernetes as k8s
 
-from settings.models import ApiServerSettings, FeatureSettings, ImageSettings, SccProfile
+from settings.models import ApiServerSettings
 
 from . import clearml_env as ce
 from . import clearml_image as ci
 from . import seeding, tiers
 from . import workload as w
+from .context import TierContext
 
 COMPONENT, PORT = tiers.APISERVER, tiers.APISERVER_PORT
 # Where the example artifacts go (clearml-server docker-compose.yml: pre_populate.artifacts_path).
@@ -26,10 +27,8 @@ def url_for(name: str) -> str:
 
 @dataclass(frozen=True)
 class ApiServerArgs:
-    namespace: pulumi.Input[str]
+    context: TierContext  # namespace, images, features, storage defaults, SCC grants
     settings: ApiServerSettings
-    images: ImageSettings
-    features: FeatureSettings
     peers: ce.Peers
     credentials_secret: pulumi.Input[str]
     server_config: pulumi.Input[str]
@@ -37,7 +36,6 @@ class ApiServerArgs:
     cookie_domain: str | None
     # The file server's volume claim, mounted for the example artifacts when pre-population is on.
     fileserver_claim: pulumi.Input[str] | None = None
-    scc: SccProfile | None = None  # the SCC granted to this tier beyond restricted-v2, and its identity (SccSettings.profile)
 
 
 class ApiServer(pulumi.ComponentResource):
@@ -49,17 +47,18 @@ class ApiServer(pulumi.ComponentResource):
 
     def __init__(self, name: str, args: ApiServerArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("clearml:apiserver:ApiServer", name, None, opts)
+        ctx = args.context
         child = pulumi.ResourceOptions(parent=self)
-        spec, image = args.settings, args.images.clearml
+        spec, image = args.settings, ctx.images.clearml
         creds = args.credentials_secret
 
         settings_env = {
             "CLEARML__apiserver__auth__fixed_users__enabled": "true",
-            "CLEARML__apiserver__pre_populate__enabled": str(args.features.prepopulate_examples).lower(),
+            "CLEARML__apiserver__pre_populate__enabled": str(ctx.features.prepopulate_examples).lower(),
             "CLEARML__apiserver__pre_populate__zip_files": "/opt/clearml/db-pre-populate",
             **({"CLEARML__apiserver__pre_populate__artifacts_path": FILES_DIR}
-               if args.features.prepopulate_examples else {}),
-            "CLEARML__services__async_urls_delete__enabled": str(args.features.async_delete).lower(),
+               if ctx.features.prepopulate_examples else {}),
+            "CLEARML__services__async_urls_delete__enabled": str(ctx.features.async_delete).lower(),
             # The console handler's class (logging.conf) lives here.
             "PYTHONPATH": ci.PYTHON_DIR,
         }
@@ -79,7 +78,7 @@ class ApiServer(pulumi.ComponentResource):
         )
         ca_volumes, ca_mounts = ce.ca_volumes(args.peers)
         files_volumes, files_mounts = [], []
-        if args.features.prepopulate_examples:
+        if ctx.features.prepopulate_examples:
             if args.fileserver_claim is None:
                 raise ValueError("prepopulate_examples needs the file server's claim (fileserver_claim)")
             files_volumes = [k8s.core.v1.VolumeArgs(
@@ -89,7 +88,7 @@ class ApiServer(pulumi.ComponentResource):
         main = w.container(
             name="apiserver",
             image=image.ref,
-            pull_policy=args.images.pull_policy,
+            pull_policy=ctx.images.pull_policy,
             resources_spec=spec.resources,
             read_only_root_filesystem=True,
             command=ci.entrypoint("apiserver"),
@@ -103,18 +102,18 @@ class ApiServer(pulumi.ComponentResource):
             liveness=w.http_probe("/debug.ping", "http", period=20, failures=6, timeout=10),
         )
         init = [
-            ci.wait_init_container(image, args.images.pull_policy, ce.wait_command(*args.peers.endpoints()),
+            ci.wait_init_container(image, ctx.images.pull_policy, ce.wait_command(*args.peers.endpoints()),
                                    ce.mongo_env(args.peers)),
-            seeding.seed_container(image.ref, args.images.pull_policy, ci.APISERVER_SEEDED),
+            seeding.seed_container(image.ref, ctx.images.pull_policy, ci.APISERVER_SEEDED),
         ]
-        account = w.service_account(name, args.namespace, COMPONENT, child, scc=args.scc)
+        account = w.service_account(name, ctx.namespace, COMPONENT, child, scc=ctx.scc("apiserver"))
         self.deployment = w.deployment(
-            f"{name}-deployment", name=name, namespace=args.namespace, component=COMPONENT,
+            f"{name}-deployment", name=name, namespace=ctx.namespace, component=COMPONENT,
             replicas=spec.replicas, opts=child,
             template=w.pod_template(
-                pull_secrets=args.images.pull_secrets,
+                pull_secrets=ctx.images.pull_secrets,
                 scheduling=args.settings.scheduling,
-                required_scc=args.scc,
+                required_scc=ctx.scc("apiserver"),
                 component=COMPONENT,
                 service_account=account.metadata.name,
                 containers=[main],
@@ -122,13 +121,13 @@ class ApiServer(pulumi.ComponentResource):
                 volumes=[w.empty_dir("logs", "64Mi"), w.empty_dir("tmp", "1Gi"), *ci.config_volumes(args.server_config),
                          *secure_volumes, *ca_volumes, *files_volumes, *seeding.seeded_volumes(ci.APISERVER_SEEDED)],
                 replicas=spec.replicas,
-                spread=args.features.spread,
+                spread=ctx.features.spread,
                 termination_grace_seconds=60,
             ),
         )
-        service = w.service(f"{name}-service", name=name, namespace=args.namespace, component=COMPONENT,
+        service = w.service(f"{name}-service", name=name, namespace=ctx.namespace, component=COMPONENT,
                             ports={"http": PORT}, opts=child)
-        w.disruption_budget(f"{name}-pdb", name=name, namespace=args.namespace, component=COMPONENT,
+        w.disruption_budget(f"{name}-pdb", name=name, namespace=ctx.namespace, component=COMPONENT,
                             replicas=spec.replicas, opts=child)
 
         self.service_name = service.metadata.name

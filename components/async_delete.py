@@ -6,27 +6,26 @@ from dataclasses import dataclass
 
 import pulumi
 
-from settings.models import AsyncDeleteSettings, ImageSettings, SccProfile
+from settings.models import AsyncDeleteSettings
 
 from . import clearml_env as ce
 from . import clearml_image as ci
 from . import seeding, tiers
 from . import workload as w
+from .context import TierContext
 
 COMPONENT = tiers.ASYNC_DELETE
 
 
 @dataclass(frozen=True)
 class AsyncDeleteArgs:
-    namespace: pulumi.Input[str]
+    context: TierContext  # namespace, images, features, storage defaults, SCC grants
     settings: AsyncDeleteSettings
-    images: ImageSettings
     peers: ce.Peers
     credentials_secret: pulumi.Input[str]
     server_config: pulumi.Input[str]
     fileserver_url: str
     files_url: str
-    scc: SccProfile | None = None  # the SCC granted to this tier beyond restricted-v2, and its identity (SccSettings.profile)
 
 
 class AsyncDelete(pulumi.ComponentResource):
@@ -34,8 +33,9 @@ class AsyncDelete(pulumi.ComponentResource):
 
     def __init__(self, name: str, args: AsyncDeleteArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("clearml:asyncdelete:AsyncDelete", name, None, opts)
+        ctx = args.context
         child = pulumi.ResourceOptions(parent=self)
-        image = args.images.clearml
+        image = ctx.images.clearml
         # The token secret: a file, not environment.
         secure_volumes, secure_mounts, secure_env = ce.secure_config(args.credentials_secret, "async-delete")
         env_vars = (
@@ -52,7 +52,7 @@ class AsyncDelete(pulumi.ComponentResource):
         main = w.container(
             name="async-delete",
             image=image.ref,
-            pull_policy=args.images.pull_policy,
+            pull_policy=ctx.images.pull_policy,
             resources_spec=args.settings.resources,
             read_only_root_filesystem=True,
             # Same command, working directory and PYTHONPATH as upstream's compose file (the entrypoint
@@ -65,17 +65,17 @@ class AsyncDelete(pulumi.ComponentResource):
             liveness=w.exec_probe(probe_cmd, period=60, timeout=25, failures=5, initial_delay=30),
         )
         init = [
-            ci.wait_init_container(image, args.images.pull_policy, peers_reachable, ce.mongo_env(args.peers)),
-            seeding.seed_container(image.ref, args.images.pull_policy, ci.APISERVER_SEEDED),
+            ci.wait_init_container(image, ctx.images.pull_policy, peers_reachable, ce.mongo_env(args.peers)),
+            seeding.seed_container(image.ref, ctx.images.pull_policy, ci.APISERVER_SEEDED),
         ]
-        account = w.service_account(name, args.namespace, COMPONENT, child, scc=args.scc)
+        account = w.service_account(name, ctx.namespace, COMPONENT, child, scc=ctx.scc("asyncDelete"))
         self.deployment = w.deployment(
-            f"{name}-deployment", name=name, namespace=args.namespace, component=COMPONENT, replicas=1,
+            f"{name}-deployment", name=name, namespace=ctx.namespace, component=COMPONENT, replicas=1,
             single_writer=True, opts=child,
             template=w.pod_template(
-                pull_secrets=args.images.pull_secrets,
+                pull_secrets=ctx.images.pull_secrets,
                 scheduling=args.settings.scheduling,
-                required_scc=args.scc,
+                required_scc=ctx.scc("asyncDelete"),
                 component=COMPONENT,
                 service_account=account.metadata.name,
                 containers=[main],

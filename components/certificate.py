@@ -26,6 +26,22 @@ def issuer_ref(ref: IssuerRef) -> dict[str, str]:
     return {"name": ref.name, "kind": ref.kind, "group": ref.group}
 
 
+def chosen_issuer(given: IssuerRef | None, ca: CertificateAuthority | None) -> dict[str, str]:
+    """The issuer the stack names, else the in-cluster CA's (TlsSettings.bootstraps_ca creates it exactly then)."""
+    if given is not None:
+        return issuer_ref(given)
+    if ca is None:
+        raise AssertionError("no issuer is given and no in-cluster CA was created")
+    return ca.issuer
+
+
+def issuer_for(mode: str, issuer: dict[str, str] | None) -> dict[str, str]:
+    """The issuer a route-certificate mode other than router-default signs with (the server always gives one then)."""
+    if issuer is None:
+        raise AssertionError(f"tls.routeCertificates {mode} needs an issuer, and none was given")
+    return issuer
+
+
 def service_dns_names(service: str, namespace: str) -> list[str]:
     return [service, f"{service}.{namespace}", f"{service}.{namespace}.svc", f"{service}.{namespace}.svc.cluster.local"]
 
@@ -54,7 +70,7 @@ class Certificate(pulumi.ComponentResource):
     def __init__(self, name: str, args: CertificateArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("clearml:certificate:Certificate", name, None, opts)
         key = args.tls.private_key
-        private_key = {"algorithm": key.algorithm, "rotationPolicy": key.rotation_policy}
+        private_key: dict[str, str | int] = {"algorithm": key.algorithm, "rotationPolicy": key.rotation_policy}
         if key.size:
             private_key["size"] = key.size
         spec: dict = {

@@ -16,6 +16,7 @@ group 0, so:
 
 from __future__ import annotations
 
+import pulumi
 import pulumi_kubernetes as k8s
 
 from settings.models import Image, ResourceAmounts, Resources
@@ -81,7 +82,7 @@ def server_config_data() -> dict[str, str]:
     return {"logging.conf": LOGGING_CONF, f"{LOGGING_MODULE}.py": module.read_text()}
 
 
-def config_volumes(config_map: object) -> list[k8s.core.v1.VolumeArgs]:
+def config_volumes(config_map: pulumi.Input[str]) -> list[k8s.core.v1.VolumeArgs]:
     def projection(name: str, suffix: str) -> k8s.core.v1.VolumeArgs:
         keys = [k for k in server_config_data() if k.endswith(suffix)]
         return k8s.core.v1.VolumeArgs(name=name, config_map=k8s.core.v1.ConfigMapVolumeSourceArgs(

@@ -133,8 +133,10 @@ class Credentials(pulumi.ComponentResource):
             values[K8S_AGENT_SECRET] = secret_value("k8s-agent-secret")
         generated = {k: v for k, v in values.items() if k != ADMIN_USER}
         files = pulumi.Output.all(**generated).apply(config_files)
-        string_data = {**values, **{name: files.apply(lambda f, n=name: f[n])
-                                    for per_reader in CONFIG_FILES.values() for name in per_reader}}
+        def file(file_name: str) -> pulumi.Output[str]:
+            return files.apply(lambda rendered: rendered[file_name])
+
+        string_data = {**values, **{n: file(n) for per_reader in CONFIG_FILES.values() for n in per_reader}}
         secret = k8s.core.v1.Secret(
             f"{name}-secret",
             metadata=k8s.meta.v1.ObjectMetaArgs(name=name, namespace=args.namespace, labels=w.labels("server")),

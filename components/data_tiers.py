@@ -4,70 +4,72 @@ them (`Peers`)."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-
 import pulumi
 from pydantic import SecretStr
 
 from settings import Settings
-from settings.external import literal_credentials
-from settings.models import SccProfile
+from settings.external import SecretKeyRef, literal_credentials
 
 from .clearml_env import ElasticPeer, Peers, RedisPeer, SecretRef
+from .context import TierContext
 from .elasticsearch import Elasticsearch, ElasticsearchArgs
 from .external_credentials import ExternalCredentials, ExternalCredentialsArgs, secret_ref
 from .mongodb import MongoDB, MongoDBArgs
 from .redis import Redis, RedisArgs
 
 
-def data_tiers(name: str, settings: Settings, grants: Mapping[str, SccProfile], internal_issuer: dict,
+def data_tiers(name: str, settings: Settings, context: TierContext, internal_issuer: dict[str, str],
                child: pulumi.ResourceOptions) -> Peers:
     """Deploys the in-cluster data tiers (children of `child.parent`) and returns how ClearML reaches
     every data tier. Credentials given as Pulumi secrets go into a Secret of the program's; the others
     are the team's Secrets, referenced as they are."""
-    ns = settings.namespace.name
+    ns = context.namespace
     tls = settings.tls
     given = dict(literal_credentials(settings))
     store = ExternalCredentials(f"{name}-external-credentials", ExternalCredentialsArgs(
         namespace=ns, values=given), opts=child) if given else None
 
-    def credential(path: str, value) -> SecretRef | None:
-        return store.ref(path) if isinstance(value, SecretStr) else secret_ref(value)
+    def credential(path: str, value: SecretKeyRef | SecretStr) -> SecretRef:
+        if isinstance(value, SecretStr):
+            if store is None:  # cannot be: literal_credentials lists every value given in the stack
+                raise AssertionError(f"{path} has no place in the credentials Secret")
+            return store.ref(path)
+        return SecretRef(name=value.name, key=value.key)
 
+    def optional(path: str, value: SecretKeyRef | SecretStr | None) -> SecretRef | None:
+        return None if value is None else credential(path, value)
+
+    mongo_connection: SecretRef
     if settings.mongodb.external:
-        ext = settings.mongodb.external
-        mongo_connection = credential("mongodb.external.connectionString", ext.connection_string)
-        mongo_ca = secret_ref(ext.ca)
+        mongo_ext = settings.mongodb.external
+        mongo_connection = credential("mongodb.external.connectionString", mongo_ext.connection_string)
+        mongo_ca = secret_ref(mongo_ext.ca)
     else:
         mongo = MongoDB(f"{name}-mongodb", MongoDBArgs(
-            scc=grants.get("mongodb"), namespace=ns, settings=settings.mongodb, images=settings.images, features=settings.features,
-            storage_class=settings.storage_class(settings.mongodb.storage)), opts=child)
+            context=context, settings=settings.mongodb), opts=child)
         mongo_connection, mongo_ca = mongo.connection, None
 
     if settings.redis.external:
-        ext = settings.redis.external
-        redis_peer = RedisPeer(host=ext.host, port=ext.port, password=credential("redis.external.password", ext.password),
-                               username=ext.username, tls=ext.tls, ca=secret_ref(ext.ca))
+        redis_ext = settings.redis.external
+        redis_peer = RedisPeer(host=redis_ext.host, port=redis_ext.port,
+                               password=optional("redis.external.password", redis_ext.password),
+                               username=redis_ext.username, tls=redis_ext.tls, ca=secret_ref(redis_ext.ca))
     else:
         redis = Redis(f"{name}-redis", RedisArgs(
-            scc=grants.get("redis"), namespace=ns, settings=settings.redis, images=settings.images,
-            storage_class=settings.storage_class(settings.redis.storage)), opts=child)
+            context=context, settings=settings.redis), opts=child)
         redis_peer = RedisPeer(host=redis.host, port=redis.port,
                                password=SecretRef(name=redis.password_secret, key=redis.password_key))
 
     if settings.elasticsearch.external:
-        ext = settings.elasticsearch.external
+        elastic_ext = settings.elasticsearch.external
         elastic = ElasticPeer(
-            hosts=[h.model_dump() for h in ext.hosts],
-            username=ext.username if isinstance(ext.username, str) else secret_ref(ext.username),
-            password=credential("elasticsearch.external.password", ext.password),
-            api_key=credential("elasticsearch.external.apiKey", ext.api_key), ca=secret_ref(ext.ca))
+            hosts=[h.model_dump() for h in elastic_ext.hosts],
+            username=elastic_ext.username if isinstance(elastic_ext.username, str) else secret_ref(elastic_ext.username),
+            password=optional("elasticsearch.external.password", elastic_ext.password),
+            api_key=optional("elasticsearch.external.apiKey", elastic_ext.api_key), ca=secret_ref(elastic_ext.ca))
     else:
         in_cluster = Elasticsearch(f"{name}-elastic", ElasticsearchArgs(
-            scc=grants.get("elasticsearch"), namespace=ns, settings=settings.elasticsearch, images=settings.images,
-            features=settings.features,
-            storage_class=settings.storage_class(settings.elasticsearch.storage),
-            issuer=internal_issuer, tls=tls), opts=child)
+            context=context, settings=settings.elasticsearch, issuer=internal_issuer, tls=tls), opts=child)
         elastic = ElasticPeer(hosts=in_cluster.hosts, username=in_cluster.username, password=in_cluster.password,
                               ca=in_cluster.ca)
 

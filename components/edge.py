@@ -49,6 +49,7 @@ class Edge(pulumi.ComponentResource):
         self.urls = {}
         for key, host in args.hosts.items():
             service, port = args.backends[key]
+            exposed: Route | Ingress
             if edge.mode == "route":
                 exposed = Route(f"{name}-{key}", RouteArgs(
                     namespace=args.namespace, route_name=names[key], host=host, service=service, target_port=port,

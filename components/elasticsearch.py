@@ -19,12 +19,13 @@ import pulumi
 import pulumi_kubernetes as k8s
 import pulumi_random as random
 
-from settings.models import ElasticSettings, FeatureSettings, ImageSettings, SccProfile, TlsSettings
+from settings.models import ElasticSettings, TlsSettings
 
 from . import seeding, tiers
 from . import workload as w
 from .certificate import Certificate, CertificateArgs, service_dns_names
 from .clearml_env import SecretRef
+from .context import TierContext
 
 COMPONENT = tiers.ELASTICSEARCH
 HTTP_PORT, TRANSPORT_PORT = tiers.ELASTICSEARCH_HTTP_PORT, tiers.ELASTICSEARCH_TRANSPORT_PORT
@@ -41,14 +42,10 @@ PASSWORD_FILE = f"{PASSWORD_DIR}/password"
 
 @dataclass(frozen=True)
 class ElasticsearchArgs:
-    namespace: str
+    context: TierContext  # namespace, images, features, storage defaults, SCC grants
     settings: ElasticSettings
-    images: ImageSettings
-    features: FeatureSettings
-    storage_class: str | None
     issuer: dict[str, str]  # issuer of the in-cluster certificate
     tls: TlsSettings
-    scc: SccProfile | None = None  # the SCC granted to this tier beyond restricted-v2, and its identity (SccSettings.profile)
 
 
 class Elasticsearch(pulumi.ComponentResource):
@@ -64,25 +61,26 @@ class Elasticsearch(pulumi.ComponentResource):
 
     def __init__(self, name: str, args: ElasticsearchArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("clearml:elasticsearch:Elasticsearch", name, None, opts)
+        ctx = args.context
         child = pulumi.ResourceOptions(parent=self)
         spec = args.settings
         headless_name = f"{name}-headless"
         replicated = spec.replicas > 1
 
-        password = pulumi.Output.secret(
+        password: pulumi.Output[str] = pulumi.Output.secret(
             random.RandomPassword(f"{name}-password", length=40, special=False, opts=child).result)
         secret = k8s.core.v1.Secret(
             f"{name}-secret",
-            metadata=k8s.meta.v1.ObjectMetaArgs(name=name, namespace=args.namespace, labels=w.labels(COMPONENT)),
+            metadata=k8s.meta.v1.ObjectMetaArgs(name=name, namespace=ctx.namespace, labels=w.labels(COMPONENT)),
             type="Opaque",
             string_data={"username": pulumi.Output.secret(USER), "password": password},
             opts=child,
         )
         # Names the HTTP clients use (the client Service) and the nodes' stable DNS names.
-        dns_names = service_dns_names(name, args.namespace) + [
-            f"*.{headless_name}.{args.namespace}.svc", f"*.{headless_name}.{args.namespace}.svc.cluster.local"]
+        dns_names = service_dns_names(name, ctx.namespace) + [
+            f"*.{headless_name}.{ctx.namespace}.svc", f"*.{headless_name}.{ctx.namespace}.svc.cluster.local"]
         certificate = Certificate(f"{name}-tls", CertificateArgs(
-            namespace=args.namespace, secret_name=f"{name}-tls", issuer=args.issuer, tls=args.tls,
+            namespace=ctx.namespace, secret_name=f"{name}-tls", issuer=args.issuer, tls=args.tls,
             dns_names=dns_names, component=COMPONENT,
             usages=("server auth", "client auth", "digital signature", "key encipherment")), opts=child)
 
@@ -130,10 +128,10 @@ class Elasticsearch(pulumi.ComponentResource):
 
         # Elastic's entrypoint refuses a password file with any mode but 0400 or 0600.
         password_file = w.private_file("password", secret=secret.metadata.name, key="password", directory=PASSWORD_DIR,
-                                       image=args.images.elasticsearch.ref, pull_policy=args.images.pull_policy,
+                                       image=ctx.images.elasticsearch.ref, pull_policy=ctx.images.pull_policy,
                                        resources_spec=seeding.SEED_RESOURCES)
         seeded = {"config": CONFIG_DIR}
-        seed = seeding.seed_container(args.images.elasticsearch.ref, args.images.pull_policy, seeded)
+        seed = seeding.seed_container(ctx.images.elasticsearch.ref, ctx.images.pull_policy, seeded)
         # Verified TLS, as ClearML does it: the name the certificate carries, resolved to this pod, the
         # issuing CA, and credentials passed on stdin so they never appear in a process list.
         health = [
@@ -144,8 +142,8 @@ class Elasticsearch(pulumi.ComponentResource):
         ]
         main = w.container(
             name="elasticsearch",
-            image=args.images.elasticsearch.ref,
-            pull_policy=args.images.pull_policy,
+            image=ctx.images.elasticsearch.ref,
+            pull_policy=ctx.images.pull_policy,
             resources_spec=spec.resources,
             read_only_root_filesystem=True,
             env_vars=env_vars,
@@ -164,23 +162,23 @@ class Elasticsearch(pulumi.ComponentResource):
         )
         certs_volume = k8s.core.v1.VolumeArgs(name="certs", secret=k8s.core.v1.SecretVolumeSourceArgs(
             secret_name=certificate.secret_name, default_mode=0o440))
-        account = w.service_account(name, args.namespace, COMPONENT, child, scc=args.scc)
-        headless = w.service(f"{name}-headless", name=headless_name, namespace=args.namespace, component=COMPONENT,
+        account = w.service_account(name, ctx.namespace, COMPONENT, child, scc=ctx.scc("elasticsearch"))
+        headless = w.service(f"{name}-headless", name=headless_name, namespace=ctx.namespace, component=COMPONENT,
                              ports={"https": HTTP_PORT, "transport": TRANSPORT_PORT}, headless=True, opts=child)
-        client = w.service(f"{name}-service", name=name, namespace=args.namespace, component=COMPONENT,
+        client = w.service(f"{name}-service", name=name, namespace=ctx.namespace, component=COMPONENT,
                            ports={"https": HTTP_PORT}, opts=child)
         self.statefulset = w.stateful_set(
-            f"{name}-statefulset", name=name, namespace=args.namespace, component=COMPONENT,
+            f"{name}-statefulset", name=name, namespace=ctx.namespace, component=COMPONENT,
             replicas=spec.replicas, service_name=headless.metadata.name,
             data_size=spec.storage.size, data_access_mode=spec.storage.access_mode,
-            storage_class=args.storage_class,
+            storage_class=ctx.storage_class(args.settings.storage),
             opts=pulumi.ResourceOptions(parent=self, depends_on=[certificate]),
             # All nodes start together: the first master election needs a quorum of them.
             parallel=True,
             template=w.pod_template(
-                pull_secrets=args.images.pull_secrets,
+                pull_secrets=ctx.images.pull_secrets,
                 scheduling=args.settings.scheduling,
-                required_scc=args.scc,
+                required_scc=ctx.scc("elasticsearch"),
                 component=COMPONENT,
                 service_account=account.metadata.name,
                 containers=[main],
@@ -188,11 +186,11 @@ class Elasticsearch(pulumi.ComponentResource):
                 volumes=seeding.seeded_volumes(seeded) + [
                     certs_volume, *password_file.volumes, w.empty_dir("logs", "512Mi"), w.empty_dir("tmp", "1Gi")],
                 replicas=spec.replicas,
-                spread=args.features.spread,
+                spread=ctx.features.spread,
                 termination_grace_seconds=120,
             ),
         )
-        w.disruption_budget(f"{name}-pdb", name=name, namespace=args.namespace, component=COMPONENT,
+        w.disruption_budget(f"{name}-pdb", name=name, namespace=ctx.namespace, component=COMPONENT,
                             replicas=spec.replicas, opts=child)
 
         self.host, self.port = name, HTTP_PORT

@@ -7,13 +7,14 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_kubernetes as k8s
 
-from settings.models import FeatureSettings, FileServerSettings, ImageSettings, SccProfile
+from settings.models import FileServerSettings
 from vocabulary import clearml as cv
 
 from . import clearml_env as ce
 from . import clearml_image as ci
 from . import tiers
 from . import workload as w
+from .context import TierContext
 
 COMPONENT, PORT = tiers.FILESERVER, tiers.FILESERVER_PORT
 DATA_DIR = "/mnt/fileserver"
@@ -21,16 +22,11 @@ DATA_DIR = "/mnt/fileserver"
 
 @dataclass(frozen=True)
 class FileServerArgs:
-    namespace: pulumi.Input[str]
+    context: TierContext  # namespace, images, features, storage defaults, SCC grants
     settings: FileServerSettings
-    images: ImageSettings
-    features: FeatureSettings
-    storage_class: str | None
-    retain_on_delete: bool
     apiserver_url: str
     redis: ce.RedisPeer
     credentials_secret: pulumi.Input[str]
-    scc: SccProfile | None = None  # the SCC granted to this tier beyond restricted-v2, and its identity (SccSettings.profile)
 
 
 class FileServer(pulumi.ComponentResource):
@@ -43,21 +39,22 @@ class FileServer(pulumi.ComponentResource):
 
     def __init__(self, name: str, args: FileServerArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("clearml:fileserver:FileServer", name, None, opts)
+        ctx = args.context
         child = pulumi.ResourceOptions(parent=self)
-        spec, image = args.settings, args.images.clearml
+        spec, image = args.settings, ctx.images.clearml
 
         claim = k8s.core.v1.PersistentVolumeClaim(
             f"{name}-data",
             # Not awaited (program/transforms.py: a retained claim made a later `up` hang).
-            metadata=k8s.meta.v1.ObjectMetaArgs(name=f"{name}-data", namespace=args.namespace,
+            metadata=k8s.meta.v1.ObjectMetaArgs(name=f"{name}-data", namespace=ctx.namespace,
                                                 labels=w.labels(COMPONENT)),
             spec=k8s.core.v1.PersistentVolumeClaimSpecArgs(
                 access_modes=[spec.storage.access_mode],
-                storage_class_name=args.storage_class,
+                storage_class_name=ctx.storage_class(args.settings.storage),
                 resources=k8s.core.v1.VolumeResourceRequirementsArgs(requests={"storage": spec.storage.size}),
             ),
             # The uploaded artifacts outlive `pulumi destroy` and replacements (see README, "Deleting data").
-            opts=pulumi.ResourceOptions(parent=self, retain_on_delete=args.retain_on_delete),
+            opts=pulumi.ResourceOptions(parent=self, retain_on_delete=ctx.storage.retain_on_delete),
         )
         env_vars = (
             w.env(ce.PROCESS_ENV)
@@ -74,7 +71,7 @@ class FileServer(pulumi.ComponentResource):
         main = w.container(
             name="fileserver",
             image=image.ref,
-            pull_policy=args.images.pull_policy,
+            pull_policy=ctx.images.pull_policy,
             resources_spec=spec.resources,
             read_only_root_filesystem=True,
             command=ci.entrypoint("fileserver"),
@@ -88,18 +85,18 @@ class FileServer(pulumi.ComponentResource):
         )
         # The file server logs in to the API server when it starts (clearml-server fileserver/auth.py),
         # so it waits for /debug.ping as the official chart's init container does, and for Redis.
-        wait = ci.wait_init_container(image, args.images.pull_policy, ce.wait_command(
+        wait = ci.wait_init_container(image, ctx.images.pull_policy, ce.wait_command(
             f"{args.redis.host}:{args.redis.port}", f"{args.apiserver_url}/debug.ping"), [])
-        account = w.service_account(name, args.namespace, COMPONENT, child, scc=args.scc)
+        account = w.service_account(name, ctx.namespace, COMPONENT, child, scc=ctx.scc("fileserver"))
         self.deployment = w.deployment(
-            f"{name}-deployment", name=name, namespace=args.namespace, component=COMPONENT,
+            f"{name}-deployment", name=name, namespace=ctx.namespace, component=COMPONENT,
             replicas=spec.replicas, opts=child,
             # A ReadWriteOnce volume cannot be mounted by the old and the new pod on different nodes.
             single_writer=spec.storage.access_mode != "ReadWriteMany",
             template=w.pod_template(
-                pull_secrets=args.images.pull_secrets,
+                pull_secrets=ctx.images.pull_secrets,
                 scheduling=args.settings.scheduling,
-                required_scc=args.scc,
+                required_scc=ctx.scc("fileserver"),
                 component=COMPONENT,
                 service_account=account.metadata.name,
                 containers=[main],
@@ -116,13 +113,13 @@ class FileServer(pulumi.ComponentResource):
                     *ca_volumes,
                 ],
                 replicas=spec.replicas,
-                spread=args.features.spread,
+                spread=ctx.features.spread,
                 termination_grace_seconds=120,  # let uploads in flight finish
             ),
         )
-        service = w.service(f"{name}-service", name=name, namespace=args.namespace, component=COMPONENT,
+        service = w.service(f"{name}-service", name=name, namespace=ctx.namespace, component=COMPONENT,
                             ports={"http": PORT}, opts=child)
-        w.disruption_budget(f"{name}-pdb", name=name, namespace=args.namespace, component=COMPONENT,
+        w.disruption_budget(f"{name}-pdb", name=name, namespace=ctx.namespace, component=COMPONENT,
                             replicas=spec.replicas, opts=child)
 
         self.service_name = service.metadata.name

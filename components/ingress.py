@@ -16,7 +16,7 @@ import pulumi_kubernetes as k8s
 from settings.models import EdgeSettings, TlsSettings
 
 from . import workload as w
-from .certificate import host_certificate
+from .certificate import host_certificate, issuer_for
 from .route import router_annotations
 
 
@@ -50,11 +50,12 @@ class Ingress(pulumi.ComponentResource):
         if mode == "external-certificate":
             self.certificate_secret = f"{args.ingress_name}-tls"
             depends_on.append(host_certificate(f"{name}-tls", args.namespace, self.certificate_secret, args.host,
-                                               args.issuer, args.tls, parent=self))
+                                               issuer_for(mode, args.issuer), args.tls, parent=self))
         elif mode == "cert-manager-annotations":
             self.certificate_secret = f"{args.ingress_name}-tls"
-            key = "cert-manager.io/cluster-issuer" if args.issuer["kind"] == "ClusterIssuer" else "cert-manager.io/issuer"
-            annotations[key] = args.issuer["name"]
+            issuer = issuer_for(mode, args.issuer)
+            key = "cert-manager.io/cluster-issuer" if issuer["kind"] == "ClusterIssuer" else "cert-manager.io/issuer"
+            annotations[key] = issuer["name"]
             annotations["cert-manager.io/duration"] = args.tls.duration
             annotations["cert-manager.io/renew-before"] = args.tls.renew_before
         tls_entry = k8s.networking.v1.IngressTLSArgs(hosts=[args.host], secret_name=self.certificate_secret)

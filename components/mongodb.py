@@ -17,11 +17,12 @@ import pulumi
 import pulumi_kubernetes as k8s
 import pulumi_random as random
 
-from settings.models import FeatureSettings, ImageSettings, MongoSettings, ResourceAmounts, Resources, SccProfile
+from settings.models import MongoSettings, ResourceAmounts, Resources
 
 from . import runtime, tiers
 from . import workload as w
 from .clearml_env import SecretRef
+from .context import TierContext
 
 COMPONENT, PORT = tiers.MONGODB, tiers.MONGODB_PORT
 REPLICA_SET = "rs0"
@@ -40,12 +41,8 @@ RS_INIT_SCRIPT = runtime.read("mongodb_rs_initiate.js")
 
 @dataclass(frozen=True)
 class MongoDBArgs:
-    namespace: str
+    context: TierContext  # namespace, images, features, storage defaults, SCC grants
     settings: MongoSettings
-    images: ImageSettings
-    features: FeatureSettings
-    storage_class: str | None
-    scc: SccProfile | None = None  # the SCC granted to this tier beyond restricted-v2, and its identity (SccSettings.profile)
 
 
 class MongoDB(pulumi.ComponentResource):
@@ -56,13 +53,14 @@ class MongoDB(pulumi.ComponentResource):
 
     def __init__(self, name: str, args: MongoDBArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("clearml:mongodb:MongoDB", name, None, opts)
+        ctx = args.context
         child = pulumi.ResourceOptions(parent=self)
         spec = args.settings
         headless_name = f"{name}-headless"
         replicated = spec.replicas > 1
-        self.members = [f"{name}-{i}.{headless_name}.{args.namespace}.svc:{PORT}" for i in range(spec.replicas)]
+        self.members = [f"{name}-{i}.{headless_name}.{ctx.namespace}.svc:{PORT}" for i in range(spec.replicas)]
 
-        password = pulumi.Output.secret(
+        password: pulumi.Output[str] = pulumi.Output.secret(
             random.RandomPassword(f"{name}-root-password", length=40, special=False, opts=child).result)
         data = {"username": pulumi.Output.from_input(ROOT_USER), "password": password}
         if replicated:
@@ -77,7 +75,7 @@ class MongoDB(pulumi.ComponentResource):
         )
         secret = k8s.core.v1.Secret(
             f"{name}-secret",
-            metadata=k8s.meta.v1.ObjectMetaArgs(name=name, namespace=args.namespace, labels=w.labels(COMPONENT)),
+            metadata=k8s.meta.v1.ObjectMetaArgs(name=name, namespace=ctx.namespace, labels=w.labels(COMPONENT)),
             type="Opaque",
             string_data=data,
             opts=child,
@@ -99,7 +97,7 @@ class MongoDB(pulumi.ComponentResource):
         if replicated:
             # mongod refuses a keyfile its group or others may read.
             keyfile = w.private_file("keyfile", secret=secret.metadata.name, key="keyfile", directory=KEYFILE_DIR,
-                                     image=args.images.mongodb.ref, pull_policy=args.images.pull_policy,
+                                     image=ctx.images.mongodb.ref, pull_policy=ctx.images.pull_policy,
                                      resources_spec=JOB_RESOURCES, mode=0o400)
             mongod += ["--replSet", REPLICA_SET, "--keyFile", keyfile.file]
             volumes += keyfile.volumes
@@ -109,8 +107,8 @@ class MongoDB(pulumi.ComponentResource):
         ping = ["mongosh", "--quiet", "--norc", "--eval", "db.adminCommand('ping').ok"]
         server = w.container(
             name="mongodb",
-            image=args.images.mongodb.ref,
-            pull_policy=args.images.pull_policy,
+            image=ctx.images.mongodb.ref,
+            pull_policy=ctx.images.pull_policy,
             resources_spec=spec.resources,
             read_only_root_filesystem=True,
             args=mongod,  # the image's docker-entrypoint.sh (mode 755) creates the root user on first start
@@ -121,33 +119,33 @@ class MongoDB(pulumi.ComponentResource):
             readiness=w.exec_probe(ping, period=10, timeout=10, failures=3),
             liveness=w.exec_probe(ping, period=30, timeout=10, failures=6),
         )
-        account = w.service_account(name, args.namespace, COMPONENT, child, scc=args.scc)
-        headless = w.service(f"{name}-headless", name=headless_name, namespace=args.namespace, component=COMPONENT,
+        account = w.service_account(name, ctx.namespace, COMPONENT, child, scc=ctx.scc("mongodb"))
+        headless = w.service(f"{name}-headless", name=headless_name, namespace=ctx.namespace, component=COMPONENT,
                              ports={"mongodb": PORT}, headless=True, opts=child)
-        w.service(f"{name}-service", name=name, namespace=args.namespace, component=COMPONENT,
+        w.service(f"{name}-service", name=name, namespace=ctx.namespace, component=COMPONENT,
                   ports={"mongodb": PORT}, opts=child)
         self.statefulset = w.stateful_set(
-            f"{name}-statefulset", name=name, namespace=args.namespace, component=COMPONENT,
+            f"{name}-statefulset", name=name, namespace=ctx.namespace, component=COMPONENT,
             replicas=spec.replicas, service_name=headless.metadata.name,
             data_size=spec.storage.size, data_access_mode=spec.storage.access_mode,
-            storage_class=args.storage_class, opts=child,
+            storage_class=ctx.storage_class(args.settings.storage), opts=child,
             # Members start together; the replica-set Job waits for all of them.
             parallel=True,
             template=w.pod_template(
-                pull_secrets=args.images.pull_secrets,
+                pull_secrets=ctx.images.pull_secrets,
                 scheduling=args.settings.scheduling,
-                required_scc=args.scc,
+                required_scc=ctx.scc("mongodb"),
                 component=COMPONENT,
                 service_account=account.metadata.name,
                 containers=[server],
                 init_containers=init_containers,
                 volumes=volumes,
                 replicas=spec.replicas,
-                spread=args.features.spread,
+                spread=ctx.features.spread,
                 termination_grace_seconds=120,  # mongod flushes and steps down on SIGTERM
             ),
         )
-        w.disruption_budget(f"{name}-pdb", name=name, namespace=args.namespace, component=COMPONENT,
+        w.disruption_budget(f"{name}-pdb", name=name, namespace=ctx.namespace, component=COMPONENT,
                             replicas=spec.replicas, opts=child)
         if replicated:
             self._replica_set_job(name, args, root_volume, root_mount, account, child)
@@ -158,10 +156,11 @@ class MongoDB(pulumi.ComponentResource):
     def _replica_set_job(self, name: str, args: MongoDBArgs, root_volume: k8s.core.v1.VolumeArgs,
                          root_mount: k8s.core.v1.VolumeMountArgs, account: k8s.core.v1.ServiceAccount,
                          child: pulumi.ResourceOptions) -> None:
+        ctx = args.context
         runner = w.container(
             name="rs-initiate",
-            image=args.images.mongodb.ref,
-            pull_policy=args.images.pull_policy,
+            image=ctx.images.mongodb.ref,
+            pull_policy=ctx.images.pull_policy,
             resources_spec=JOB_RESOURCES,
             read_only_root_filesystem=True,
             command=["mongosh", "--nodb", "--quiet", "--norc", "--eval", RS_INIT_SCRIPT],
@@ -171,14 +170,14 @@ class MongoDB(pulumi.ComponentResource):
         )
         k8s.batch.v1.Job(
             f"{name}-rs-init",
-            metadata=k8s.meta.v1.ObjectMetaArgs(name=f"{name}-rs-init", namespace=args.namespace,
+            metadata=k8s.meta.v1.ObjectMetaArgs(name=f"{name}-rs-init", namespace=ctx.namespace,
                                                 labels=w.labels(COMPONENT)),
             spec=k8s.batch.v1.JobSpecArgs(
                 backoff_limit=10,
                 template=w.pod_template(
-                    pull_secrets=args.images.pull_secrets,
+                    pull_secrets=ctx.images.pull_secrets,
                     scheduling=args.settings.scheduling,
-                    required_scc=args.scc,
+                    required_scc=ctx.scc("mongodb"),
                     component=tiers.MONGODB_RS_INIT,
                     service_account=account.metadata.name,
                     containers=[runner],

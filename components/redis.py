@@ -8,10 +8,11 @@ import pulumi
 import pulumi_kubernetes as k8s
 import pulumi_random as random
 
-from settings.models import ImageSettings, RedisSettings, SccProfile
+from settings.models import RedisSettings
 
 from . import tiers
 from . import workload as w
+from .context import TierContext
 
 COMPONENT, PORT = tiers.REDIS, tiers.REDIS_PORT
 # The generated Secret (redis.conf with `requirepass`, and the password alone for the probes).
@@ -20,11 +21,8 @@ CONFIG_DIR = "/etc/redis-secret"
 
 @dataclass(frozen=True)
 class RedisArgs:
-    namespace: pulumi.Input[str]
+    context: TierContext  # namespace, images, features, storage defaults, SCC grants
     settings: RedisSettings
-    images: ImageSettings
-    storage_class: str | None
-    scc: SccProfile | None = None  # the SCC granted to this tier beyond restricted-v2, and its identity (SccSettings.profile)
 
 
 class Redis(pulumi.ComponentResource):
@@ -37,10 +35,11 @@ class Redis(pulumi.ComponentResource):
 
     def __init__(self, name: str, args: RedisArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("clearml:redis:Redis", name, None, opts)
+        ctx = args.context
         child = pulumi.ResourceOptions(parent=self)
         spec = args.settings
 
-        password = pulumi.Output.secret(
+        password: pulumi.Output[str] = pulumi.Output.secret(
             random.RandomPassword(f"{name}-password", length=40, special=False, opts=child).result)
         config_text = password.apply(
             lambda pw: "\n".join([
@@ -55,15 +54,15 @@ class Redis(pulumi.ComponentResource):
         )
         secret = k8s.core.v1.Secret(
             f"{name}-secret",
-            metadata=k8s.meta.v1.ObjectMetaArgs(name=name, namespace=args.namespace, labels=w.labels(COMPONENT)),
+            metadata=k8s.meta.v1.ObjectMetaArgs(name=name, namespace=ctx.namespace, labels=w.labels(COMPONENT)),
             type="Opaque",
             string_data={self.password_key: password, "redis.conf": config_text},
             opts=child,
         )
-        account = w.service_account(name, args.namespace, COMPONENT, child, scc=args.scc)
-        headless = w.service(f"{name}-headless", name=f"{name}-headless", namespace=args.namespace,
+        account = w.service_account(name, ctx.namespace, COMPONENT, child, scc=ctx.scc("redis"))
+        headless = w.service(f"{name}-headless", name=f"{name}-headless", namespace=ctx.namespace,
                              component=COMPONENT, ports={"redis": PORT}, headless=True, opts=child)
-        client = w.service(f"{name}-service", name=name, namespace=args.namespace, component=COMPONENT,
+        client = w.service(f"{name}-service", name=name, namespace=ctx.namespace, component=COMPONENT,
                            ports={"redis": PORT}, opts=child)
 
         # redis-cli takes the password from REDISCLI_AUTH, set here from the mounted file for the probe
@@ -72,8 +71,8 @@ class Redis(pulumi.ComponentResource):
                             f"redis-cli -h 127.0.0.1 -p {PORT} ping | grep -q PONG"]
         server = w.container(
             name="redis",
-            image=args.images.redis.ref,
-            pull_policy=args.images.pull_policy,
+            image=ctx.images.redis.ref,
+            pull_policy=ctx.images.pull_policy,
             resources_spec=spec.resources,
             read_only_root_filesystem=True,
             # Bypasses the image entrypoint (its chown/gosu branch is for root only).
@@ -89,15 +88,15 @@ class Redis(pulumi.ComponentResource):
             startup=w.exec_probe(ping, period=5, failures=60),
         )
         self.statefulset = w.stateful_set(
-            f"{name}-statefulset", name=name, namespace=args.namespace, component=COMPONENT,
+            f"{name}-statefulset", name=name, namespace=ctx.namespace, component=COMPONENT,
             replicas=spec.replicas, service_name=headless.metadata.name,
             data_size=spec.storage.size, data_access_mode=spec.storage.access_mode,
-            storage_class=args.storage_class, opts=child,
+            storage_class=ctx.storage_class(args.settings.storage), opts=child,
             parallel=False,
             template=w.pod_template(
-                pull_secrets=args.images.pull_secrets,
+                pull_secrets=ctx.images.pull_secrets,
                 scheduling=args.settings.scheduling,
-                required_scc=args.scc,
+                required_scc=ctx.scc("redis"),
                 component=COMPONENT,
                 service_account=account.metadata.name,
                 containers=[server],

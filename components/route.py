@@ -22,7 +22,7 @@ import pulumi_kubernetes as k8s
 from settings.models import EdgeSettings, TlsSettings
 
 from . import workload as w
-from .certificate import host_certificate
+from .certificate import host_certificate, issuer_for
 from .edge_plan import reencrypts
 
 
@@ -89,11 +89,11 @@ class Route(pulumi.ComponentResource):
         if mode == "external-certificate":
             self.certificate_secret = f"{args.route_name}-tls"
             certificate = host_certificate(f"{name}-tls", args.namespace, self.certificate_secret, args.host,
-                                           args.issuer, args.tls, parent=self)
+                                           issuer_for(mode, args.issuer), args.tls, parent=self)
             tls["externalCertificate"] = {"name": self.certificate_secret}
             depends_on.append(certificate)
         elif mode == "cert-manager-annotations":
-            annotations.update(certificate_annotations(args.issuer, args.tls))
+            annotations.update(certificate_annotations(issuer_for(mode, args.issuer), args.tls))
             ignore_changes = ["spec.tls.certificate", "spec.tls.key"]
 
         spec: dict = {

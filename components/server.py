@@ -16,13 +16,14 @@ from .agent import Agent, AgentArgs
 from .apiserver import ApiServer, ApiServerArgs
 from .apiserver import url_for as apiserver_url_for
 from .async_delete import AsyncDelete, AsyncDeleteArgs
-from .certificate import CertificateAuthority, CertificateAuthorityArgs, issuer_ref
+from .certificate import CertificateAuthority, CertificateAuthorityArgs, chosen_issuer
+from .context import TierContext
 from .credentials import ADMIN_USERNAME, Credentials, CredentialsArgs
 from .data_tiers import data_tiers
 from .edge import Edge, EdgeArgs
 from .fileserver import FileServer, FileServerArgs
 from .network_policies import NetworkPolicies, NetworkPoliciesArgs
-from .webserver import WebServer, WebServerArgs
+from .webserver import ServingTls, WebServer, WebServerArgs
 
 
 @dataclass(frozen=True)
@@ -47,8 +48,8 @@ class ClearmlServer(pulumi.ComponentResource):
         super().__init__("clearml:index:ClearmlServer", name, None, opts)
         settings = args.settings
         child = pulumi.ResourceOptions(parent=self)
-        ns = settings.namespace.name
-        grants = {tier: settings.scc.profile(tier) for tier in settings.scc.grants}
+        context = TierContext.from_settings(settings)
+        ns = context.namespace
         for tier, scc in settings.scc.elevated.items():
             pulumi.log.warn(f"{tier} is granted the SCC {scc} (acknowledged in scc.acknowledge): "
                             "its pods may run as root or reach the host", self)
@@ -70,10 +71,8 @@ class ClearmlServer(pulumi.ComponentResource):
         tls = settings.tls
         ca = CertificateAuthority(f"{name}-ca", CertificateAuthorityArgs(namespace=ns, tls=tls), opts=child) \
             if tls.bootstraps_ca else None
-        internal_issuer = issuer_ref(tls.internal_issuer) if tls.internal_issuer else ca.issuer
-        route_issuer = None
-        if tls.route_certificates != "router-default":
-            route_issuer = issuer_ref(tls.route_issuer) if tls.route_issuer else ca.issuer
+        internal_issuer = chosen_issuer(tls.internal_issuer, ca)
+        route_issuer = chosen_issuer(tls.route_issuer, ca) if tls.route_certificates != "router-default" else None
         server_config = k8s.core.v1.ConfigMap(
             f"{name}-server-config",
             metadata=k8s.meta.v1.ObjectMetaArgs(name=f"{name}-server-config", namespace=ns, labels=w.labels("server")),
@@ -82,35 +81,32 @@ class ClearmlServer(pulumi.ComponentResource):
         )
 
         # ---- data tiers (in-cluster, or the team's own services) -----------------------------------
-        peers = data_tiers(name, settings, grants, internal_issuer, child)
+        peers = data_tiers(name, settings, context, internal_issuer, child)
 
         # ---- ClearML tiers ----------------------------------------------------------------
         # The file server first: with example pre-population the API server mounts its claim.
         files = FileServer(f"{name}-fileserver", FileServerArgs(
-            scc=grants.get("fileserver"), namespace=ns, settings=settings.fileserver, images=settings.images, features=settings.features,
-            storage_class=settings.storage_class(settings.fileserver.storage),
-            retain_on_delete=settings.storage.retain_on_delete, apiserver_url=apiserver_url_for(f"{name}-apiserver"),
+            context=context, settings=settings.fileserver, apiserver_url=apiserver_url_for(f"{name}-apiserver"),
             redis=peers.redis, credentials_secret=credentials.secret_name), opts=child)
         api = ApiServer(f"{name}-apiserver", ApiServerArgs(
-            scc=grants.get("apiserver"), namespace=ns, settings=settings.apiserver, images=settings.images, features=settings.features,
+            context=context, settings=settings.apiserver,
             peers=peers, credentials_secret=credentials.secret_name, server_config=server_config.metadata.name,
             files_url=urls["files"], cookie_domain=settings.cookie_domain,
             fileserver_claim=files.claim_name if settings.features.prepopulate_examples else None),
             opts=child)
         reencrypt = edge_plan.reencrypts(settings.edge)
         web = WebServer(f"{name}-webserver", WebServerArgs(
-            scc=grants.get("webserver"), namespace=ns, settings=settings.webserver, images=settings.images,
-            features=settings.features, apiserver_url=api.url, fileserver_url=files.url, public_urls=urls,
-            tls_issuer=internal_issuer if reencrypt else None, tls=tls, public_hosts=settings.public_hosts), opts=child)
+            context=context, settings=settings.webserver, apiserver_url=api.url, fileserver_url=files.url, public_urls=urls,
+            serving_tls=ServingTls(internal_issuer, tls, settings.public_hosts) if reencrypt else None), opts=child)
         if settings.features.async_delete:
             AsyncDelete(f"{name}-async-delete", AsyncDeleteArgs(
-                scc=grants.get("asyncDelete"), namespace=ns, settings=settings.async_delete, images=settings.images, peers=peers,
+                context=context, settings=settings.async_delete, peers=peers,
                 credentials_secret=credentials.secret_name, server_config=server_config.metadata.name,
                 fileserver_url=files.url, files_url=urls["files"]), opts=child)
 
         if settings.agent.enabled:
             Agent(f"{name}-agent", AgentArgs(
-                scc=grants.get("agent"), namespace=ns, settings=settings.agent, images=settings.images,
+                context=context, settings=settings.agent,
                 credentials_secret=credentials.secret_name, apiserver_url=api.url, public_urls=urls,
                 kubectl_image=settings.agent.kubectl_image), opts=child)
 

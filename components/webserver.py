@@ -17,11 +17,12 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_kubernetes as k8s
 
-from settings.models import FeatureSettings, ImageSettings, SccProfile, TlsSettings, WebServerSettings
+from settings.models import TlsSettings, WebServerSettings
 
 from . import tiers
 from . import workload as w
 from .certificate import Certificate, CertificateArgs, service_dns_names
+from .context import TierContext
 
 COMPONENT, PORT = tiers.WEBSERVER, tiers.WEBSERVER_PORT
 CONFIG_DIR = "/etc/clearml-web"
@@ -136,19 +137,23 @@ def nginx_config(apiserver: str, fileserver: str, hosts: dict[str, str] | None) 
 
 
 @dataclass(frozen=True)
+class ServingTls:
+    """A re-encrypting edge: the web server serves TLS for the three public hosts with a certificate
+    from `issuer` (cert-manager), which the router verifies."""
+
+    issuer: dict[str, str]
+    tls: TlsSettings
+    public_hosts: dict[str, str]
+
+
+@dataclass(frozen=True)
 class WebServerArgs:
-    namespace: pulumi.Input[str]
+    context: TierContext  # namespace, images, features, storage defaults, SCC grants
     settings: WebServerSettings
-    images: ImageSettings
-    features: FeatureSettings
     apiserver_url: str
     fileserver_url: str
     public_urls: dict[str, str]
-    # reencrypt: serve TLS for the three public hosts with a certificate from this issuer
-    tls_issuer: dict[str, str] | None = None
-    tls: TlsSettings | None = None
-    public_hosts: dict[str, str] | None = None
-    scc: SccProfile | None = None  # the SCC granted to this tier beyond restricted-v2, and its identity (SccSettings.profile)
+    serving_tls: ServingTls | None = None  # set when the edge re-encrypts
 
 
 class WebServer(pulumi.ComponentResource):
@@ -159,10 +164,11 @@ class WebServer(pulumi.ComponentResource):
 
     def __init__(self, name: str, args: WebServerArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("clearml:webserver:WebServer", name, None, opts)
+        ctx = args.context
         child = pulumi.ResourceOptions(parent=self)
         spec = args.settings
-        reencrypt = args.tls_issuer is not None
-        nginx_conf = nginx_config(args.apiserver_url, args.fileserver_url, args.public_hosts if reencrypt else None)
+        serving = args.serving_tls
+        nginx_conf = nginx_config(args.apiserver_url, args.fileserver_url, serving.public_hosts if serving else None)
         # clearml-web (src/app/app.constants.ts) calls the API at `apiBaseUrl` and the files at
         # `fileBaseUrl`; when null it guesses `api.`/`files.` from an `app.` host, else the page origin
         # with port 8008, which is wrong for this program's hosts. `displayedServerUrls` only sets what
@@ -174,7 +180,7 @@ class WebServer(pulumi.ComponentResource):
         }
         config = k8s.core.v1.ConfigMap(
             f"{name}-config",
-            metadata=k8s.meta.v1.ObjectMetaArgs(name=name, namespace=args.namespace, labels=w.labels(COMPONENT)),
+            metadata=k8s.meta.v1.ObjectMetaArgs(name=name, namespace=ctx.namespace, labels=w.labels(COMPONENT)),
             data={"nginx.conf": nginx_conf, "configuration.json": json.dumps(configuration, indent=2) + "\n"},
             opts=child,
         )
@@ -184,11 +190,11 @@ class WebServer(pulumi.ComponentResource):
             w.empty_dir("tmp", "512Mi"),
         ]
         depends_on: list[pulumi.Resource] = []
-        if reencrypt:
+        if serving:
             # The router verifies this certificate against the issuing CA and the name <service>.<namespace>.svc.
             certificate = Certificate(f"{name}-tls", CertificateArgs(
-                namespace=args.namespace, secret_name=f"{name}-tls", issuer=args.tls_issuer, tls=args.tls,
-                dns_names=service_dns_names(name, args.namespace), component=COMPONENT), opts=child)
+                namespace=ctx.namespace, secret_name=f"{name}-tls", issuer=serving.issuer, tls=serving.tls,
+                dns_names=service_dns_names(name, ctx.namespace), component=COMPONENT), opts=child)
             depends_on.append(certificate)
             ports.append(w.port("https", TLS_PORT))
             mounts.append(w.mount("tls", TLS_DIR, read_only=True))
@@ -197,8 +203,8 @@ class WebServer(pulumi.ComponentResource):
                 items=[k8s.core.v1.KeyToPathArgs(key=k, path=k) for k in ("tls.crt", "tls.key")])))
         main = w.container(
             name="webserver",
-            image=args.images.clearml.ref,
-            pull_policy=args.images.pull_policy,
+            image=ctx.images.clearml.ref,
+            pull_policy=ctx.images.pull_policy,
             resources_spec=spec.resources,
             read_only_root_filesystem=True,
             command=["/usr/sbin/nginx", "-c", f"{CONFIG_DIR}/nginx.conf", "-g", "daemon off;"],
@@ -207,27 +213,27 @@ class WebServer(pulumi.ComponentResource):
             readiness=w.http_probe("/healthz", "http", period=10),
             liveness=w.http_probe("/healthz", "http", period=20, failures=6),
         )
-        account = w.service_account(name, args.namespace, COMPONENT, child, scc=args.scc)
+        account = w.service_account(name, ctx.namespace, COMPONENT, child, scc=ctx.scc("webserver"))
         self.deployment = w.deployment(
-            f"{name}-deployment", name=name, namespace=args.namespace, component=COMPONENT,
+            f"{name}-deployment", name=name, namespace=ctx.namespace, component=COMPONENT,
             replicas=spec.replicas, opts=pulumi.ResourceOptions(parent=self, depends_on=depends_on),
             template=w.pod_template(
-                pull_secrets=args.images.pull_secrets,
+                pull_secrets=ctx.images.pull_secrets,
                 scheduling=args.settings.scheduling,
-                required_scc=args.scc,
+                required_scc=ctx.scc("webserver"),
                 component=COMPONENT,
                 service_account=account.metadata.name,
                 containers=[main],
                 volumes=volumes,
                 replicas=spec.replicas,
-                spread=args.features.spread,
+                spread=ctx.features.spread,
                 # Roll pods when the generated config changes (the ConfigMap keeps its name).
                 annotations={"clearml.io/config-hash": _digest(nginx_conf + json.dumps(configuration))},
             ),
         )
-        service = w.service(f"{name}-service", name=name, namespace=args.namespace, component=COMPONENT,
-                            ports={"http": PORT, **({"https": TLS_PORT} if reencrypt else {})}, opts=child)
-        w.disruption_budget(f"{name}-pdb", name=name, namespace=args.namespace, component=COMPONENT,
+        service = w.service(f"{name}-service", name=name, namespace=ctx.namespace, component=COMPONENT,
+                            ports={"http": PORT, **({"https": TLS_PORT} if serving else {})}, opts=child)
+        w.disruption_budget(f"{name}-pdb", name=name, namespace=ctx.namespace, component=COMPONENT,
                             replicas=spec.replicas, opts=child)
         self.service_name = service.metadata.name
         self.port = PORT

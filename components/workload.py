@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any, cast
 
 import pulumi
 import pulumi_kubernetes as k8s
@@ -34,7 +35,7 @@ def resources(spec: Resources) -> k8s.core.v1.ResourceRequirementsArgs:
     )
 
 
-def env(values: Mapping[str, str]) -> list[k8s.core.v1.EnvVarArgs]:
+def env(values: Mapping[str, pulumi.Input[str]]) -> list[k8s.core.v1.EnvVarArgs]:
     return [k8s.core.v1.EnvVarArgs(name=name, value=value) for name, value in values.items()]
 
 
@@ -203,8 +204,11 @@ def pod_template(
     if profile:
         all_annotations[REQUIRED_SCC_ANNOTATION] = profile.name
         for c in [*containers, *init_containers]:
+            current = c.security_context
+            if not isinstance(current, k8s.core.v1.SecurityContextArgs):
+                raise TypeError(f"container {c.name}: its security context must come from container()")
             c.security_context = container_security_context(
-                read_only_root_filesystem=bool(c.security_context.read_only_root_filesystem), profile=profile)
+                read_only_root_filesystem=bool(current.read_only_root_filesystem), profile=profile)
     return k8s.core.v1.PodTemplateSpecArgs(
         metadata=k8s.meta.v1.ObjectMetaArgs(labels={**scheduling.pod_labels, **labels(component)},
                                             annotations=all_annotations or None),
@@ -221,8 +225,9 @@ def pod_template(
             restart_policy=restart_policy,
             image_pull_secrets=[k8s.core.v1.LocalObjectReferenceArgs(name=n) for n in pull_secrets] or None,
             node_selector=scheduling.node_selector or None,
-            tolerations=[t.manifest() for t in scheduling.tolerations] or None,
-            affinity=scheduling.affinity,
+            # Manifest-shaped dicts, as the user wrote them: the SDK takes a dict wherever it takes an Args class.
+            tolerations=cast(Any, [t.manifest() for t in scheduling.tolerations] or None),
+            affinity=cast(Any, scheduling.affinity),
             priority_class_name=scheduling.priority_class_name,
             runtime_class_name=runtime_class,
         ),

@@ -10,7 +10,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from pulumi_policy import EnforcementLevel, PolicyPack
+from pulumi_policy import EnforcementLevel, Policy, PolicyPack
 
 from policy.policies import POLICIES
 from settings.load import PROJECT
@@ -20,5 +20,5 @@ PolicyPack(
     description="ClearML on OpenShift: restricted-v2 admission, Pod Security restricted, SCC grants, TLS, "
     "secrets, resources and probes, pinned images.",
     enforcement_level=EnforcementLevel.MANDATORY,
-    policies=POLICIES,
+    policies=list[Policy](POLICIES),
 )

@@ -13,7 +13,7 @@ from collections.abc import Callable, Mapping
 from types import ModuleType
 from typing import Any
 
-from pulumi_policy import ReportViolation, ResourceValidationArgs, ResourceValidationPolicy
+from pulumi_policy import PolicyCustomTimeouts, PolicyResourceOptions, ReportViolation, ResourceValidationArgs, ResourceValidationPolicy
 
 from policy.manifest import Manifest, kubernetes_manifest
 from policy.rules import RULES
@@ -65,6 +65,11 @@ POLICIES: list[ResourceValidationPolicy] = [
 ]
 
 
+# The options of a resource that sets none (what the engine sends for one).
+_NO_OPTIONS = PolicyResourceOptions(protect=False, ignore_changes=[], delete_before_replace=None, aliases=[],
+                                    custom_timeouts=PolicyCustomTimeouts(0, 0, 0), additional_secret_outputs=[])
+
+
 def violations(resource_type: str, props: Any, config: Mapping[str, Mapping[str, Any]] | None = None
                ) -> dict[str, list[str]]:
     """Run every policy on one resource the way the analyzer does (props behind pulumi_policy's
@@ -73,9 +78,13 @@ def violations(resource_type: str, props: Any, config: Mapping[str, Mapping[str,
     wrapped = sdk.unknown_checking_proxy(props) if isinstance(props, dict) else props
     for policy in POLICIES:
         found: list[str] = []
+
+        def report(message: str, urn: str | None = None, found: list[str] = found) -> None:
+            found.append(message)
+
         args = ResourceValidationArgs(resource_type, wrapped, f"urn:pulumi:test::test::{resource_type}::x", "x",
-                                      {}, None, dict((config or {}).get(policy.name) or {}))
-        policy.validate(args, lambda message, urn=None, found=found: found.append(message))
+                                      _NO_OPTIONS, None, dict((config or {}).get(policy.name) or {}))
+        policy.validate(args, report)
         if found:
             out[policy.name] = found
     return out

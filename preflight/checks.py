@@ -207,10 +207,11 @@ def _check_storage(cluster: Cluster, needs: Needs, report: Report) -> None:
                 "name an existing class")
     if needs.default_storage_class_for:
         report.checks += 1
-        if classes() is None:
+        found = classes()
+        if found is None:
             report.notes.append("default StorageClass: not checked (listing StorageClasses is forbidden)")
             return
-        if not any(_is_default(c) for c in classes()):
+        if not any(_is_default(c) for c in found):
             report.problems.append(
                 f"{', '.join(needs.default_storage_class_for)}: no StorageClass named and the cluster has no default "
                 f"class (it has: {names()}): set {key('storage.className')}")

@@ -185,7 +185,7 @@ def needs(settings: Settings) -> Needs:
         if tier in settings.deployed_tiers:
             volumes[f"{tier}.storage"] = getattr(settings, tier).storage
     for path, volume in volumes.items():
-        name = settings.storage_class(volume)
+        name = settings.storage.class_for(volume)
         if name is None:
             out.default_storage_class_for.append(key(path))
         else:

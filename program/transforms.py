@@ -18,6 +18,7 @@ Both are engine annotations: the offline render (scripts/render.py) registers ne
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from typing import Any, cast
 
 import pulumi
 
@@ -40,7 +41,7 @@ def annotate(annotations: Mapping[str, str], only: str | None = None) -> Transfo
             return None
         if only is not None and args.type_ != only:
             return None
-        props = dict(args.props)
+        props = dict(cast(Mapping[str, Any], args.props))  # a dict at run time; typed as an Input
         metadata = dict(props.get("metadata") or {})
         metadata["annotations"] = {**(metadata.get("annotations") or {}), **annotations}
         props["metadata"] = metadata

@@ -40,7 +40,7 @@ def mapped_keys() -> list[str]:
 
 
 def markdown() -> str:
-    counts = Counter()
+    counts: Counter[str] = Counter()
     rows = []
     for entry in entries():
         keys = [k for pattern in entry["keys"] for k in expand(pattern)]

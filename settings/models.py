@@ -11,7 +11,7 @@ from __future__ import annotations
 import ipaddress
 import re
 from dataclasses import dataclass
-from typing import Annotated, Literal, get_args
+from typing import Annotated, Literal, Protocol, get_args
 
 from pydantic import AfterValidator, Field, ValidationInfo, field_validator, model_validator
 
@@ -232,6 +232,10 @@ class StorageSettings(Model):
     @classmethod
     def _class_name(cls, value: str | None) -> str | None:
         return None if value is None else dns1123_subdomain(value)
+
+    def class_for(self, volume: Volume) -> str | None:
+        """The StorageClass of a volume claim: the volume's own, else this default, else the cluster's (None)."""
+        return volume.class_name or self.class_name
 
 
 class FeatureSettings(Model):
@@ -577,6 +581,12 @@ class TlsSettings(Model):
         return self.internal_issuer is None or route_needs_ca
 
 
+class TierSettings(Protocol):
+    """What the settings of every tier have."""
+
+    scheduling: Scheduling
+
+
 Tier = Literal["apiserver", "fileserver", "webserver", "asyncDelete", "mongodb", "redis", "elasticsearch", "agent"]
 class SccIdentity(Model):
     run_as_user: int | None = Field(default=None, ge=1, description="UID the containers run as (never 0).")
@@ -629,9 +639,9 @@ class SccSettings(Model):
         if problems:
             raise ValueError("; ".join(problems))
         for tier in self.identities:
-            scc = self.grants.get(tier)
-            if scc not in IDENTITY_SCCS:
-                raise KeyedError(f"identities.{tier}", f"{tier} runs under {scc or 'restricted-v2'}, which assigns the "
+            granted = self.grants.get(tier)
+            if granted not in IDENTITY_SCCS:
+                raise KeyedError(f"identities.{tier}", f"{tier} runs under {granted or 'restricted-v2'}, which assigns the "
                                  "UID and fsGroup itself; identities apply to tiers granted nonroot-v2 or anyuid")
         for tier, scc in self.grants.items():
             if scc == "nonroot-v2" and (tier not in self.identities or self.identities[tier].run_as_user is None):
@@ -640,7 +650,7 @@ class SccSettings(Model):
                                  "images: Elasticsearch 1000, MongoDB 999, Redis 999; the image must work as that UID)")
         return self
 
-    def profile(self, tier: str) -> SccProfile | None:
+    def profile(self, tier: Tier) -> SccProfile | None:
         """The SCC and identity of a granted tier's pods; None under restricted-v2."""
         scc = self.grants.get(tier)
         if scc is None:
@@ -756,7 +766,7 @@ class AgentSettings(TaskPodSettings):
 
     @model_validator(mode="after")
     def _distinct_queues(self) -> AgentSettings:
-        names, slugs = [self.queue], {}
+        names, slugs = [self.queue], dict[str, str]()
         for i, q in enumerate(self.queues):
             if q.name in names:
                 raise KeyedError(f"queues.{i}.name", f"queue {q.name} is served twice: each queue needs one glue")
@@ -892,7 +902,7 @@ class Settings(Model):
             raise ValueError("reencrypt with the in-cluster CA needs tls.exportCaCertificate: true (the router must trust it)")
         return edge
 
-    def tier(self, name: str) -> Model:
+    def tier(self, name: str) -> TierSettings:
         """A tier's settings by its config key (`asyncDelete` is `async_delete`)."""
         return getattr(self, "async_delete" if name == "asyncDelete" else name)
 
@@ -916,5 +926,3 @@ class Settings(Model):
     def cookie_domain(self) -> str | None:
         return self.hosts.cookie_domain or self.hosts.base_domain
 
-    def storage_class(self, volume: Volume) -> str | None:
-        return volume.class_name or self.storage.class_name

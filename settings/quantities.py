@@ -28,11 +28,16 @@ _SUFFIX = {
 }
 
 
-def parse_quantity(value: str) -> Decimal:
-    """Value of a Kubernetes quantity in base units (cores or bytes). Raises ValueError if malformed."""
+def _parts(value: str) -> re.Match[str]:
     match = _QUANTITY.match(value.strip()) if isinstance(value, str) else None
     if not match:
         raise ValueError(f"{value!r} is not a Kubernetes quantity (examples: 500m, 2, 512Mi, 50Gi)")
+    return match
+
+
+def parse_quantity(value: str) -> Decimal:
+    """Value of a Kubernetes quantity in base units (cores or bytes). Raises ValueError if malformed."""
+    match = _parts(value)
     return Decimal(match["num"]) * _SUFFIX[match["suffix"]]
 
 
@@ -68,7 +73,7 @@ def _cpu_number(value: object) -> object:
 
 def _cpu(value: str) -> str:
     _positive_quantity(value)
-    suffix = _QUANTITY.match(value.strip())["suffix"]
+    suffix = _parts(value)["suffix"]
     if suffix not in ("", "m"):
         cores = parse_quantity(value)
         raise ValueError(f"{value!r} is {cores:,.0f} cores; CPU is counted in cores or millicores: "
@@ -78,7 +83,7 @@ def _cpu(value: str) -> str:
 
 def _memory(value: str) -> str:
     _positive_quantity(value)
-    suffix = _QUANTITY.match(value.strip())["suffix"]
+    suffix = _parts(value)["suffix"]
     if suffix == "m":
         raise ValueError(f"{value!r} is thousandths of a byte (m is milli); did you mean {value.strip()[:-1] + 'Mi'!r}?")
     if parse_quantity(value) < 2**20:

@@ -75,7 +75,7 @@ def _rows(model: type[BaseModel], prefix: str, inherited: Any = None) -> list[st
         value = _effective(field, inherited)
         rows.append(f"| `{key}` | {_type_name(field.annotation)} | {_default(field, value, not prefix)} | {description} |")
         origin = typing.get_origin(field.annotation)
-        item = {dict: ".<name>", list: "[i]"}.get(origin, "")  # a mapping of, or a list of, objects
+        item = {dict: ".<name>", list: "[i]"}.get(origin, "") if origin in (dict, list) else ""  # a mapping of, or a list of, objects
         for sub in _models_in(field.annotation):
             rows += _rows(sub, f"{key}{item}.", value if isinstance(value, dict) and not item else None)
     return rows

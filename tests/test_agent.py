@@ -21,6 +21,7 @@ import yaml
 from admission import Namespace, admit, check_restricted, load_scc
 from components import agent as agent_module
 from components.agent import Agent, AgentArgs
+from components.context import TierContext
 from components.credentials import K8S_AGENT_KEY, K8S_AGENT_SECRET, Credentials, CredentialsArgs
 from settings.models import AgentSettings, Image, ImageSettings, SccProfile
 from tests.conftest import containers, deploy, env_of, unwrap
@@ -38,8 +39,9 @@ def _deploy(mocks, scc: SccProfile | None = None) -> dict[str, Any]:
     def build():
         credentials = Credentials("clearml-credentials", CredentialsArgs(namespace=NS, k8s_agent=True))
         return Agent("clearml-agent", AgentArgs(
-            namespace=NS, settings=SETTINGS, images=ImageSettings(), credentials_secret=credentials.secret_name,
-            apiserver_url="http://clearml-apiserver:8008", public_urls=URLS, scc=scc))
+            context=TierContext(namespace=NS, images=ImageSettings(), grants={"agent": scc} if scc else {}),
+            settings=SETTINGS, credentials_secret=credentials.secret_name,
+            apiserver_url="http://clearml-apiserver:8008", public_urls=URLS))
 
     component = deploy(build)
     deployment = mocks.manifest("Deployment", "clearml-agent")

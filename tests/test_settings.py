@@ -76,8 +76,8 @@ def test_image_digest_wins_over_tag():
 def test_per_volume_class_overrides_the_default_class():
     settings = settings_from_config(_base_config(storage={"className": "standard"},
                                                  mongodb={"storage": {"size": "1Gi", "className": "fast"}}))
-    assert settings.storage_class(settings.mongodb.storage) == "fast"
-    assert settings.storage_class(settings.redis.storage) == "standard"
+    assert settings.storage.class_for(settings.mongodb.storage) == "fast"
+    assert settings.storage.class_for(settings.redis.storage) == "standard"
 
 
 def test_settings_are_immutable():

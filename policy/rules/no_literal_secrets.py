@@ -147,8 +147,8 @@ def check_no_literal_secrets(manifest: Manifest) -> list[str]:
                 errors.append(f"{where}: data key {key} holds {what}; keep it in a Secret")
             if not findings and secret_bearing(key) and not _harmless_literal(text):
                 errors.append(f"{where}: data key {key} holds a secret-named literal value; keep it in a Secret")
-            for pod in embedded_pods(text):
-                embedded = [(f"{key}: {label}", c) for label, c, _ in PodTemplate(where, pod, {}, False).containers()]
+            for embedded_pod in embedded_pods(text):
+                embedded = [(f"{key}: {label}", c) for label, c, _ in PodTemplate(where, embedded_pod, {}, False).containers()]
                 errors += _literal_env_secrets(where, embedded)
         return errors
     for pod in pod_templates(manifest):

@@ -69,8 +69,8 @@ def check_tls_verification(manifest: Manifest) -> list[str]:
         for key, text in configmap_entries(manifest):
             for found in tls_verification_off(text):
                 errors.append(f"{where}: data key {key} switches TLS verification off ({found})")
-            for pod in embedded_pods(text):
-                for label, container, _ in PodTemplate(where, pod, {}, False).containers():
+            for embedded in embedded_pods(text):
+                for label, container, _ in PodTemplate(where, embedded, {}, False).containers():
                     env_checks(f"{key}: {label}", container)
         return errors
     for pod in pod_templates(manifest):

@@ -1,0 +1,35 @@
+"""`TierContext`: what every tier of one deployment shares, built once from the settings by the server
+and handed to each tier whole, instead of the namespace, images, features, storage defaults and SCC
+grants repeated into every tier's arguments."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+from settings import Settings
+from settings.models import FeatureSettings, ImageSettings, SccProfile, StorageSettings, Tier, Volume
+
+
+@dataclass(frozen=True)
+class TierContext:
+    namespace: str
+    images: ImageSettings
+    features: FeatureSettings = field(default_factory=FeatureSettings)
+    storage: StorageSettings = field(default_factory=StorageSettings)
+    # The SCC each granted tier runs under beyond restricted-v2, and its identity (SccSettings.profile).
+    grants: Mapping[Tier, SccProfile] = field(default_factory=dict)
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> TierContext:
+        grants = {tier: profile for tier in settings.scc.grants if (profile := settings.scc.profile(tier))}
+        return cls(namespace=settings.namespace.name, images=settings.images, features=settings.features,
+                   storage=settings.storage, grants=grants)
+
+    def scc(self, tier: Tier) -> SccProfile | None:
+        """The SCC profile of `tier` (its settings key), or None under restricted-v2."""
+        return self.grants.get(tier)
+
+    def storage_class(self, volume: Volume) -> str | None:
+        """The StorageClass of a tier's volume (StorageSettings.class_for)."""
+        return self.storage.class_for(volume)
