@@ -14,7 +14,7 @@ from admission import Namespace, admit, check_restricted, load_scc
 from preflight.cluster import api_path
 from preflight.needs import needs
 from settings import PROJECT, ConfigError, settings_from_config
-from tests.conftest import containers, deploy, env_of, run_program
+from tests.conftest import containers, deploy_config, env_of
 from tests.fake_cluster import FakeCluster
 
 P = PROJECT
@@ -35,7 +35,7 @@ def _config(agent: dict[str, Any] = AGENT) -> dict[str, str]:
 
 @pytest.fixture
 def glues(mocks) -> dict[str, dict[str, Any]]:
-    deploy(lambda: run_program(_config()))
+    deploy_config(mocks, _config())
     out = {}
     for name in ("clearml-agent", "clearml-agent-gpu-a100", "clearml-agent-cpu-large"):
         deployment = mocks.manifest("Deployment", name)

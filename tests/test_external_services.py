@@ -25,7 +25,7 @@ from policy.policies import violations
 from preflight.cluster import api_path
 from preflight.needs import needs
 from settings import PROJECT, ConfigError, settings_from_config
-from tests.conftest import deploy, env_of, is_secret, run_program, unwrap
+from tests.conftest import deploy_config, env_of, is_secret, unwrap
 from tests.fake_cluster import FakeCluster
 from tests.test_runtime import image_layout  # noqa: F401  (the fixture: clearml-server laid out as in its image)
 from vocabulary import clearml as cv
@@ -151,7 +151,7 @@ def test_the_insecure_mongodb_options_are_pymongo_options():
 
 @pytest.fixture
 def external(mocks):
-    deploy(lambda: run_program(_config(**EXTERNAL), _secret_keys(*EXTERNAL)))
+    deploy_config(mocks, _config(**EXTERNAL), _secret_keys(*EXTERNAL))
     return mocks
 
 

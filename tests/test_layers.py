@@ -5,6 +5,7 @@ circle, and the layers point one way: vocabulary <- settings <- components/prefl
 from __future__ import annotations
 
 import ast
+import functools
 from pathlib import Path
 
 from tests.conftest import ROOT
@@ -28,7 +29,11 @@ def _module(path: Path) -> str:
     return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
 
 
-def _imports(path: Path) -> set[str]:
+def _project_modules() -> set[str]:
+    return {_module(p) for pkg in PACKAGES for p in (ROOT / pkg).rglob("*.py")}
+
+
+def _imports(path: Path, modules: set[str] | None = None) -> set[str]:
     """Project modules `path` imports (relative imports resolved; `from x import y` counts x.y when it is a module)."""
     tree = ast.parse(path.read_text())
     package = _module(path) if path.name == "__init__.py" else _module(path).rpartition(".")[0]
@@ -43,12 +48,21 @@ def _imports(path: Path) -> set[str]:
                 base = ".".join([*anchor, base] if base else anchor)
             found.add(base)
             found |= {f"{base}.{alias.name}" for alias in node.names}
-    modules = {_module(p) for pkg in PACKAGES for p in (ROOT / pkg).rglob("*.py")}
+    if modules is None:
+        modules = _project_modules()
     return {name for name in found if name in modules}
 
 
+@functools.cache
+def _parsed_graph() -> dict[str, frozenset[str]]:
+    modules = _project_modules()  # once, not once per file
+    return {_module(p): frozenset(_imports(p, modules) - {_module(p)})
+            for pkg in PACKAGES for p in sorted((ROOT / pkg).rglob("*.py"))}
+
+
 def _graph() -> dict[str, set[str]]:
-    return {_module(p): _imports(p) - {_module(p)} for pkg in PACKAGES for p in sorted((ROOT / pkg).rglob("*.py"))}
+    """The import graph, parsed once per session for the three tests below; each gets its own copy."""
+    return {module: set(imported) for module, imported in _parsed_graph().items()}
 
 
 def test_no_tier_module_imports_another_and_the_policies_import_none():

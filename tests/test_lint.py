@@ -12,17 +12,21 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import ROOT
+from tests.conftest import ROOT, walk
 
 BIN = Path(sys.executable).parent
+
+
+def _not_ours(parts: tuple[str, ...]) -> bool:
+    return parts[0] in ("venv", "build", ".git", "rendered") or "node_modules" in parts
 
 
 def _shell_scripts() -> list[Path]:
     """Every shell script of the repository: `.sh` files and extensionless files with a shell shebang."""
     found = []
-    for path in sorted(ROOT.rglob("*")):
+    for path in sorted(walk(ROOT, prune=_not_ours)):
         parts = path.relative_to(ROOT).parts
-        if not path.is_file() or parts[0] in ("venv", "build", ".git", "rendered") or "node_modules" in parts:
+        if not path.is_file() or _not_ours(parts):
             continue
         if path.suffix == ".sh" or (path.suffix == "" and path.read_bytes()[:64].split(b"\n")[0].endswith((b"bash", b"sh"))):
             found.append(path)

@@ -11,7 +11,7 @@ import yaml
 
 from preflight.needs import needs
 from settings import PROJECT, ConfigError, settings_from_config
-from tests.conftest import containers, deploy, env_of, pod_templates, run_program, unwrap
+from tests.conftest import containers, deploy_config, env_of, pod_templates, unwrap
 from tests.fake_cluster import FakeCluster
 
 P = PROJECT
@@ -33,7 +33,7 @@ def _pods(mocks) -> list[tuple[str, dict[str, Any]]]:
 
 
 def test_every_pod_gets_the_pull_secrets(mocks):
-    deploy(lambda: run_program(_config(images={"pullSecrets": ["regcred", "mirror-pull"]})))
+    deploy_config(mocks, _config(images={"pullSecrets": ["regcred", "mirror-pull"]}))
     pods = _pods(mocks)
     assert len(pods) >= 8
     for name, spec in pods:
@@ -41,13 +41,13 @@ def test_every_pod_gets_the_pull_secrets(mocks):
 
 
 def test_no_pull_secrets_by_default(mocks):
-    deploy(lambda: run_program(_config()))
+    deploy_config(mocks, _config())
     assert all("imagePullSecrets" not in spec for _, spec in _pods(mocks))
 
 
 def test_a_mirror_moves_every_image_and_keeps_digests(mocks):
     mirror = "mirror.example.com:5000/ml"
-    deploy(lambda: run_program(_config(images={"mirror": mirror, "redis": {"digest": DIGEST}})))
+    deploy_config(mocks, _config(images={"mirror": mirror, "redis": {"digest": DIGEST}}))
     images = {c["image"] for _, spec in _pods(mocks) for c in containers(spec)}
     assert len(images) >= 6
     assert all(i.startswith(mirror + "/") for i in images), images

@@ -23,7 +23,7 @@ from pyhocon import ConfigFactory, ConfigTree
 
 from components import clearml_image as ci
 from components import seeding
-from tests.conftest import deploy, pod_templates, run_program, stack_config
+from tests.conftest import deploy_config, pod_templates, stack_config
 
 ROOT = Path(__file__).resolve().parent.parent
 RANDOM_UID = 1000650000  # a UID from an OpenShift namespace range, in group 0 as under restricted-v2
@@ -198,7 +198,7 @@ def _python_m_commands(resources) -> list[tuple[str, dict]]:
 def test_every_python_m_module_imports_from_the_image_layout(image_layout, mocks):
     """`python3 -m X` puts the working directory first on sys.path, then PYTHONPATH: X and the
     server's own modules it imports (`from apiserver.bll ...`) must resolve there."""
-    deploy(lambda: run_program(stack_config("dev")))
+    deploy_config(mocks, stack_config("dev"))
     commands = _python_m_commands(mocks.resources)
     assert commands, "no `python -m` container found"
     packages = {"apiserver", "fileserver", "jobs"}
@@ -283,7 +283,7 @@ def _server_config(image_layout: Path, tmp_path: Path, mocks, deployment: str, l
 
 def test_the_server_reads_the_generated_credentials_from_its_files(image_layout, mocks, tmp_path):
     from tests.conftest import unwrap
-    deploy(lambda: run_program(stack_config("dev")))
+    deploy_config(mocks, stack_config("dev"))
     secret = unwrap(mocks.one("Secret", "clearml-credentials").inputs)["stringData"]
     users = ("apiserver", "tests", "services_agent", "fileserver", "webserver")
     keys = [f"secure.credentials.{u}.{p}" for u in users for p in ("user_key", "user_secret")]

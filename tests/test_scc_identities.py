@@ -12,7 +12,7 @@ import pytest
 from admission import Namespace, admit, check_restricted, load_scc
 from policy.policies import check_pod_security_restricted, check_scc_admission
 from settings import PROJECT, ConfigError, settings_from_config
-from tests.conftest import containers, deploy, pod_templates, run_program, unwrap
+from tests.conftest import containers, deploy_config, pod_templates, unwrap
 
 P = PROJECT
 
@@ -22,7 +22,7 @@ def _config(**scc: Any) -> dict[str, str]:
 
 
 def _templates(mocks, config) -> dict[str, dict[str, Any]]:
-    deploy(lambda: run_program(config))
+    deploy_config(mocks, config)
     return dict(pod_templates(mocks.resources))
 
 

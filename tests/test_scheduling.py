@@ -14,7 +14,7 @@ from preflight.cluster import api_path
 from preflight.needs import needs
 from settings import PROJECT, ConfigError, settings_from_config
 from settings.scheduling import Scheduling
-from tests.conftest import deploy, pod_templates, run_program, unwrap
+from tests.conftest import deploy_config, pod_templates, unwrap
 from tests.fake_cluster import FakeCluster
 
 P = PROJECT
@@ -51,8 +51,7 @@ def _pods(mocks) -> dict[str, dict[str, Any]]:
 
 
 def test_stack_wide_scheduling_places_every_server_pod_and_not_task_pods(mocks):
-    deploy(lambda: run_program(_config(scheduling=INFRA, agent={"enabled": True, "taskScheduling": GPU},
-                                       mongodb={"replicas": 3})))
+    deploy_config(mocks, _config(scheduling=INFRA, agent={"enabled": True, "taskScheduling": GPU}, mongodb={"replicas": 3}))
     pods = _pods(mocks)
     servers = {name: spec for name, spec in pods.items() if name != "task pod"}
     assert len(servers) >= 8  # the tiers, the agent's glue and the replica-set Job
@@ -68,8 +67,8 @@ def test_stack_wide_scheduling_places_every_server_pod_and_not_task_pods(mocks):
 
 
 def test_a_tier_merges_its_own_over_the_stack_wide(mocks):
-    deploy(lambda: run_program(_config(scheduling=INFRA, elasticsearch={"scheduling": {
-        "nodeSelector": {"disk": "ssd"}, "tolerations": [], "affinity": ZONE_AFFINITY}})))
+    deploy_config(mocks, _config(scheduling=INFRA, elasticsearch={"scheduling": {
+        "nodeSelector": {"disk": "ssd"}, "tolerations": [], "affinity": ZONE_AFFINITY}}))
     pods = _pods(mocks)
     elastic = pods["StatefulSet/clearml-elastic"]
     assert elastic["nodeSelector"] == {**INFRA["nodeSelector"], "disk": "ssd"}  # mappings merge
@@ -80,7 +79,7 @@ def test_a_tier_merges_its_own_over_the_stack_wide(mocks):
 
 
 def test_no_scheduling_by_default(mocks):
-    deploy(lambda: run_program(_config(agent={"enabled": True})))
+    deploy_config(mocks, _config(agent={"enabled": True}))
     for name, spec in _pods(mocks).items():
         assert not {"nodeSelector", "tolerations", "affinity", "priorityClassName"} & set(spec), name
 
@@ -88,7 +87,7 @@ def test_no_scheduling_by_default(mocks):
 @pytest.mark.parametrize("mode,expected", [("preferred", "ScheduleAnyway"), ("required", "DoNotSchedule"),
                                            (True, "ScheduleAnyway"), ("off", None), (False, None)])
 def test_topology_spread_preferred_or_required(mocks, mode, expected):
-    deploy(lambda: run_program(_config(features={"topologySpread": mode}, apiserver={"replicas": 2})))
+    deploy_config(mocks, _config(features={"topologySpread": mode}, apiserver={"replicas": 2}))
     constraints = pod_templates(mocks.resources)
     api = dict(constraints)["Deployment/clearml-apiserver"]
     if expected is None:

@@ -11,7 +11,7 @@ import pulumi_kubernetes as k8s
 import pytest
 
 from program import sdk
-from tests.conftest import ROOT
+from tests.conftest import ROOT, walk
 
 
 def test_config_values_and_secret_keys_as_the_engine_passes_them(monkeypatch):
@@ -64,9 +64,12 @@ PRIVATE = re.compile(r"^\s*(?:from|import)\s+(pulumi\._\w+|pulumi\.runtime(?!\.m
 
 def test_no_other_module_imports_a_private_sdk_api():
     offenders = []
-    for path in sorted(ROOT.rglob("*.py")):
+    def not_ours(parts: tuple[str, ...]) -> bool:
+        return parts[0] in ("venv", "build", ".git")
+
+    for path in sorted(walk(ROOT, "*.py", prune=not_ours)):
         parts = path.relative_to(ROOT).parts
-        if parts[0] in ("venv", "build", ".git") or path == ROOT / "program" / "sdk.py":
+        if not_ours(parts) or path == ROOT / "program" / "sdk.py":
             continue
         for match in PRIVATE.finditer(path.read_text()):
             offenders.append(f"{path.relative_to(ROOT)}: {match.group(0).strip()}")
