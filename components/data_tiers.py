@@ -4,6 +4,8 @@ them (`Peers`)."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import pulumi
 from pydantic import SecretStr
 
@@ -18,8 +20,15 @@ from .mongodb import MongoDB, MongoDBArgs
 from .redis import Redis, RedisArgs
 
 
+@dataclass(frozen=True)
+class DataTiers:
+    peers: Peers
+    # The in-cluster Elasticsearch's snapshot repository path, when backups are on (None: none or external).
+    snapshot_location: str | None = None
+
+
 def data_tiers(name: str, settings: Settings, context: TierContext, internal_issuer: dict[str, str],
-               child: pulumi.ResourceOptions) -> Peers:
+               child: pulumi.ResourceOptions) -> DataTiers:
     """Deploys the in-cluster data tiers (children of `child.parent`) and returns how ClearML reaches
     every data tier. Credentials given as Pulumi secrets go into a Secret of the program's; the others
     are the team's Secrets, referenced as they are."""
@@ -60,6 +69,7 @@ def data_tiers(name: str, settings: Settings, context: TierContext, internal_iss
         redis_peer = RedisPeer(host=redis.host, port=redis.port,
                                password=SecretRef(name=redis.password_secret, key=redis.password_key))
 
+    snapshot_location = None
     if settings.elasticsearch.external:
         elastic_ext = settings.elasticsearch.external
         elastic = ElasticPeer(
@@ -69,8 +79,11 @@ def data_tiers(name: str, settings: Settings, context: TierContext, internal_iss
             api_key=optional("elasticsearch.external.apiKey", elastic_ext.api_key), ca=secret_ref(elastic_ext.ca))
     else:
         in_cluster = Elasticsearch(f"{name}-elastic", ElasticsearchArgs(
-            context=context, settings=settings.elasticsearch, issuer=internal_issuer, tls=tls), opts=child)
+            context=context, settings=settings.elasticsearch, issuer=internal_issuer, tls=tls,
+            snapshots=settings.backup.snapshot_storage if settings.backup.enabled else None), opts=child)
+        snapshot_location = in_cluster.snapshot_location
         elastic = ElasticPeer(hosts=in_cluster.hosts, username=in_cluster.username, password=in_cluster.password,
                               ca=in_cluster.ca)
 
-    return Peers(mongo_connection=mongo_connection, mongo_ca=mongo_ca, redis=redis_peer, elastic=elastic)
+    peers = Peers(mongo_connection=mongo_connection, mongo_ca=mongo_ca, redis=redis_peer, elastic=elastic)
+    return DataTiers(peers=peers, snapshot_location=snapshot_location)

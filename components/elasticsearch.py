@@ -19,7 +19,7 @@ import pulumi
 import pulumi_kubernetes as k8s
 import pulumi_random as random
 
-from settings.models import ElasticSettings, TlsSettings
+from settings.models import ElasticSettings, TlsSettings, Volume
 
 from . import seeding, tiers
 from . import workload as w
@@ -38,6 +38,10 @@ USER = "elastic"
 # The elastic user's password, a file only the pod's user may read (ELASTIC_PASSWORD_FILE).
 PASSWORD_DIR = "/etc/elasticsearch-password"
 PASSWORD_FILE = f"{PASSWORD_DIR}/password"
+# The master-eligible nodes that form a new cluster (`cluster.initial_master_nodes`): the first three.
+BOOTSTRAP_NODES = 3
+# The snapshot repository's volume (`path.repo`), when backups are on: only Elasticsearch mounts it.
+SNAPSHOT_DIR = f"{HOME}/snapshots"
 
 
 @dataclass(frozen=True)
@@ -46,11 +50,13 @@ class ElasticsearchArgs:
     settings: ElasticSettings
     issuer: dict[str, str]  # issuer of the in-cluster certificate
     tls: TlsSettings
+    snapshots: Volume | None = None  # the snapshot repository's volume (backup.snapshotStorage), when backups are on
 
 
 class Elasticsearch(pulumi.ComponentResource):
     """Outputs: `hosts` (ClearML's `hosts.elastic.*.hosts`, scheme https), `username`, `password`
-    and `ca` (Secret references: the CA ClearML verifies the server certificate against)."""
+    and `ca` (Secret references: the CA ClearML verifies the server certificate against), and
+    `snapshot_location` (the `fs` repository's path on the nodes; None without `snapshots`)."""
 
     host: str
     port: int
@@ -58,6 +64,7 @@ class Elasticsearch(pulumi.ComponentResource):
     username: SecretRef
     password: SecretRef
     ca: SecretRef
+    snapshot_location: str | None
 
     def __init__(self, name: str, args: ElasticsearchArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("clearml:elasticsearch:Elasticsearch", name, None, opts)
@@ -103,9 +110,21 @@ class Elasticsearch(pulumi.ComponentResource):
             "http.compression_level": "7",
             "ES_JAVA_OPTS": f"-Xms{spec.heap} -Xmx{spec.heap}",
         }
+        snapshot_volumes, snapshot_mounts = [], []
+        if args.snapshots:
+            es_env["path.repo"] = SNAPSHOT_DIR
+            snapshots = w.claim(f"{name}-snapshots", name=f"{name}-snapshots", namespace=ctx.namespace,
+                                component=COMPONENT, size=args.snapshots.size, access_mode=args.snapshots.access_mode,
+                                storage_class=ctx.storage_class(args.snapshots), retain=ctx.storage.retain_on_delete,
+                                parent=self)
+            snapshot_volumes.append(w.claim_volume("snapshots", snapshots.metadata.name))
+            snapshot_mounts.append(w.mount("snapshots", SNAPSHOT_DIR))
         if replicated:
             es_env["discovery.seed_hosts"] = headless_name
-            es_env["cluster.initial_master_nodes"] = ",".join(f"{name}-{i}" for i in range(spec.replicas))
+            # Read only when the cluster first forms (bootstrap), then ignored; so it names the first
+            # three nodes whatever `replicas` is, and changing `replicas` later changes no node's
+            # environment (a scale-up adds nodes that join through discovery, with no rolling restart).
+            es_env["cluster.initial_master_nodes"] = ",".join(f"{name}-{i}" for i in range(BOOTSTRAP_NODES))
             es_env.update({
                 "xpack.security.transport.ssl.enabled": "true",
                 "xpack.security.transport.ssl.verification_mode": "certificate",
@@ -155,6 +174,7 @@ class Elasticsearch(pulumi.ComponentResource):
                 password_file.mount,
                 w.mount("logs", f"{HOME}/logs"),
                 w.mount("tmp", "/tmp"),
+                *snapshot_mounts,
             ],
             startup=w.tcp_probe("https", period=5, failures=120),
             readiness=w.exec_probe(health, period=10, failures=3, timeout=5),
@@ -184,7 +204,8 @@ class Elasticsearch(pulumi.ComponentResource):
                 containers=[main],
                 init_containers=[seed, password_file.init],
                 volumes=seeding.seeded_volumes(seeded) + [
-                    certs_volume, *password_file.volumes, w.empty_dir("logs", "512Mi"), w.empty_dir("tmp", "1Gi")],
+                    certs_volume, *password_file.volumes, w.empty_dir("logs", "512Mi"), w.empty_dir("tmp", "1Gi"),
+                    *snapshot_volumes],
                 replicas=spec.replicas,
                 spread=ctx.features.spread,
                 termination_grace_seconds=120,
@@ -198,4 +219,5 @@ class Elasticsearch(pulumi.ComponentResource):
         self.username = SecretRef(name=secret.metadata.name, key="username")
         self.password = SecretRef(name=secret.metadata.name, key="password")
         self.ca = SecretRef(name=certificate.secret_name, key="ca.crt")
+        self.snapshot_location = SNAPSHOT_DIR if args.snapshots else None
         self.register_outputs({"host": client.metadata.name, "port": self.port, "scheme": "https"})

@@ -5,7 +5,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import pulumi
-import pulumi_kubernetes as k8s
 
 from settings.models import FileServerSettings
 from vocabulary import clearml as cv
@@ -43,19 +42,10 @@ class FileServer(pulumi.ComponentResource):
         child = pulumi.ResourceOptions(parent=self)
         spec, image = args.settings, ctx.images.clearml
 
-        claim = k8s.core.v1.PersistentVolumeClaim(
-            f"{name}-data",
-            # Not awaited (program/transforms.py: a retained claim made a later `up` hang).
-            metadata=k8s.meta.v1.ObjectMetaArgs(name=f"{name}-data", namespace=ctx.namespace,
-                                                labels=w.labels(COMPONENT)),
-            spec=k8s.core.v1.PersistentVolumeClaimSpecArgs(
-                access_modes=[spec.storage.access_mode],
-                storage_class_name=ctx.storage_class(args.settings.storage),
-                resources=k8s.core.v1.VolumeResourceRequirementsArgs(requests={"storage": spec.storage.size}),
-            ),
-            # The uploaded artifacts outlive `pulumi destroy` and replacements (see README, "Deleting data").
-            opts=pulumi.ResourceOptions(parent=self, retain_on_delete=ctx.storage.retain_on_delete),
-        )
+        # The uploaded artifacts outlive `pulumi destroy` and replacements (see README, "Deleting data").
+        claim = w.claim(f"{name}-data", name=f"{name}-data", namespace=ctx.namespace, component=COMPONENT,
+                        size=spec.storage.size, access_mode=spec.storage.access_mode,
+                        storage_class=ctx.storage_class(spec.storage), retain=ctx.storage.retain_on_delete, parent=self)
         env_vars = (
             w.env(ce.PROCESS_ENV)
             + w.env({
@@ -102,11 +92,7 @@ class FileServer(pulumi.ComponentResource):
                 containers=[main],
                 init_containers=[wait],
                 volumes=[
-                    k8s.core.v1.VolumeArgs(
-                        name="data",
-                        persistent_volume_claim=k8s.core.v1.PersistentVolumeClaimVolumeSourceArgs(
-                            claim_name=claim.metadata.name),
-                    ),
+                    w.claim_volume("data", claim.metadata.name),
                     w.empty_dir("logs", "64Mi"),
                     w.empty_dir("tmp", "2Gi"),
                     *secure_volumes,

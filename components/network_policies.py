@@ -20,11 +20,15 @@ Who talks to whom (checked against the tier components and clearml-server's sour
 | mongodb | async-delete | reads and updates `UrlToDelete` documents (same connection string) |
 | mongodb | mongodb | replica-set members replicate and elect over 27017 |
 | mongodb | mongodb-rs-init Job | `rs.initiate` connects to every member (`mongodb.py`) |
+| mongodb | backup and restore Jobs | dump and restore ClearML's databases (`backup.py`, same connection string) |
 | redis | apiserver | `CLEARML_REDIS_SERVICE_HOST` (`clearml_env.peer_env`) |
 | redis | fileserver | token cache (`CLEARML_REDIS_SERVICE_HOST` in `fileserver.py`; clearml-server `fileserver/auth.py`) |
 | redis | async-delete | its start-up wait and its readiness/liveness probes connect to every peer endpoint, Redis included (`async_delete.py`, `clearml_env.Peers.endpoints`) |
 | elasticsearch | apiserver | `CLEARML__HOSTS__ELASTIC__*__HOSTS` (`clearml_env.peer_env`) |
 | elasticsearch | async-delete | same as Redis: its wait and probes connect to every Elasticsearch endpoint |
+| elasticsearch | backup and restore Jobs | snapshot and restore requests over 9200 (`backup.py`) |
+| mongodb, redis, elasticsearch | their exporters | with monitoring on: the exporter of each in-cluster tier reads its metrics (`monitoring.py`) |
+| each exporter | the monitoring namespaces | Prometheus of OpenShift's user-workload monitoring scrapes the metrics port (namespaces labelled `network.openshift.io/policy-group: monitoring`) |
 | elasticsearch | elasticsearch | 9300 transport between nodes (discovery, replication), 9200 between nodes |
 
 The agent's glue and task pods do not reach the file server directly: `CLEARML_FILES_HOST` is the
@@ -41,6 +45,8 @@ from dataclasses import dataclass
 
 import pulumi
 import pulumi_kubernetes as k8s
+
+from vocabulary.openshift import MONITORING_NAMESPACE_LABELS
 
 from . import tiers
 from . import workload as w
@@ -64,6 +70,10 @@ class NetworkPoliciesArgs:
     elasticsearch: bool
     async_delete: bool  # the async-delete worker is deployed (FeatureSettings.async_delete)
     agent: bool  # the Kubernetes agent is deployed (AgentSettings.enabled): its glue and task pods are clients
+    backup: bool = False  # backups are on (BackupSettings.enabled): the backup and restore Jobs are clients
+    # Monitoring is on (MonitoringSettings.enabled): each in-cluster data tier's exporter is a client of it,
+    # and the monitoring namespaces' Prometheus scrapes the exporters.
+    monitoring: bool = False
 
 
 def _selector(component: str) -> k8s.meta.v1.LabelSelectorArgs:
@@ -115,6 +125,10 @@ class NetworkPolicies(pulumi.ComponentResource):
         )
         agents = (tiers.AGENT, tiers.AGENT_TASK) if args.agent else ()
         deleter = (tiers.ASYNC_DELETE,) if args.async_delete else ()
+        backup = (tiers.BACKUP,) if args.backup else ()
+
+        def exporter(tier: str) -> tuple[str, ...]:
+            return (tier,) if args.monitoring else ()
 
         def router_rule(tier: str) -> list[tuple[list, list]]:
             ports = args.router_ports.get(tier)
@@ -132,17 +146,28 @@ class NetworkPolicies(pulumi.ComponentResource):
         }
         if args.mongodb:
             allowed[tiers.MONGODB] = [
-                (_pods(tiers.APISERVER, *deleter, tiers.MONGODB, tiers.MONGODB_RS_INIT), _ports(tiers.MONGODB_PORT)),
+                (_pods(tiers.APISERVER, *deleter, tiers.MONGODB, tiers.MONGODB_RS_INIT, *backup,
+                       *exporter(tiers.MONGODB_EXPORTER)), _ports(tiers.MONGODB_PORT)),
             ]
         if args.redis:
             allowed[tiers.REDIS] = [
-                (_pods(tiers.APISERVER, tiers.FILESERVER, *deleter), _ports(tiers.REDIS_PORT)),
+                (_pods(tiers.APISERVER, tiers.FILESERVER, *deleter, *exporter(tiers.REDIS_EXPORTER)), _ports(tiers.REDIS_PORT)),
             ]
         if args.elasticsearch:
             allowed[tiers.ELASTICSEARCH] = [
-                (_pods(tiers.APISERVER, *deleter), _ports(tiers.ELASTICSEARCH_HTTP_PORT)),
+                (_pods(tiers.APISERVER, *deleter, *backup, *exporter(tiers.ELASTICSEARCH_EXPORTER)),
+                 _ports(tiers.ELASTICSEARCH_HTTP_PORT)),
                 (_pods(tiers.ELASTICSEARCH), _ports(tiers.ELASTICSEARCH_HTTP_PORT, tiers.ELASTICSEARCH_TRANSPORT_PORT)),
             ]
+
+        if args.monitoring:
+            prometheus = k8s.networking.v1.NetworkPolicyPeerArgs(
+                namespace_selector=k8s.meta.v1.LabelSelectorArgs(match_labels=dict(MONITORING_NAMESPACE_LABELS)))
+            for tier, port, present in ((tiers.MONGODB_EXPORTER, tiers.MONGODB_EXPORTER_PORT, args.mongodb),
+                                        (tiers.REDIS_EXPORTER, tiers.REDIS_EXPORTER_PORT, args.redis),
+                                        (tiers.ELASTICSEARCH_EXPORTER, tiers.ELASTICSEARCH_EXPORTER_PORT, args.elasticsearch)):
+                if present:
+                    allowed[tier] = [([prometheus], _ports(port))]
 
         def policy(suffix: str, selector: k8s.meta.v1.LabelSelectorArgs,
                    rules: list[tuple[list, list]]) -> str:

@@ -16,12 +16,14 @@ from .agent import Agent, AgentArgs
 from .apiserver import ApiServer, ApiServerArgs
 from .apiserver import url_for as apiserver_url_for
 from .async_delete import AsyncDelete, AsyncDeleteArgs
+from .backup import Backup, BackupArgs
 from .certificate import CertificateAuthority, CertificateAuthorityArgs, chosen_issuer
 from .context import TierContext
 from .credentials import ADMIN_USERNAME, Credentials, CredentialsArgs
 from .data_tiers import data_tiers
 from .edge import Edge, EdgeArgs
 from .fileserver import FileServer, FileServerArgs
+from .monitoring import Monitoring, MonitoringArgs
 from .network_policies import NetworkPolicies, NetworkPoliciesArgs
 from .webserver import ServingTls, WebServer, WebServerArgs
 
@@ -81,7 +83,8 @@ class ClearmlServer(pulumi.ComponentResource):
         )
 
         # ---- data tiers (in-cluster, or the team's own services) -----------------------------------
-        peers = data_tiers(name, settings, context, internal_issuer, child)
+        data = data_tiers(name, settings, context, internal_issuer, child)
+        peers = data.peers
 
         # ---- ClearML tiers ----------------------------------------------------------------
         # The file server first: with example pre-population the API server mounts its claim.
@@ -110,6 +113,19 @@ class ClearmlServer(pulumi.ComponentResource):
                 credentials_secret=credentials.secret_name, apiserver_url=api.url, public_urls=urls,
                 kubectl_image=settings.agent.kubectl_image), opts=child)
 
+        if settings.backup.enabled:
+            Backup(f"{name}-backup", BackupArgs(
+                context=context, settings=settings.backup, peers=peers, fileserver=settings.fileserver,
+                fileserver_claim=files.claim_name, snapshot_location=data.snapshot_location), opts=child)
+
+        if settings.monitoring.enabled:
+            # Exporters for the data tiers that run here (an external one is its operator's to watch).
+            Monitoring(f"{name}-monitoring", MonitoringArgs(
+                context=context, settings=settings.monitoring,
+                mongodb=peers.mongo_connection if settings.mongodb.external is None else None,
+                redis=peers.redis if settings.redis.external is None else None,
+                elasticsearch=peers.elastic if settings.elasticsearch.external is None else None), opts=child)
+
         # ---- edge: Routes (or Ingresses) for the three hosts, to the Services the tiers expose ---------
         exposure = edge_plan.plan(settings.edge, web, api, files)
         destination_ca = settings.edge.destination_ca_certificate or (ca.ca_certificate if ca and reencrypt else None)
@@ -125,7 +141,8 @@ class ClearmlServer(pulumi.ComponentResource):
                 router_ports=exposure.router_ports,
                 mongodb=settings.mongodb.external is None, redis=settings.redis.external is None,
                 elasticsearch=settings.elasticsearch.external is None,
-                async_delete=settings.features.async_delete, agent=settings.agent.enabled), opts=child)
+                async_delete=settings.features.async_delete, agent=settings.agent.enabled,
+                backup=settings.backup.enabled, monitoring=settings.monitoring.enabled), opts=child)
 
         self.namespace = ns
         self.urls = edge.urls

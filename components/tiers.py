@@ -17,6 +17,11 @@ MONGODB_RS_INIT = f"{MONGODB}-rs-init"  # the replica-set Job's pods
 REDIS, REDIS_PORT = "redis", 6379
 ELASTICSEARCH, ELASTICSEARCH_HTTP_PORT, ELASTICSEARCH_TRANSPORT_PORT = "elasticsearch", 9200, 9300
 AGENT = "agent"  # the Kubernetes glue
+# The metrics exporters of the data tiers (components/monitoring.py), each on its default port.
+MONGODB_EXPORTER, MONGODB_EXPORTER_PORT = "mongodb-exporter", 9216
+REDIS_EXPORTER, REDIS_EXPORTER_PORT = "redis-exporter", 9121
+ELASTICSEARCH_EXPORTER, ELASTICSEARCH_EXPORTER_PORT = "elasticsearch-exporter", 9114
+BACKUP = "backup"  # the backup CronJob's and the restore Job's pods
 AGENT_TASK = "task"  # the task pods the glue creates (labels app.kubernetes.io/name=clearml-task, component=task)
 
 # The tiers the router may reach.

@@ -309,6 +309,27 @@ def volume_claim_template(name: str, size: str, access_mode: str, storage_class:
     )
 
 
+def claim(logical_name: str, *, name: str, namespace: pulumi.Input[str], component: str, size: str, access_mode: str,
+          storage_class: str | None, retain: bool, parent: pulumi.Resource) -> k8s.core.v1.PersistentVolumeClaim:
+    """A volume claim of its own (not a StatefulSet's), kept on `pulumi destroy` and replacement when `retain`
+    (`storage.retainOnDelete`): data outlives the program's objects. Not awaited (program/transforms.py)."""
+    return k8s.core.v1.PersistentVolumeClaim(
+        logical_name,
+        metadata=k8s.meta.v1.ObjectMetaArgs(name=name, namespace=namespace, labels=labels(component)),
+        spec=k8s.core.v1.PersistentVolumeClaimSpecArgs(
+            access_modes=[access_mode],
+            storage_class_name=storage_class,
+            resources=k8s.core.v1.VolumeResourceRequirementsArgs(requests={"storage": size}),
+        ),
+        opts=pulumi.ResourceOptions(parent=parent, retain_on_delete=retain),
+    )
+
+
+def claim_volume(name: str, claim_name: pulumi.Input[str], *, read_only: bool = False) -> k8s.core.v1.VolumeArgs:
+    return k8s.core.v1.VolumeArgs(name=name, persistent_volume_claim=k8s.core.v1.PersistentVolumeClaimVolumeSourceArgs(
+        claim_name=claim_name, read_only=read_only or None))
+
+
 # Claims created from volumeClaimTemplates are owned by nobody: keep them when the StatefulSet is
 # deleted (pulumi destroy, replacement) or scaled down. Deleting data is an explicit, manual act.
 RETAIN_CLAIMS = k8s.apps.v1.StatefulSetPersistentVolumeClaimRetentionPolicyArgs(

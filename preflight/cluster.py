@@ -60,6 +60,11 @@ class KubeCluster:
         self._client = client
         self.endpoint = endpoint
 
+    @property
+    def api_client(self) -> Any:
+        """The Kubernetes client's ApiClient (scripts/backup.py uses its typed APIs)."""
+        return self._client
+
     def _call(self, method: str, path: str, body: Any = None) -> Any:
         from urllib3.exceptions import HTTPError
 

@@ -2,6 +2,7 @@
 # Runs a Pulumi command for a stack of this project, on the right target, with the right tools.
 #
 #   scripts/pulumi.sh <up|preview|preflight|refresh|drift|destroy|output|stack|recover> <stack> [extra pulumi args]
+#   scripts/pulumi.sh <backup|backups|restore> <stack> [--from <ID|latest> --yes]
 #
 # `preflight` checks the cluster's prerequisites for the stack and creates nothing (`python -m
 # preflight`); `up` and `preview` run the same checks inside the program before any resource.
@@ -23,6 +24,8 @@
 #     forwards the web app, API and file server to loopback and prints how to log in
 #     (scripts/local_stack.py). The repository's stack files are never written.
 # `drift` is scripts/drift.py: it compares the cluster with the last deployment.
+# `backup` runs a backup set now, `backups` lists the sets, `restore --from <ID|latest> --yes` restores one
+# (scripts/backup.py: the writers are stopped, the stores restored, the writers started again).
 # `recover` after a run killed hard (SIGKILL, OOM, a lost CI runner), which leaves its lock and
 # pending operations in the state (and, on a file backend, maybe a metadata file cut off mid-write:
 # scripts/repair_backend.py sets it aside): it removes the lock and the pending creates and refreshes the state from the
@@ -56,7 +59,7 @@ trap 'FAILED_STEP="interrupted (SIGTERM)"; exit 143' TERM
 
 usage() { awk 'NR > 1 && !/^#/ { exit } NR > 1 { sub(/^# ?/, ""); print }' "${BASH_SOURCE[0]}" >&2; FAILED_STEP="usage"; exit 2; }
 [[ $# -ge 2 ]] || usage
-case $command in up|preview|preflight|refresh|drift|destroy|output|stack|recover) ;; *) usage ;; esac
+case $command in up|preview|preflight|refresh|drift|destroy|output|stack|recover|backup|backups|restore) ;; *) usage ;; esac
 shift 2
 
 if ! command -v go >/dev/null 2>&1 && ! command -v pulumi >/dev/null 2>&1; then
@@ -149,6 +152,9 @@ case "$command" in
   destroy) pulumi destroy --stack "$stack" --yes "$@" || status=$? ;;
   output) pulumi stack output --stack "$stack" "$@" || status=$? ;;
   stack) pulumi stack --stack "$stack" "$@" || status=$? ;;
+  backup) python3 "$ROOT/scripts/backup.py" --stack "$stack" now "$@" || status=$? ;;
+  backups) python3 "$ROOT/scripts/backup.py" --stack "$stack" list "$@" || status=$? ;;
+  restore) python3 "$ROOT/scripts/backup.py" --stack "$stack" restore "$@" || status=$? ;;
   recover)
     { pulumi cancel --stack "$stack" --yes &&
       pulumi refresh --stack "$stack" --yes --skip-preview --clear-pending-creates "$@"; } || status=$? ;;

@@ -18,104 +18,14 @@ from pydantic import AfterValidator, Field, ValidationInfo, field_validator, mod
 from vocabulary import images
 from vocabulary.openshift import ELEVATED_SCCS, IDENTITY_SCCS, RESTRICTED_V2, ROUTER_NAMESPACE_LABELS, grant_refusal
 
+from .backup import BackupSettings
 from .base import KeyedError, Model, deep_merge
+from .blocks import Image, Resources, Volume, resources
 from .external import ExternalElastic, ExternalMongo, ExternalRedis
-from .quantities import Cpu, DnsLabel, HostName, Memory, StorageSize, dns1123_subdomain, parse_quantity
+from .monitoring import MonitoringSettings
+from .quantities import DnsLabel, HostName, StorageSize, dns1123_subdomain, parse_quantity
 from .scheduling import Scheduling
 from .scheduling import merged as merged_scheduling
-
-# --------------------------------------------------------------------------------------------
-# Building blocks
-# --------------------------------------------------------------------------------------------
-
-class Image(Model):
-    repository: str = Field(description="Image repository including the registry, without tag.")
-    tag: str = Field(description="Pinned image tag (never `latest`).")
-    digest: str | None = Field(
-        default=None, description="Optional `sha256:` digest; when set the image is pulled by digest."
-    )
-
-    @field_validator("repository")
-    @classmethod
-    def _repository(cls, value: str) -> str:
-        if not images.REPOSITORY.match(value):
-            raise ValueError(f"{value!r} is not an image repository (example: docker.io/library/mongo)")
-        return value
-
-    @field_validator("tag")
-    @classmethod
-    def _tag(cls, value: str) -> str:
-        if not images.TAG.match(value):
-            raise ValueError(f"{value!r} is not a valid image tag")
-        if value == images.UNPINNED_TAG:
-            raise ValueError(f"images must be pinned; {images.UNPINNED_TAG!r} is not a pinned tag")
-        return value
-
-    @field_validator("digest")
-    @classmethod
-    def _digest(cls, value: str | None) -> str | None:
-        if value is not None and not images.SHA256_DIGEST.match(value):
-            raise ValueError(f"{value!r} is not a sha256 digest (sha256:<64 hex characters>)")
-        return value
-
-    @property
-    def ref(self) -> str:
-        return f"{self.repository}@{self.digest}" if self.digest else f"{self.repository}:{self.tag}"
-
-
-class ResourceAmounts(Model):
-    cpu: Cpu = Field(description="CPU in cores or millicores, e.g. `250m` or `2` (a YAML number is read as cores).")
-    memory: Memory = Field(description="Memory with a unit, e.g. `512Mi` (a bare number is refused).")
-
-
-class Resources(Model):
-    requests: ResourceAmounts = Field(description="What the scheduler reserves.")
-    limits: ResourceAmounts = Field(description="The most the container may use (at least the requests).")
-    extended: dict[str, Annotated[int, Field(ge=1)]] = Field(
-        default_factory=dict,
-        description="Extended resources, e.g. `{nvidia.com/gpu: 1}`: requested and limited alike (Kubernetes needs both equal).")
-
-    @field_validator("extended")
-    @classmethod
-    def _extended_names(cls, value: dict[str, int]) -> dict[str, int]:
-        for name in value:
-            prefix, _, rest = name.partition("/")
-            if not rest or "." not in prefix or prefix.endswith("kubernetes.io") or name.startswith("requests."):
-                raise ValueError(f"{name!r} is not an extended resource name (a domain and a name, e.g. nvidia.com/gpu; "
-                                 "not kubernetes.io)")
-        return value
-
-    @model_validator(mode="after")
-    def _limits_cover_requests(self) -> Resources:
-        for kind in ("cpu", "memory"):
-            request, limit = getattr(self.requests, kind), getattr(self.limits, kind)
-            if parse_quantity(limit) < parse_quantity(request):
-                raise ValueError(f"limits.{kind} ({limit}) is lower than requests.{kind} ({request})")
-        return self
-
-
-def _resources(req_cpu: str, req_mem: str, lim_cpu: str, lim_mem: str) -> Resources:
-    return Resources(
-        requests=ResourceAmounts(cpu=req_cpu, memory=req_mem),
-        limits=ResourceAmounts(cpu=lim_cpu, memory=lim_mem),
-    )
-
-
-class Volume(Model):
-    size: StorageSize = Field(description="Requested size of the volume claim, e.g. `50Gi`.")
-    class_name: str | None = Field(
-        default=None,
-        description="StorageClass of the claim; unset uses `storage.className`, then the cluster default.",
-    )
-    access_mode: Literal["ReadWriteOnce", "ReadWriteOncePod", "ReadWriteMany"] = Field(
-        default="ReadWriteOnce", description="Access mode of the claim."
-    )
-
-    @field_validator("class_name")
-    @classmethod
-    def _class_name(cls, value: str | None) -> str | None:
-        return None if value is None else dns1123_subdomain(value)
-
 
 # --------------------------------------------------------------------------------------------
 # Top-level sections
@@ -270,14 +180,14 @@ class ServerTier(Model):
 
 
 class ApiServerSettings(ServerTier):
-    resources: Resources = Field(default=_resources("100m", "512Mi", "2", "1Gi"), description="Requests and limits.")
+    resources: Resources = Field(default=resources("100m", "512Mi", "2", "1Gi"), description="Requests and limits.")
     gunicorn_workers: int = Field(
         default=0, ge=0, le=32, description="Run under gunicorn with this many workers; 0 uses the built-in server."
     )
 
 
 class FileServerSettings(ServerTier):
-    resources: Resources = Field(default=_resources("100m", "256Mi", "1", "1Gi"), description="Requests and limits.")
+    resources: Resources = Field(default=resources("100m", "256Mi", "1", "1Gi"), description="Requests and limits.")
     storage: Volume = Field(default=Volume(size="50Gi"), description="Volume at `/mnt/fileserver`.")
 
     @model_validator(mode="after")
@@ -291,11 +201,11 @@ class FileServerSettings(ServerTier):
 
 
 class WebServerSettings(ServerTier):
-    resources: Resources = Field(default=_resources("50m", "64Mi", "500m", "256Mi"), description="Requests and limits.")
+    resources: Resources = Field(default=resources("50m", "64Mi", "500m", "256Mi"), description="Requests and limits.")
 
 
 class AsyncDeleteSettings(Model):
-    resources: Resources = Field(default=_resources("50m", "128Mi", "500m", "512Mi"), description="Requests and limits.")
+    resources: Resources = Field(default=resources("50m", "128Mi", "500m", "512Mi"), description="Requests and limits.")
     scheduling: Scheduling = Field(default=Scheduling(), description=SCHEDULING)
 
 
@@ -313,7 +223,7 @@ def _in_cluster_only(tier: str, data: object, fields: tuple[str, ...]) -> object
 
 class MongoSettings(Model):
     replicas: int = Field(default=1, description="1 (standalone member) or an odd replica-set size: 3, 5 or 7.")
-    resources: Resources = Field(default=_resources("200m", "512Mi", "2", "2Gi"), description="Requests and limits.")
+    resources: Resources = Field(default=resources("200m", "512Mi", "2", "2Gi"), description="Requests and limits.")
     storage: Volume = Field(default=Volume(size="20Gi"), description="Volume claim template of each member.")
     scheduling: Scheduling = Field(default=Scheduling(), description=SCHEDULING)
     external: ExternalMongo | None = Field(
@@ -339,7 +249,7 @@ class RedisSettings(Model):
     replicas: Literal[1] = Field(
         default=1, description="Always 1: ClearML talks to a single Redis endpoint (no Sentinel support)."
     )
-    resources: Resources = Field(default=_resources("50m", "128Mi", "500m", "512Mi"), description="Requests and limits.")
+    resources: Resources = Field(default=resources("50m", "128Mi", "500m", "512Mi"), description="Requests and limits.")
     storage: Volume = Field(default=Volume(size="5Gi"), description="Volume claim template.")
     scheduling: Scheduling = Field(default=Scheduling(), description=SCHEDULING)
     external: ExternalRedis | None = Field(default=None, description="Use an existing Redis instead of deploying one.")
@@ -355,7 +265,7 @@ _HEAP = re.compile(r"^[1-9][0-9]*[mg]$")
 
 class ElasticSettings(Model):
     replicas: int = Field(default=1, description="1 (single node) or 3 to 7 master-eligible data nodes.")
-    resources: Resources = Field(default=_resources("500m", "2Gi", "2", "2Gi"), description="Requests and limits.")
+    resources: Resources = Field(default=resources("500m", "2Gi", "2", "2Gi"), description="Requests and limits.")
     heap: str = Field(default="1g", description="JVM heap (`-Xms`/`-Xmx`), at most half the memory limit, e.g. `2g`.")
     storage: Volume = Field(default=Volume(size="30Gi"), description="Volume claim template of each node.")
     scheduling: Scheduling = Field(default=Scheduling(), description=SCHEDULING)
@@ -697,7 +607,7 @@ class TaskPodSettings(Model):
         description="Default image of task pods (must contain python3 and pip; see README).",
     )
     task_resources: Resources = Field(
-        default=_resources("500m", "1Gi", "2", "4Gi"),
+        default=resources("500m", "1Gi", "2", "4Gi"),
         description="Each task pod; `extended` asks for GPUs and other extended resources.")
     task_scheduling: Scheduling = Field(
         default=Scheduling(), description="Where task pods run (GPU nodes, say); not merged with `scheduling`.")
@@ -747,7 +657,7 @@ class AgentSettings(TaskPodSettings):
         default=Image(repository="registry.k8s.io/kubectl", tag="v1.32.0"),
         description="Image the glue's kubectl is copied from (needs `cp`; the glue image keeps its own under /root).",
     )
-    resources: Resources = Field(default=_resources("100m", "256Mi", "1", "1Gi"), description="Each glue pod.")
+    resources: Resources = Field(default=resources("100m", "256Mi", "1", "1Gi"), description="Each glue pod.")
     scheduling: Scheduling = Field(default=Scheduling(), description="Where the glue pods run (merged over `scheduling`).")
 
     @model_validator(mode="before")
@@ -814,7 +724,7 @@ class Settings(Model):
         if not isinstance(mirror, str) or not images.is_registry(mirror):
             return data  # ImageSettings reports it
         data = dict(data)
-        for section, model in (("images", ImageSettings), ("agent", AgentSettings)):
+        for section, model in (("images", ImageSettings), ("agent", AgentSettings), ("monitoring", MonitoringSettings)):
             given = data.get(section) or {}
             if not isinstance(given, dict):
                 continue
@@ -855,6 +765,9 @@ class Settings(Model):
     scc: SccSettings = Field(default=SccSettings(), description="SCC grants beyond restricted-v2 (none by default).")
     network_policies: NetworkPolicySettings = Field(default=NetworkPolicySettings(), description="NetworkPolicies.")
     agent: AgentSettings = Field(default=AgentSettings(), description="The optional ClearML Kubernetes agent.")
+    backup: BackupSettings = Field(default=BackupSettings(), description="Scheduled backup sets and their restore.")
+    monitoring: MonitoringSettings = Field(default=MonitoringSettings(), description="Exporters, ServiceMonitors and "
+                                           "alerts for OpenShift's user-workload monitoring (off by default).")
 
     @field_validator("hosts")
     @classmethod
@@ -877,6 +790,21 @@ class Settings(Model):
             raise KeyedError(f"scc.grants.{idle[0]}",
                 f"{' and '.join(idle)} {'are' if len(idle) > 1 else 'is'} not deployed in the cluster by this stack "
                 "(external, or turned off), so the grant would do nothing: remove it")
+        return self
+
+    @model_validator(mode="after")
+    def _backups_can_mount_their_volumes(self) -> Settings:
+        if not self.backup.enabled:
+            return self
+        if self.fileserver.storage.access_mode == "ReadWriteOncePod":
+            raise KeyedError("backup.enabled", "the backup Job reads the file server's volume beside the file server "
+                             "pod, which fileserver.storage.accessMode ReadWriteOncePod forbids: use ReadWriteOnce or "
+                             "ReadWriteMany, or leave backups off")
+        snapshot_mode = self.backup.snapshot_storage.access_mode
+        if self.elasticsearch.external is None and self.elasticsearch.replicas > 1 and snapshot_mode != "ReadWriteMany":
+            raise KeyedError("backup.snapshotStorage.accessMode", f"{snapshot_mode} cannot work: all "
+                             f"{self.elasticsearch.replicas} Elasticsearch nodes mount the snapshot repository at once, "
+                             "on different nodes; use ReadWriteMany (a storage class that offers it, e.g. CephFS or NFS)")
         return self
 
     @field_validator("fileserver")

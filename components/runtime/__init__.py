@@ -5,6 +5,8 @@
 * `wait_for_peers.py`: the start-up wait of the ClearML pods (`python3 -c`, components/clearml_env.py);
 * `mongodb_rs_initiate.js`: the replica-set Job's mongosh script (components/mongodb.py);
 * `clearml_openshift_logging.py`: the server's redacting log handler (components/clearml_image.py).
+* `backup.py`: backup sets and their restore (components/backup.py, scripts/backup.py).
+* `forward_signals.py`: PID 1 of the API server and file server, passing SIGTERM on (components/clearml_image.py).
 """
 
 from __future__ import annotations

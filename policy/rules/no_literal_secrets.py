@@ -82,6 +82,9 @@ _SECRET_CONTENT: list[tuple[str, re.Pattern[str]]] = [
 ]
 
 
+_TYPE_NAMES = ("str", "bytes", "SecretStr")
+
+
 def secret_content(text: str) -> list[str]:
     """What in `text` looks like a literal secret (a description per finding)."""
     found = []
@@ -94,6 +97,10 @@ def secret_content(text: str) -> list[str]:
                 # Unquoted code that reads it from elsewhere: os.environ[...], get_password(), conf.pw
                 if what == "a literal credential" and not match["q"] and (
                         match["after"] in ("(", "[", ".") or re.fullmatch(r"[A-Za-z_][\w.]*\.[A-Za-z_]\w*", value)):
+                    continue
+                # A Python type annotation (`def f(password: str, ...)`, `token: bytes = ...`), not a value.
+                if what == "a literal credential" and not match["q"] and value in _TYPE_NAMES and match["after"] in (
+                        ",", ")", "=", "", " ", "\n"):
                     continue
             found.append(what)
             break
