@@ -11,6 +11,7 @@ import preflight
 from components.server import ClearmlServer, ClearmlServerArgs
 from program import local_target, transforms
 from settings import ConfigError, current_config, current_secret_keys, settings_from_config
+from vocabulary.clearml import SERVER_NAME
 
 config = current_config()
 try:
@@ -34,7 +35,7 @@ else:
         transforms.register(local_target.skip_await)
         settings = local_target.adjust(settings)
 
-server = ClearmlServer("clearml", ClearmlServerArgs(settings=settings))
+server = ClearmlServer(SERVER_NAME, ClearmlServerArgs(settings=settings))
 
 pulumi.export("namespace", server.namespace)
 pulumi.export("urls", server.urls)

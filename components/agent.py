@@ -35,7 +35,8 @@ import pulumi
 import pulumi_kubernetes as k8s
 
 from program import sdk
-from settings.models import AgentQueue, AgentSettings, Image, ResourceAmounts, Resources
+from settings.blocks import Image, ResourceAmounts, Resources
+from settings.models import AgentQueue, AgentSettings
 
 from . import clearml_env as ce
 from . import clearml_image as ci

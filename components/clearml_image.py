@@ -19,7 +19,7 @@ from __future__ import annotations
 import pulumi
 import pulumi_kubernetes as k8s
 
-from settings.models import Image, ResourceAmounts, Resources
+from settings.blocks import Image, ResourceAmounts, Resources
 
 from . import runtime
 from . import workload as w
@@ -42,8 +42,14 @@ WAIT_RESOURCES = Resources(
 )
 
 
+# The container's PID 1: the entrypoint below it, with the kubelet's signals passed on (see the file).
+FORWARD_SIGNALS = runtime.read("forward_signals.py")
+
+
 def entrypoint(role: str) -> list[str]:
-    return ["bash", ENTRYPOINT, role]
+    """The image's entrypoint for `role`, run through bash (it is mode 744, not executable by the random
+    UID), under a PID 1 that passes the kubelet's SIGTERM on to it."""
+    return ["python3", "-c", FORWARD_SIGNALS, "bash", ENTRYPOINT, role]
 
 
 def wait_init_container(image: Image, pull_policy: str, command: list[str],

@@ -17,7 +17,8 @@ import pulumi
 import pulumi_kubernetes as k8s
 import pulumi_random as random
 
-from settings.models import MongoSettings, ResourceAmounts, Resources
+from settings.blocks import ResourceAmounts, Resources
+from settings.models import MongoSettings
 
 from . import runtime, tiers
 from . import workload as w

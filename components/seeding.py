@@ -12,7 +12,7 @@ from collections.abc import Mapping
 
 import pulumi_kubernetes as k8s
 
-from settings.models import ResourceAmounts, Resources
+from settings.blocks import ResourceAmounts, Resources
 
 from . import workload as w
 

@@ -16,6 +16,7 @@ from vocabulary.openshift import scc_cluster_role
 
 from .cluster import Cluster, Forbidden, Unreachable, api_path
 from .needs import MIN_KUBERNETES, Access, Api, Needs, key
+from .scaling import DRAINED_ANNOTATION, elasticsearch_problem, mongodb_problem
 
 DEFAULT_CLASS_ANNOTATIONS = ("storageclass.kubernetes.io/is-default-class",
                              "storageclass.beta.kubernetes.io/is-default-class")
@@ -37,6 +38,8 @@ _API_FIX = {
     "cert-manager.io": "install cert-manager 1.x (README, Prerequisites: OperatorHub's cert-manager Operator for "
                        "Red Hat OpenShift, or upstream)",
     "security.openshift.io": f"SCC grants need OpenShift: remove {key('scc.grants')}",
+    "monitoring.coreos.com": "enable monitoring for user-defined projects (enableUserWorkload: true in "
+                             f"openshift-monitoring/cluster-monitoring-config), or set {key('monitoring.enabled')}: false",
 }
 
 _ADMIN_FIX = "ask a cluster admin for the `admin` role in the namespace (oc adm policy add-role-to-user admin <you> -n {ns})"
@@ -271,6 +274,23 @@ def _check_secrets(cluster: Cluster, needs: Needs, report: Report) -> None:
             report.problems.append(f"{ref.setting}: Secret {ref.name}, key {ref.key}: {problem}")
 
 
+def _check_scaling(cluster: Cluster, needs: Needs, report: Report) -> None:
+    """A data tier already running at another size: is the change safe (preflight/scaling.py)?"""
+    for tier, statefulset, wanted in needs.scaled:
+        live = _read(cluster, api_path("apps", "v1", "statefulsets", statefulset, needs.namespace),
+                     f"StatefulSet {statefulset}", report)
+        if not live or live is NOT_READ:
+            continue
+        current = int((live.get("spec") or {}).get("replicas") or 1)
+        if tier == "mongodb":
+            problem = mongodb_problem(current, wanted)
+        else:
+            drained = ((live.get("metadata") or {}).get("annotations") or {}).get(DRAINED_ANNOTATION)
+            problem = elasticsearch_problem(current, wanted, drained, statefulset)
+        if problem:
+            report.problems.append(f"{key(tier + '.replicas')}: {problem}")
+
+
 def check(cluster: Cluster, needs: Needs) -> Report:
     report = Report(endpoint=cluster.endpoint)
     try:
@@ -282,6 +302,7 @@ def check(cluster: Cluster, needs: Needs) -> Report:
         _check_existing(cluster, needs, missing_groups, report)
         if namespace_exists:
             _check_secrets(cluster, needs, report)
+            _check_scaling(cluster, needs, report)
         elif needs.secrets and needs.create_namespace:
             report.problems.append(
                 f"{needs.secrets[0].setting}: Secret {needs.secrets[0].name} must exist before `up`, so the namespace "

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from settings import Settings
 from settings.external import mongodb_uri_problem, secret_references
 from settings.load import PROJECT
+from vocabulary.clearml import STATEFULSETS
 from vocabulary.openshift import scc_cluster_role
 
 # The `openshift.io/required-scc` pod annotation (a granted tier's pods) is honoured from OpenShift
@@ -94,12 +95,15 @@ class Needs:
     existing: list[Named] = field(default_factory=list)  # IngressClass, Issuer, ClusterIssuer, ClusterRole, SCC
     secrets: list[SecretKey] = field(default_factory=list)
     scc_uses: list[tuple[str, str]] = field(default_factory=list)  # (scc, setting)
+    # (tier, StatefulSet, replicas wanted) of the in-cluster data tiers whose size preflight/scaling.py judges.
+    scaled: list[tuple[str, str, int]] = field(default_factory=list)
 
 
 CORE = ""
 APPS, BATCH, POLICY = "apps", "batch", "policy"
 NETWORKING, RBAC = "networking.k8s.io", "rbac.authorization.k8s.io"
 ROUTE, SECURITY, CERT_MANAGER = "route.openshift.io", "security.openshift.io", "cert-manager.io"
+MONITORING = "monitoring.coreos.com"
 
 
 def _in_cluster(settings: Settings) -> dict[str, bool]:
@@ -125,6 +129,10 @@ def kinds(settings: Settings) -> set[tuple[str, str]]:
         out.add((POLICY, "poddisruptionbudgets"))
     if settings.network_policies.enabled:
         out.add((NETWORKING, "networkpolicies"))
+    if settings.monitoring.enabled:
+        out |= {(MONITORING, "servicemonitors"), (MONITORING, "prometheusrules")}
+    if settings.backup.enabled:
+        out.add((BATCH, "cronjobs"))  # the backup CronJob (its claim and ConfigMap are kinds listed above)
     tls = settings.tls
     if tls.bootstraps_ca:
         out.add((CERT_MANAGER, "issuers"))
@@ -155,6 +163,10 @@ _API = {
                                          key("networkPolicies.enabled")),
     (POLICY, "poddisruptionbudgets"): Api(POLICY, "v1", "poddisruptionbudgets", "PodDisruptionBudget",
                                           "replicated tiers"),
+    (MONITORING, "servicemonitors"): Api(MONITORING, "v1", "servicemonitors", "ServiceMonitor",
+                                         key("monitoring.enabled")),
+    (MONITORING, "prometheusrules"): Api(MONITORING, "v1", "prometheusrules", "PrometheusRule",
+                                         key("monitoring.enabled")),
 }
 
 
@@ -169,6 +181,8 @@ def needs(settings: Settings) -> Needs:
                            if external_certificate else "the openshift.io/required-scc pod annotation"),
     )
     wanted = kinds(settings)
+    out.scaled = [(t, STATEFULSETS[t], getattr(settings, t).replicas) for t in ("mongodb", "elasticsearch")
+                  if t in settings.deployed_tiers]
     out.apis = [api for k, api in _API.items() if k in wanted]
     if settings.scc.grants:
         out.apis.append(Api(SECURITY, "v1", "securitycontextconstraints", "SecurityContextConstraints",
@@ -184,15 +198,18 @@ def needs(settings: Settings) -> Needs:
     for tier in ("mongodb", "redis", "elasticsearch"):
         if tier in settings.deployed_tiers:
             volumes[f"{tier}.storage"] = getattr(settings, tier).storage
+    if settings.backup.enabled:
+        volumes["backup.storage"] = settings.backup.storage
+        if "elasticsearch" in settings.deployed_tiers:
+            volumes["backup.snapshotStorage"] = settings.backup.snapshot_storage
     for path, volume in volumes.items():
         name = settings.storage.class_for(volume)
         if name is None:
             out.default_storage_class_for.append(key(path))
         else:
             where = f"{path}.className" if volume.class_name else "storage.className"
-            named = Named("StorageClass", name, key(where))
-            if named not in out.storage_classes:
-                out.storage_classes.append(named)
+            if all(n.name != name for n in out.storage_classes):  # checked once, under the first setting naming it
+                out.storage_classes.append(Named("StorageClass", name, key(where)))
 
     def add_once(kind: str, name: str | None, path: str) -> None:
         """A class named in several places is checked once, under the first setting naming it."""

@@ -12,6 +12,8 @@
 # and a pool of local PersistentVolumes (default StorageClass `local`), the stand-in images of
 # scripts/images.sh imported into containerd.
 # cert-manager: the CRDs and the controller (scripts/toolchain.sh builds it), so Certificates are issued.
+# Prometheus operator: the ServiceMonitor and PrometheusRule CRDs only (no Prometheus runs here), so the
+# API server validates the monitoring objects as an OpenShift cluster with monitoring would.
 #
 # Usage:
 #   scripts/cluster.sh start <state-dir>             start a fresh cluster; last stdout line = kubeconfig
@@ -237,14 +239,18 @@ EOF
 # Each comes from a Go module downloaded through the proxy (pins in versions.env); only the default
 # SCC objects fall back to the vendored copy when the operator module is not pinned.
 manifest_files() {
-  local api cm kas
+  local api cm kas po
   api=$(go_mod_field "github.com/openshift/api@$OPENSHIFT_API_VERSION" Dir)
   cm=$(go_mod_field "github.com/cert-manager/cert-manager@$CERT_MANAGER_VERSION" Dir)
+  po=$(go_mod_field "github.com/prometheus-operator/prometheus-operator@$PROMETHEUS_OPERATOR_VERSION" Dir)
   echo "$api/route/v1/zz_generated.crd-manifests/routes.crd.yaml"
   echo "$api/security/v1/zz_generated.crd-manifests/0000_03_config-operator_01_securitycontextconstraints.crd.yaml"
   local r
   for r in certificates certificaterequests issuers clusterissuers; do
     echo "$cm/deploy/crds/cert-manager.io_$r.yaml"
+  done
+  for r in servicemonitors prometheusrules; do
+    echo "$po/example/prometheus-operator-crd/monitoring.coreos.com_$r.yaml"
   done
   if [[ -n $OPENSHIFT_KAS_OPERATOR_VERSION ]]; then
     kas=$(go_mod_field "github.com/openshift/cluster-kube-apiserver-operator@$OPENSHIFT_KAS_OPERATOR_VERSION" Dir)

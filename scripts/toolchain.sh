@@ -488,6 +488,7 @@ fetch_manifests() {
   local m
   for m in "github.com/openshift/api@$OPENSHIFT_API_VERSION" \
     "github.com/cert-manager/cert-manager@$CERT_MANAGER_VERSION" \
+    "github.com/prometheus-operator/prometheus-operator@$PROMETHEUS_OPERATOR_VERSION" \
     ${OPENSHIFT_KAS_OPERATOR_VERSION:+"github.com/openshift/cluster-kube-apiserver-operator@$OPENSHIFT_KAS_OPERATOR_VERSION"}; do
     go_mod_field "$m" Dir >/dev/null
     log "manifests: $m present"

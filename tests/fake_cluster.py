@@ -10,7 +10,8 @@ from typing import Any
 from preflight.cluster import Forbidden, Unreachable
 from vocabulary.clearml import MONGODB_CA_FILE
 
-# Every group/version preflight may ask about, as a complete OpenShift 4.19 with cert-manager serves it.
+# Every group/version preflight may ask about, as a complete OpenShift 4.19 with cert-manager and its
+# monitoring stack (monitoring for user-defined projects on) serves it.
 SERVED = {
     "v1": {"namespaces", "secrets", "configmaps", "services", "serviceaccounts", "persistentvolumeclaims"},
     "apps/v1": {"deployments", "statefulsets"},
@@ -22,6 +23,7 @@ SERVED = {
     "security.openshift.io/v1": {"securitycontextconstraints"},
     "cert-manager.io/v1": {"certificates", "issuers", "clusterissuers"},
     "config.openshift.io/v1": {"clusterversions"},
+    "monitoring.coreos.com/v1": {"servicemonitors", "prometheusrules"},
 }
 
 
@@ -88,6 +90,8 @@ class FakeCluster:
             raise Forbidden(path)
         if path in self.objects:
             return self.objects[path]
+        if "/statefulsets/" in path:
+            return None  # nothing of the stack runs yet (a test puts a live StatefulSet in `objects`)
         found = _anything()
         if self.mongodb_ca:
             found["data"] = AnyKeys(MONGODB_TLS_URI)

@@ -1,7 +1,8 @@
 """The replica-set Job's mongosh script (components/mongodb.py RS_INIT_SCRIPT), run by Node.js with
 the few mongosh globals it uses stood in (`Mongo`, `print`, `printjson`, `sleep`, `quit`): it reads
 the root user from the mounted files, waits for every member, initiates the set once with every
-member, and leaves an initiated set alone. (No mongod can run here; README, "Stand-ins".)"""
+member, leaves a set with the wanted members alone, and adds or removes members one safe reconfig at a
+time when `mongodb.replicas` changed. (No mongod can run here; README, "Stand-ins".)"""
 
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ from components.mongodb import RS_INIT_SCRIPT
 HARNESS = r"""
 const calls = [];
 const answer = JSON.parse(process.env.STATUS);
+const rsConfig = JSON.parse(process.env.CONFIG || "null");  // what replSetGetConfig answers, changed by reconfigs
 let failuresLeft = Number(process.env.UNREACHABLE_TRIES || 0);
 global.print = (...a) => calls.push(["print", a.join(" ")]);
 global.printjson = (o) => calls.push(["printjson", o]);
@@ -33,6 +35,14 @@ global.Mongo = class {
       runCommand: (cmd) => {
         calls.push(["runCommand", cmd]);
         if (cmd.replSetGetStatus) { if (answer.throws) { const e = new Error("no"); e.code = answer.code; throw e; } return answer; }
+        if (cmd.replSetGetConfig) return {ok: 1, config: JSON.parse(JSON.stringify(rsConfig)), commitmentStatus: true};
+        if (cmd.replSetReconfig) {
+          const next = cmd.replSetReconfig;
+          const added = next.members.length - rsConfig.members.length;
+          if (Math.abs(added) !== 1 || next.version !== rsConfig.version + 1) return {ok: 0, errmsg: "not a safe reconfig"};
+          rsConfig.members = next.members; rsConfig.version = next.version;
+          return {ok: 1};
+        }
         return {ok: 1};
       },
     };
@@ -41,7 +51,7 @@ global.Mongo = class {
 """
 
 
-def _run(tmp_path, status: dict, unreachable_tries: int = 0, code: int = 0) -> list:
+def _node_run(tmp_path, status: dict, unreachable_tries: int, members: int, config: dict | None):
     node = shutil.which("node")
     if not node:
         pytest.skip("needs Node.js")
@@ -49,11 +59,24 @@ def _run(tmp_path, status: dict, unreachable_tries: int = 0, code: int = 0) -> l
     (tmp_path / "password").write_text("S3cretFromFile")
     script = tmp_path / "rs.js"
     script.write_text(HARNESS + RS_INIT_SCRIPT + "\nconsole.log(JSON.stringify(calls));\n")
-    env = {"RS_MEMBERS": "m-0.h:27017,m-1.h:27017,m-2.h:27017", "RS_NAME": "rs0", "ROOT_CREDENTIALS_DIR": str(tmp_path),
-           "STATUS": json.dumps(status), "UNREACHABLE_TRIES": str(unreachable_tries), "PATH": "/usr/bin:/bin"}
-    result = subprocess.run([node, str(script)], env=env, capture_output=True, text=True, timeout=60)
+    env = {"RS_MEMBERS": ",".join(f"m-{i}.h:27017" for i in range(members)), "RS_NAME": "rs0",
+           "ROOT_CREDENTIALS_DIR": str(tmp_path), "STATUS": json.dumps(status), "CONFIG": json.dumps(config),
+           "UNREACHABLE_TRIES": str(unreachable_tries), "PATH": "/usr/bin:/bin"}
+    return subprocess.run([node, str(script)], env=env, capture_output=True, text=True, timeout=60)
+
+
+def _run(tmp_path, status: dict, unreachable_tries: int = 0, code: int = 0, members: int = 3,
+         config: dict | None = None) -> list:
+    result = _node_run(tmp_path, status, unreachable_tries, members, config)
     assert result.returncode == code, result.stderr
     return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+def _run_failing(tmp_path, status: dict, members: int = 3, config: dict | None = None) -> str:
+    """The script's stderr when it throws (mongosh then exits non-zero)."""
+    result = _node_run(tmp_path, status, 0, members, config)
+    assert result.returncode != 0
+    return result.stderr
 
 
 def test_initiates_a_new_set_with_every_member_as_the_root_user_from_the_files(tmp_path):
@@ -67,10 +90,45 @@ def test_initiates_a_new_set_with_every_member_as_the_root_user_from_the_files(t
     assert [c for c in calls if c[0] == "print" and c[1].startswith("waiting for m-0.h:27017")]
 
 
-def test_leaves_an_initiated_set_alone(tmp_path):
-    calls = _run(tmp_path, {"ok": 1, "set": "rs0", "members": [{}, {}, {}]})
-    assert not [c for c in calls if c[0] == "runCommand" and "replSetInitiate" in c[1]]
+def _status(n: int, primary: int | None = 0) -> dict:
+    return {"ok": 1, "set": "rs0", "members": [{"name": f"m-{i}.h:27017", "stateStr": "PRIMARY" if i == primary else "SECONDARY"}
+                                               for i in range(n)]}
+
+
+def _config(n: int) -> dict:
+    return {"_id": "rs0", "version": 7, "members": [{"_id": i, "host": f"m-{i}.h:27017"} for i in range(n)]}
+
+
+def _reconfigs(calls: list) -> list[dict]:
+    return [c[1]["replSetReconfig"] for c in calls if c[0] == "runCommand" and "replSetReconfig" in c[1]]
+
+
+def test_leaves_a_set_with_the_wanted_members_alone(tmp_path):
+    calls = _run(tmp_path, _status(3), config=_config(3))
+    assert not [c for c in calls if c[0] == "runCommand" and ("replSetInitiate" in c[1] or "replSetReconfig" in c[1])]
     assert ["print", "replica set rs0 already initialised with 3 members"] in calls
+
+
+def test_a_scale_up_adds_each_new_member_in_its_own_reconfig_on_the_primary(tmp_path):
+    calls = _run(tmp_path, _status(3, primary=1), config=_config(3), members=5)
+    first, second = _reconfigs(calls)
+    assert [m["host"] for m in first["members"]] == [f"m-{i}.h:27017" for i in range(4)] and first["version"] == 8
+    assert second["members"][-1] == {"_id": 4, "host": "m-4.h:27017"} and second["version"] == 9
+    # On the primary, found from the status, with the root user.
+    assert [c for c in calls if c[0] == "connect"][-1][1].startswith("mongodb://m-1.h:27017/")
+    assert ["print", "added m-4.h:27017"] in calls
+
+
+def test_a_scale_down_removes_the_extra_members_one_at_a_time(tmp_path):
+    calls = _run(tmp_path, _status(5), config=_config(5), members=3)
+    first, second = _reconfigs(calls)
+    assert len(first["members"]) == 4 and len(second["members"]) == 3
+    assert [m["host"] for m in second["members"]] == [f"m-{i}.h:27017" for i in range(3)]
+
+
+def test_a_set_without_a_primary_is_not_changed(tmp_path):
+    node_failed = _run_failing(tmp_path, _status(3, primary=None), config=_config(3), members=5)
+    assert "has no primary" in node_failed
 
 
 def test_fails_on_any_other_status(tmp_path):

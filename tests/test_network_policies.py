@@ -22,7 +22,7 @@ from components import workload as w
 from components.network_policies import NetworkPolicies, NetworkPoliciesArgs
 from policy.manifest import WORKLOAD_KINDS
 from settings import PROJECT, Settings, settings_from_config
-from tests.conftest import STACKS, deploy, run_program, stack_config, unwrap
+from tests.conftest import STACKS, deploy, deploy_config, run_program, stack_config, unwrap
 
 P = PROJECT
 
@@ -137,6 +137,10 @@ ROUTER = Pod("router", "openshift-ingress",
              namespace_labels={"kubernetes.io/metadata.name": "openshift-ingress",
                                "network.openshift.io/policy-group": "ingress",
                                "policy-group.network.openshift.io/ingress": ""})
+# The user-workload monitoring's Prometheus, with the labels OpenShift gives its namespace.
+PROMETHEUS = Pod("prometheus", "openshift-user-workload-monitoring", {"app.kubernetes.io/name": "prometheus"},
+                 namespace_labels={"kubernetes.io/metadata.name": "openshift-user-workload-monitoring",
+                                   "network.openshift.io/policy-group": "monitoring"})
 STRANGER_LABELS = {"run": "debug-shell"}  # e.g. `oc debug` or a user's pod in the ClearML namespace
 
 # Container ports of each tier's pods (the stand-ins of the component tests; the stack tests read them).
@@ -158,6 +162,7 @@ def strangers(namespace: str) -> dict[str, Pod]:
         "stranger": Pod("stranger", namespace, STRANGER_LABELS, namespace_labels=_namespace_labels(namespace)),
         "impostor": Pod("impostor", "other-team", w.labels("apiserver"), namespace_labels=_namespace_labels("other-team")),
         "router": ROUTER,
+        "prometheus": PROMETHEUS,
     }
 
 
@@ -221,18 +226,30 @@ CLIENTS = {
     ("apiserver", "redis", 6379), ("fileserver", "redis", 6379), ("async-delete", "redis", 6379),
     ("apiserver", "elasticsearch", 9200), ("async-delete", "elasticsearch", 9200),
     ("elasticsearch", "elasticsearch", 9200), ("elasticsearch", "elasticsearch", 9300),
+    ("backup", "mongodb", 27017), ("backup", "elasticsearch", 9200),
+    ("mongodb-exporter", "mongodb", 27017), ("redis-exporter", "redis", 6379),
+    ("elasticsearch-exporter", "elasticsearch", 9200),
+    ("prometheus", "mongodb-exporter", 9216), ("prometheus", "redis-exporter", 9121),
+    ("prometheus", "elasticsearch-exporter", 9114),
 }
+EXPORTERS = {"mongodb-exporter": "mongodb", "redis-exporter": "redis", "elasticsearch-exporter": "elasticsearch"}
 EDGE_ROUTER_TARGETS = {("webserver", 8080), ("apiserver", 8008), ("fileserver", 8081)}
 REENCRYPT_ROUTER_TARGETS = {("webserver", 8443)}
 
 
 def expected_allowed(*, in_cluster: set[str], async_delete: bool, agent: bool,
-                     router: set[tuple[str, int]]) -> set[tuple[str, str, int]]:
+                     router: set[tuple[str, int]], backup: bool = False, monitoring: bool = False
+                     ) -> set[tuple[str, str, int]]:
     out = set()
     for source, target, port in CLIENTS:
         if target in ("mongodb", "redis", "elasticsearch") and target not in in_cluster:
             continue
         if source == "async-delete" and not async_delete or source in ("agent", "task") and not agent:
+            continue
+        if source == "backup" and not backup:
+            continue
+        exporter = source if source in EXPORTERS else target if target in EXPORTERS else None
+        if exporter and (not monitoring or EXPORTERS[exporter] not in in_cluster):
             continue
         out.add((source, target, port))
     return out | {("router", target, port) for target, port in router}
@@ -498,6 +515,8 @@ def wiring_args(settings: Settings) -> NetworkPoliciesArgs:
         elasticsearch=settings.elasticsearch.external is None,
         async_delete=settings.features.async_delete,
         agent=settings.agent.enabled,
+        backup=settings.backup.enabled,
+        monitoring=settings.monitoring.enabled,
     )
 
 
@@ -546,7 +565,8 @@ def check_stack(resources, settings: Settings, *, agent_pods_required: bool = Fa
     router = router_targets(resources, real)
     in_cluster = {tier for tier in ("mongodb", "redis", "elasticsearch") if getattr(settings, tier).external is None}
     allowed = expected_allowed(in_cluster=in_cluster, async_delete=settings.features.async_delete,
-                               agent=settings.agent.enabled, router=router)
+                               agent=settings.agent.enabled, router=router, backup=settings.backup.enabled,
+                               monitoring=settings.monitoring.enabled)
     assert_matrix(policies, pods, namespace, allowed)
     return policies
 
@@ -573,17 +593,18 @@ def test_stack_pods_with_the_component(mocks, stack):
 
 @pytest.mark.parametrize("stack", STACKS)
 def test_program_creates_network_policies(mocks, stack):
-    deploy(lambda: run_program(stack_config(stack)))
+    deploy_config(mocks, stack_config(stack))
     settings = settings_from_config(stack_config(stack))
     policies = check_stack(mocks.resources, settings)
     # Default-deny, and one per tier that serves something in the cluster.
-    tiers = 3 + sum(getattr(settings, t).external is None for t in ("mongodb", "redis", "elasticsearch"))
+    in_cluster = sum(getattr(settings, t).external is None for t in ("mongodb", "redis", "elasticsearch"))
+    tiers = 3 + in_cluster * (2 if settings.monitoring.enabled else 1)  # each with its exporter
     assert len(policies) == 1 + tiers
 
 
 def test_program_reencrypt_router_reaches_only_the_web_servers_tls_port(mocks):
     config = _config(edge={"termination": "reencrypt"})
-    deploy(lambda: run_program(config))
+    deploy_config(mocks, config)
     check_stack(mocks.resources, settings_from_config(config))
     assert router_targets(mocks.resources, program_pods(mocks.resources)) == REENCRYPT_ROUTER_TARGETS
 
@@ -594,7 +615,7 @@ def test_program_external_data_tiers_get_no_policy(mocks):
         redis={"external": {"host": "redis.example.com"}},
         elasticsearch={"external": {"hosts": [{"host": "es.example.com"}]}},
     )
-    deploy(lambda: run_program(config))
+    deploy_config(mocks, config)
     policies = check_stack(mocks.resources, settings_from_config(config))
     assert {p["metadata"]["name"] for p in policies} == {
         "clearml-network-policies-default-deny", "clearml-network-policies-webserver",
@@ -604,7 +625,7 @@ def test_program_external_data_tiers_get_no_policy(mocks):
 def test_program_ingress_mode(mocks):
     """With Ingresses instead of Routes the ingress controller reaches the same backends."""
     config = _config(edge={"mode": "ingress"})
-    deploy(lambda: run_program(config))
+    deploy_config(mocks, config)
     assert [r for r in mocks.resources if r.kind == "Ingress"]
     check_stack(mocks.resources, settings_from_config(config))
     assert router_targets(mocks.resources, program_pods(mocks.resources)) == EDGE_ROUTER_TARGETS
@@ -612,10 +633,10 @@ def test_program_ingress_mode(mocks):
 
 def test_program_agent_pods_reach_the_servers_only(mocks):
     config = _config(agent={"enabled": True})
-    deploy(lambda: run_program(config))
+    deploy_config(mocks, config)
     check_stack(mocks.resources, settings_from_config(config), agent_pods_required=True)
 
 
 def test_program_without_network_policies(mocks):
-    deploy(lambda: run_program(_config("dev", networkPolicies={"enabled": False})))
+    deploy_config(mocks, _config("dev", networkPolicies={"enabled": False}))
     assert policies_of(mocks.resources) == []

@@ -11,7 +11,7 @@ import pytest
 
 from admission import Namespace, admit, check_restricted, load_scc
 from settings import PROJECT
-from tests.conftest import containers, deploy, pod_templates, run_program, stack_config
+from tests.conftest import containers, deploy_config, pod_templates, stack_config
 from vocabulary.openshift import ELEVATED_SCCS
 
 P = PROJECT
@@ -68,7 +68,7 @@ def templates(request, mocks) -> list[tuple[str, dict[str, Any]]]:
     """The pod templates of one variant. Each program runs once per session: the templates are plain
     data and every check below copies before it mutates (admit deep-copies)."""
     if request.param not in _TEMPLATES:
-        deploy(lambda: run_program(VARIANTS[request.param]()))
+        deploy_config(mocks, VARIANTS[request.param]())
         _TEMPLATES[request.param] = pod_templates(mocks.resources)
     found = _TEMPLATES[request.param]
     assert len(found) >= 3
@@ -170,6 +170,10 @@ NOT_SHIPPED = {
         "/etc/clearml-web-tls": "absent; the web server's certificate (reencrypt)",
         "/etc/clearml/elastic-ca": "absent (/etc/clearml is not in the image); the Elasticsearch CA",
         "/etc/clearml/secure": "absent (/etc/clearml is not in the image); the generated credentials' config files",
+        "/backups": "absent; the backup sets' volume (backup Job)",
+        "/opt/clearml-backup": "absent (the image has /opt/clearml only); the backup program's ConfigMap",
+        "/etc/clearml/mongodb-ca": "absent (/etc/clearml is not in the image); an external MongoDB's CA",
+        "/etc/clearml/redis-ca": "absent (/etc/clearml is not in the image); an external Redis's CA",
     },
     "clearml-agent-k8s-base": {
         "/tmp": "temp dir (also the glue's working directory and HOME)",
@@ -183,11 +187,16 @@ NOT_SHIPPED = {
         "/etc/mongodb-root": "absent; the root user's name and password from the Secret",
     },
     "library/redis": {"/data": "empty VOLUME/WORKDIR of the image", "/tmp": "temp dir", "/etc/redis-secret": "absent"},
+    # The exporters (components/monitoring.py) mount nothing but the Elasticsearch CA.
+    "percona/mongodb_exporter": {},
+    "oliver006/redis_exporter": {},
+    "prometheuscommunity/elasticsearch-exporter": {"/etc/elasticsearch-exporter/ca": "absent; the Elasticsearch CA"},
     "elasticsearch/elasticsearch": {
         "/usr/share/elasticsearch/data": "empty in the image",
         "/usr/share/elasticsearch/logs": "empty in the image",
         "/usr/share/elasticsearch/config/certs": "absent: only security auto-configuration creates it, at run time",
         "/etc/elasticsearch-password": "absent; the password file copied in by an init container",
+        "/usr/share/elasticsearch/snapshots": "absent: the snapshot repository's volume (path.repo), with backups on",
         "/tmp": "temp dir",
     },
 }
@@ -223,7 +232,7 @@ def test_no_volume_hides_what_the_image_ships(templates):
 
 
 def test_seeded_directories_are_seeded_before_use(mocks):
-    deploy(lambda: run_program(stack_config("dev")))
+    deploy_config(mocks, stack_config("dev"))
     specs = dict(pod_templates(mocks.resources))
     api = specs["Deployment/clearml-apiserver"]
     for path in ("/opt/clearml/apiserver/apierrors/errors", "/opt/clearml/apiserver/schema/services"):

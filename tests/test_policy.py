@@ -43,7 +43,7 @@ from policy.rules import RULES
 from policy.tls_verification import tls_verification_off
 from program import sdk
 from settings import PROJECT
-from tests.conftest import ROOT, STACKS, deploy, run_program, stack_config, unwrap
+from tests.conftest import ROOT, STACKS, deploy, deploy_config, run_program, stack_config, unwrap
 
 P = PROJECT
 UNKNOWN = sdk.unknown_values()["string"]
@@ -350,7 +350,8 @@ def test_secrets_in_configmaps_are_refused(key, text, expected):
 
 def test_configmaps_that_only_refer_to_secrets_are_accepted():
     launcher = ('import os\npassword = os.environ["PASSWORD"]\ntoken = read_token()\n'
-                'uri = "mongodb://" + host + "/admin"\nauth = (user, conf.password)\n')
+                'uri = "mongodb://" + host + "/admin"\nauth = (user, conf.password)\n'
+                'def login(user: str, password: str, token: bytes = b"") -> None: ...\n')
     assert check_no_literal_secrets(configmap(**{"launcher.py": launcher})) == []
     assert check_no_literal_secrets(configmap(**{"app.ini": "password = ${DB_PASSWORD}\ntoken:\n"})) == []
     cert = "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n"
@@ -502,7 +503,7 @@ def _variant(name: str) -> dict[str, str]:
 
 @pytest.mark.parametrize("variant", [*STACKS, "dev+agent", "dev+ingress"])
 def test_every_manifest_of_the_program_passes_every_rule(mocks, variant):
-    deploy(lambda: run_program(_variant(variant)))
+    deploy_config(mocks, _variant(variant))
     judged = [r for r in mocks.resources if not r.read]
     kinds = {r.kind for r in judged if r.typ.startswith("kubernetes:")}
     assert {"Deployment", "StatefulSet", "ConfigMap", "Secret"} <= kinds

@@ -13,10 +13,11 @@ import pytest
 import yaml
 
 import preflight
+from preflight import scaling
 from preflight.cluster import KubeCluster, Unreachable, api_path, connect
 from preflight.needs import kinds, needs
 from settings import PROJECT, settings_from_config
-from tests.conftest import deploy, run_program, stack_config
+from tests.conftest import deploy, deploy_config, run_program, stack_config
 from tests.fake_cluster import FakeCluster
 from tests.test_pod_security import VARIANTS
 
@@ -62,7 +63,7 @@ def _registered(resources) -> set[tuple[str, str]]:
 @pytest.mark.parametrize("variant", sorted({**VARIANTS, **MORE_VARIANTS}))
 def test_access_needs_are_exactly_the_kinds_the_program_registers(mocks, variant):
     config = {**VARIANTS, **MORE_VARIANTS}[variant]()
-    deploy(lambda: run_program(config))
+    deploy_config(mocks, config)
     assert kinds(settings_from_config(config)) == _registered(mocks.resources)
 
 
@@ -78,7 +79,7 @@ def test_dev_checks_every_prerequisite_it_has(mocks):
     assert ("create", "apps", "deployments", "clearml-dev", None) in cluster.reviews
     assert ("delete", "route.openshift.io", "routes", "clearml-dev", None) in cluster.reviews
     assert ("create", "", "namespaces", None, None) in cluster.reviews
-    assert report.checks == len(cluster.reviews) + 2 + len(wanted.apis) + 1 + 1
+    assert report.checks == len(cluster.reviews) + 2 + len(wanted.apis) + 1 + 1 + len(wanted.scaled)
 
 
 def test_prod_names_its_classes_and_issuer():
@@ -314,3 +315,44 @@ def test_make_preflight_entry_point(monkeypatch, capsys):
     assert cli.main(["--stack", "dev"]) == 0
     assert re.match(r"preflight: \d+ checks passed on https://api.fake.example:6443 in \d+\.\d\ds",
                     capsys.readouterr().out)
+
+
+# ---- resizing a running data tier (preflight/scaling.py) --------------------------------------------------
+
+@pytest.mark.parametrize("current, wanted, refused", [
+    (3, 3, None), (3, 5, None), (5, 7, None), (5, 3, None), (7, 4, None),
+    (7, 3, "steps, one `up` each: 7 -> 4 -> 3"), (5, 2, "5 -> 3 -> 2"),
+    (3, 1, "into a standalone"), (1, 3, "into a replica set"),
+])
+def test_mongodb_resizes_keep_a_majority_of_the_old_set(current, wanted, refused):
+    problem = scaling.mongodb_problem(current, wanted)
+    assert (problem is None) if refused is None else (refused in problem), problem
+
+
+def test_elasticsearch_scale_up_is_free_and_scale_down_waits_for_drained_nodes():
+    assert scaling.elasticsearch_problem(3, 5, None, "clearml-elastic") is None
+    problem = scaling.elasticsearch_problem(5, 3, None, "clearml-elastic")
+    assert "removes clearml-elastic-3,clearml-elastic-4" in problem and "cluster.routing.allocation.exclude._name" in problem
+    assert "voting_config_exclusions" not in problem  # 2 of 5 master-eligible nodes: the rest still vote
+    assert "voting_config_exclusions?node_names=clearml-elastic-3,clearml-elastic-4,clearml-elastic-5" in (
+        scaling.elasticsearch_problem(6, 3, None, "clearml-elastic"))
+    assert f"{scaling.DRAINED_ANNOTATION}=3" in problem
+    assert scaling.elasticsearch_problem(5, 3, "3", "clearml-elastic") is None
+    assert scaling.elasticsearch_problem(5, 3, "4", "clearml-elastic") is not None  # drained for another size
+    assert "single-node discovery" in scaling.elasticsearch_problem(3, 1, "1", "clearml-elastic")
+
+
+def test_a_live_stateful_set_of_another_size_is_judged_before_anything_changes():
+    settings = settings_from_config(stack_config("prod"))
+    wanted = needs(settings)
+    assert [(t, n) for t, n, _ in wanted.scaled] == [("mongodb", "clearml-mongodb"), ("elasticsearch", "clearml-elastic")]
+    cluster = FakeCluster()
+    live = "/apis/apps/v1/namespaces/clearml/statefulsets/"
+    cluster.objects[live + "clearml-mongodb"] = {"spec": {"replicas": 7}}
+    cluster.objects[live + "clearml-elastic"] = {"spec": {"replicas": 5}, "metadata": {"annotations": {}}}
+    problems = preflight.check(cluster, wanted).problems
+    assert any(p.startswith(f"{P}:mongodb.replicas: 7 -> 3 removes 4 of 7") for p in problems), problems
+    assert any(p.startswith(f"{P}:elasticsearch.replicas: 5 -> 3 removes") for p in problems), problems
+    cluster.objects[live + "clearml-mongodb"] = {"spec": {"replicas": 3}}
+    cluster.objects[live + "clearml-elastic"]["metadata"]["annotations"][scaling.DRAINED_ANNOTATION] = "3"
+    assert preflight.check(cluster, wanted).problems == []

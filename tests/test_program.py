@@ -16,7 +16,7 @@ from pydantic.alias_generators import to_camel
 from settings import PROJECT, pulumi_schema, settings_from_config, top_level_keys
 from settings.models import Settings
 from settings.reference import BEGIN, END, markdown
-from tests.conftest import ROOT, STACKS, deploy, run_program, stack_config, unwrap
+from tests.conftest import ROOT, STACKS, deploy, deploy_config, deploy_program, run_program, stack_config, unwrap
 
 
 def test_the_repository_has_dev_and_prod_stacks():
@@ -25,22 +25,24 @@ def test_the_repository_has_dev_and_prod_stacks():
 
 @pytest.mark.parametrize("stack", STACKS)
 def test_every_stack_file_runs(mocks, stack):
-    outputs = deploy(lambda: run_program(stack_config(stack)))
+    outputs = deploy_program(mocks, stack_config(stack))
     server = outputs["server"]
     assert set(server.urls) == {"app", "api", "files"}
     kinds = Counter(r.kind for r in mocks.resources if r.typ.startswith("kubernetes:"))
     settings = settings_from_config(stack_config(stack))
     in_cluster = [t for t in ("mongodb", "redis", "elasticsearch") if getattr(settings, t).external is None]
     glues = len(settings.agent.all_queues) if settings.agent.enabled else 0
-    assert kinds["Deployment"] == 3 + settings.features.async_delete + glues
+    exporters = len(in_cluster) if settings.monitoring.enabled else 0
+    assert kinds["Deployment"] == 3 + settings.features.async_delete + glues + exporters
     assert kinds["StatefulSet"] == len(in_cluster)
-    # Web, API and file server; a client and a headless Service per in-cluster data tier.
-    assert kinds["Service"] == 3 + 2 * len(in_cluster)
+    # Web, API and file server; a client and a headless Service per in-cluster data tier; each exporter's.
+    assert kinds["Service"] == 3 + 2 * len(in_cluster) + exporters
+    assert kinds["ServiceMonitor"] == exporters and kinds["PrometheusRule"] == int(settings.monitoring.enabled)
 
 
 @pytest.mark.parametrize("stack", STACKS)
 def test_resource_names_are_unique_per_type(mocks, stack):
-    deploy(lambda: run_program(stack_config(stack)))
+    deploy_config(mocks, stack_config(stack))
     logical = Counter((r.typ, r.name) for r in mocks.resources)
     assert [k for k, n in logical.items() if n > 1] == []
     kube = Counter((r.typ, r.inputs.get("metadata", {}).get("namespace"), r.inputs.get("metadata", {}).get("name"))
@@ -49,7 +51,7 @@ def test_resource_names_are_unique_per_type(mocks, stack):
 
 
 def test_every_child_is_parented_to_its_component(mocks):
-    deploy(lambda: run_program(stack_config("prod")))
+    deploy_config(mocks, stack_config("prod"))
     components = {(r.typ, r.name) for r in mocks.resources if not r.custom}
     for r in mocks.resources:
         if r.typ == "clearml:index:ClearmlServer":
@@ -106,7 +108,7 @@ def test_an_invalid_secret_value_is_never_shown(mocks):
 def test_stack_outputs(mocks):
     import asyncio
 
-    outputs = deploy(lambda: run_program(stack_config("dev")))
+    outputs = deploy_program(mocks, stack_config("dev"))
     server = outputs["server"]
     assert server.urls["app"] == "https://clearml-dev-app.apps.dev.example.com"
     assert asyncio.get_event_loop().run_until_complete(server.admin_password.is_secret()) is True
@@ -169,7 +171,7 @@ def test_readme_configuration_reference_matches_the_model():
 
 @pytest.mark.parametrize("stack", STACKS)
 def test_readme_resource_counts(mocks, stack):
-    deploy(lambda: run_program(stack_config(stack)))
+    deploy_config(mocks, stack_config(stack))
     kube = [r for r in mocks.resources if r.typ.startswith("kubernetes:") and not r.read]
     values = sum(len(unwrap(r.inputs)["stringData"]) for r in kube if r.kind == "Secret")
     row = re.search(rf"^\| {stack} \| (\d+) \| (\d+) \| .* \| (\d+), in (\d+) Secrets \|$",

@@ -7,19 +7,7 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import (
-    PROJECT,
-    STACKS,
-    containers,
-    deploy,
-    deploy_config,
-    env_of,
-    is_secret,
-    pod_templates,
-    run_program,
-    stack_config,
-    unwrap,
-)
+from tests.conftest import PROJECT, STACKS, containers, deploy_config, env_of, is_secret, pod_templates, stack_config, unwrap
 
 
 @pytest.fixture
@@ -81,7 +69,8 @@ def test_fileserver_wiring(dev):
 def test_clearml_processes_start_without_root(dev):
     """The entrypoint is mode 744 in the image: it is run through bash, never executed directly."""
     for name, role in (("clearml-apiserver", "apiserver"), ("clearml-fileserver", "fileserver")):
-        assert _main(dev, "Deployment", name)["command"] == ["bash", "/opt/clearml/entrypoint.sh", role]
+        command = _main(dev, "Deployment", name)["command"]
+        assert command[:2] == ["python3", "-c"] and command[3:] == ["bash", "/opt/clearml/entrypoint.sh", role]
     web = _main(dev, "Deployment", "clearml-webserver")
     assert web["command"][0] == "/usr/sbin/nginx" and web["ports"] == [{"name": "http", "containerPort": 8080, "protocol": "TCP"}]
 
@@ -219,12 +208,12 @@ def test_services_select_pods_and_target_named_ports(dev):
 
 @pytest.mark.parametrize("stack", STACKS)
 def test_probes_and_resources_on_every_container(mocks, stack):
-    deploy(lambda: run_program(stack_config(stack)))
+    deploy_config(mocks, stack_config(stack))
     for name, spec in pod_templates(mocks.resources):
         for c in containers(spec):
             res = c["resources"]
             assert set(res["requests"]) == {"cpu", "memory"} and set(res["limits"]) == {"cpu", "memory"}, (name, c["name"])
-        if name.startswith("Job/"):
+        if name.startswith(("Job/", "CronJob/")):
             continue  # run-to-completion
         for c in spec["containers"]:
             assert c.get("readinessProbe") and c.get("livenessProbe"), f"{name}/{c['name']} lacks probes"
@@ -326,6 +315,25 @@ def test_elasticsearch_prod_forms_a_cluster(prod):
     assert sts["spec"]["podManagementPolicy"] == "Parallel"
 
 
+def test_scaling_elasticsearch_changes_no_nodes_pod_template(mocks):
+    """`cluster.initial_master_nodes` only matters when the cluster first forms: 3 -> 5 nodes is a scale
+    of the StatefulSet, not a rolling restart of the nodes that run."""
+    def template(replicas: int) -> dict[str, Any]:
+        config = stack_config("prod")
+        section = json.loads(config[f"{PROJECT}:elasticsearch"]) | {"replicas": replicas}
+        config[f"{PROJECT}:elasticsearch"] = json.dumps(section)
+        mocks.resources.clear()
+        deploy_config(mocks, config)
+        sts = mocks.manifest("StatefulSet", "clearml-elastic")
+        return {"replicas": sts["spec"]["replicas"], "template": sts["spec"]["template"]}
+
+    three, five = template(3), template(5)
+    assert (three["replicas"], five["replicas"]) == (3, 5)
+    assert three["template"] == five["template"]
+    assert env_of(five["template"]["spec"]["containers"][0])["cluster.initial_master_nodes"] == (
+        "clearml-elastic-0,clearml-elastic-1,clearml-elastic-2")
+
+
 # ---- storage and availability ------------------------------------------------------------------------
 
 
@@ -368,14 +376,14 @@ def test_rollouts_keep_capacity_or_avoid_double_writers(prod, mocks):
 
 def test_external_data_tiers_deploy_nothing_in_cluster(mocks):
     P = PROJECT
-    deploy(lambda: run_program({
+    deploy_config(mocks, {
         f"{P}:hosts": json.dumps({"baseDomain": "apps.example.com"}),
         f"{P}:mongodb": json.dumps({"external": {"connectionString": {"name": "mongo", "key": "uri"}}}),
         f"{P}:redis": json.dumps({"external": {"host": "redis.example.com", "port": 6380}}),
         f"{P}:elasticsearch": json.dumps({"external": {"hosts": [{"host": "es.example.com"}],
                                                        "username": {"name": "es", "key": "u"},
                                                        "password": {"name": "es", "key": "p"}}}),
-    }))
+    })
     assert mocks.of_kind("StatefulSet") == []
     env = env_of(_main(mocks, "Deployment", "clearml-apiserver"))
     assert env["CLEARML_MONGODB_SERVICE_CONNECTION_STRING"] == ("secret", "mongo", "uri")

@@ -18,6 +18,12 @@ APISERVER_REDIS_ALIASES = ("apiserver", "workers")
 FILESERVER_REDIS_ALIASES = ("fileserver",)
 
 # Where the CA certificates of external services are mounted (only that key of the Secret).
+# The name of __main__.py's ClearmlServer: every object's name starts with it (clearml-apiserver, ...).
+SERVER_NAME = "clearml"
+# The StatefulSets of the in-cluster data tiers (components/data_tiers.py names them from SERVER_NAME).
+STATEFULSETS = {"mongodb": f"{SERVER_NAME}-mongodb", "redis": f"{SERVER_NAME}-redis",
+                "elasticsearch": f"{SERVER_NAME}-elastic"}
+
 ELASTIC_CA_FILE = "/etc/clearml/elastic-ca/ca.crt"
 MONGODB_CA_FILE = "/etc/clearml/mongodb-ca/ca.crt"
 REDIS_CA_FILE = "/etc/clearml/redis-ca/ca.crt"

@@ -30,6 +30,9 @@ SCC_CLUSTER_ROLE_PREFIX = "system:openshift:scc:"
 
 # The label of the namespaces OpenShift's routers run in (ingress operator), for NetworkPolicies.
 ROUTER_NAMESPACE_LABELS = {"network.openshift.io/policy-group": "ingress"}
+# ... and of the monitoring namespaces (openshift-monitoring, openshift-user-workload-monitoring), whose
+# Prometheus scrapes the ServiceMonitors' targets ("Allowing traffic from monitoring" in OpenShift's docs).
+MONITORING_NAMESPACE_LABELS = {"network.openshift.io/policy-group": "monitoring"}
 
 
 def scc_cluster_role(scc: str) -> str:
