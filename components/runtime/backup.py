@@ -250,14 +250,12 @@ def prune_snapshots(es: Elastic, repository: str, kept: list[str]) -> list[str]:
 # ---- the file server's volume ------------------------------------------------------------------------
 
 def archive_files(source: Path, target: Path) -> int:
-    n = 0
+    """Archives the volume's content; returns the regular files archived (counted as restore_files does)."""
     with tarfile.open(target, "w:gz") as tar:
         for entry in sorted(source.iterdir()):
-            if entry.name == "lost+found":
-                continue
-            tar.add(entry, arcname=entry.name)
-            n += sum(1 for p in entry.rglob("*") if p.is_file()) if entry.is_dir() else 1
-    return n
+            if entry.name != "lost+found":
+                tar.add(entry, arcname=entry.name)
+        return sum(1 for m in tar.getmembers() if m.isfile())
 
 
 def restore_files(archive: Path, target: Path) -> int:
