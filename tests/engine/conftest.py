@@ -66,6 +66,44 @@ class Engine:
     def objects(self, namespace: str, kind: str) -> list[dict]:
         return json.loads(self.kubectl("get", kind, "-n", namespace, "-o", "json"))["items"]
 
+    def scheduling_report(self) -> str:
+        """Why pods may wait to be scheduled, for a failure message: each node's allocatable CPU and
+        memory, what the running and pending pods request per namespace, and the scheduler's reason
+        for every pod not scheduled."""
+        def cpu(v: str) -> int:  # millicores
+            return int(v[:-1]) if v.endswith("m") else int(float(v) * 1000)
+
+        def mem(v: str) -> int:  # MiB
+            units = {"Ki": 1 / 1024, "Mi": 1, "Gi": 1024, "K": 1 / 1048.576, "M": 1 / 1.048576, "G": 953.67}
+            for unit, factor in units.items():
+                if v.endswith(unit):
+                    return int(float(v[: -len(unit)]) * factor)
+            return int(int(v) / 1048576)
+
+        lines = []
+        for node in json.loads(self.kubectl("get", "nodes", "-o", "json", check=False) or '{"items": []}')["items"]:
+            alloc = node["status"].get("allocatable", {})
+            lines.append(f"node {node['metadata']['name']}: allocatable cpu {alloc.get('cpu')} memory {alloc.get('memory')}")
+        pods = json.loads(self.kubectl("get", "pods", "-A", "-o", "json", check=False) or '{"items": []}')["items"]
+        per_namespace: dict[str, list[int]] = {}
+        for pod in pods:
+            if pod.get("status", {}).get("phase") in ("Succeeded", "Failed"):
+                continue
+            spec = pod["spec"]
+            requests = [c.get("resources", {}).get("requests", {}) for c in spec.get("containers", [])]
+            init = [c.get("resources", {}).get("requests", {}) for c in spec.get("initContainers", [])]
+            pod_cpu = max([sum(cpu(r.get("cpu", "0")) for r in requests)] + [cpu(r.get("cpu", "0")) for r in init])
+            pod_mem = max([sum(mem(r.get("memory", "0")) for r in requests)] + [mem(r.get("memory", "0")) for r in init])
+            total = per_namespace.setdefault(pod["metadata"]["namespace"], [0, 0, 0])
+            total[0], total[1], total[2] = total[0] + 1, total[1] + pod_cpu, total[2] + pod_mem
+            for condition in pod.get("status", {}).get("conditions", []):
+                if condition["type"] == "PodScheduled" and condition["status"] != "True":
+                    lines.append(f"not scheduled: {pod['metadata']['namespace']}/{pod['metadata']['name']}: "
+                                 f"{condition.get('reason')}: {condition.get('message')}")
+        for namespace, (count, pod_cpu, pod_mem) in sorted(per_namespace.items()):
+            lines.append(f"requests in {namespace}: {count} pods, cpu {pod_cpu}m, memory {pod_mem}Mi")
+        return "\n".join(lines)
+
     def new_stack(self, stack: str, config_text: str | None = None) -> None:
         if config_text is not None:
             (self.workdir / f"Pulumi.{stack}.yaml").write_text(config_text)

@@ -102,7 +102,8 @@ def _wait_ready(engine: Engine, namespace: str, prefix: str, deadline: float) ->
     logs = engine.kubectl("logs", "-n", namespace, pod["metadata"]["name"], "--all-containers", "--tail=60",
                           check=False) if pod else ""
     events = engine.kubectl("get", "events", "-n", namespace, "--sort-by=.lastTimestamp", check=False)[-3000:]
-    raise AssertionError(f"{prefix}: no Ready pod: {json.dumps(pod.get('status', {}))[-2000:]}\n{logs[-4000:]}\n{events}")
+    raise AssertionError(f"{prefix}: no Ready pod:\n{engine.scheduling_report()}\n"
+                         f"{json.dumps(pod.get('status', {}))[-2000:]}\n{logs[-4000:]}\n{events}")
 
 
 def test_the_server_runs_on_an_external_redis_with_tls_and_an_acl_user(engine: Engine, tmp_path):

@@ -35,7 +35,8 @@ def _ready_pod(engine: Engine, prefix: str, deadline: float, ready: bool = True)
             return pod
         time.sleep(3)
     events = engine.kubectl("get", "events", "-n", NAMESPACE, "--sort-by=.lastTimestamp", check=False)[-3000:]
-    raise AssertionError(f"{prefix}: no Ready pod: {json.dumps(pod.get('status', {}))[-2000:]}\n{events}")
+    raise AssertionError(f"{prefix}: no Ready pod:\n{engine.scheduling_report()}\n"
+                         f"{json.dumps(pod.get('status', {}))[-2000:]}\n{events}")
 
 
 def _exec(engine: Engine, pod: str, container: str, *command: str) -> str:
