@@ -13,6 +13,8 @@
 # Go's cache locations (GOMODCACHE, GOCACHE) are taken from the environment; progress goes to stderr,
 # the binary's path to stdout.
 set -euo pipefail
+# shellcheck source=lib/stamp.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib/stamp.sh"
 
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 out_dir=${1:-$repo/build/promtool}
@@ -30,7 +32,7 @@ prometheus_version="3.$((10#${BASH_REMATCH[1]})).${BASH_REMATCH[2]}"
 bin="$out_dir/promtool"
 stamp="$bin.version"
 wanted="$module@$version $(go env GOVERSION)"
-if [[ -x $bin && -f $stamp && $(cat "$stamp") == "$wanted" ]]; then
+if stamp_fresh "$bin" "$stamp" "$wanted"; then
   log "up to date (Prometheus $prometheus_version), skipped in $((SECONDS - start))s"
   echo "$bin"
   exit 0
@@ -46,7 +48,6 @@ trap 'rm -rf "$gobin"' EXIT
 (cd "$gobin" && CGO_ENABLED=0 GOTOOLCHAIN=local GOFLAGS=-mod=mod GOBIN="$gobin" \
   go install -trimpath -ldflags "-s -w -X github.com/prometheus/common/version.Version=$prometheus_version" \
   "$module/cmd/promtool@$version") || die "go install $module/cmd/promtool@$version failed"
-mv -f "$gobin/promtool" "$bin"
-echo "$wanted" >"$stamp"
+stamp_install "$gobin/promtool" "$bin" "$stamp" "$wanted"
 log "built $bin in $((SECONDS - start))s"
 echo "$bin"

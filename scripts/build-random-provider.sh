@@ -15,6 +15,8 @@
 # (-mod=readonly: the build never edits go.mod or go.sum). Go's cache locations (GOMODCACHE,
 # GOCACHE) are taken from the environment.
 set -euo pipefail
+# shellcheck source=lib/stamp.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib/stamp.sh"
 
 out_dir=${1:-${CLEARML_OPENSHIFT_CACHE:-$HOME/.cache/clearml-openshift}/toolchain/random-provider}
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -48,7 +50,7 @@ sources_hash=$(
 
 bin="$out_dir/pulumi-resource-random"
 stamp="$bin.sources"
-if [[ -x $bin && -f $stamp && $(cat "$stamp") == "$sources_hash" ]]; then
+if stamp_fresh "$bin" "$stamp" "$sources_hash"; then
   log "up to date ($version, sources $sources_hash), skipped in $((SECONDS - start))s"
   echo "$bin"
   exit 0
@@ -60,8 +62,6 @@ tmp=$(mktemp "$out_dir/.pulumi-resource-random.XXXXXX")
 trap 'rm -f "$tmp"' EXIT
 (cd "$src" && go build -trimpath -buildvcs=false -ldflags "-s -w -X main.version=$version" -o "$tmp" .) ||
   die "go build failed"
-chmod 755 "$tmp"
-mv -f "$tmp" "$bin"
-echo "$sources_hash" >"$stamp"
+stamp_install "$tmp" "$bin" "$stamp" "$sources_hash"
 log "built $bin in $((SECONDS - start))s"
 echo "$bin"
