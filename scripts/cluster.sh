@@ -594,7 +594,11 @@ EOF
     done
   } | kubectl apply --server-side --field-manager=clearml-openshift-cluster -f - >/dev/null
 }
-VOLUME_POOL=24
+# One engine-test session keeps every claim it made (destroy retains them, as it must): with backups on,
+# each full stack binds up to 7 (file server, backup sets, Elasticsearch data and snapshots, MongoDB,
+# Redis) and a session deploys about ten; 24 ran out (pods Pending: "didn't find available persistent
+# volumes to bind"). A volume is an empty directory until a pod writes to it.
+VOLUME_POOL=96
 
 # --- commands ----------------------------------------------------------------------------------
 cmd_start() {
