@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 
 from vocabulary.openshift import scc_cluster_role
 
+from . import upgrades
 from .cluster import Cluster, Forbidden, Unreachable, api_path
 from .needs import MIN_KUBERNETES, Access, Api, Needs, key
 from .scaling import DRAINED_ANNOTATION, elasticsearch_problem, mongodb_problem
@@ -275,8 +276,9 @@ def _check_secrets(cluster: Cluster, needs: Needs, report: Report) -> None:
 
 
 def _check_scaling(cluster: Cluster, needs: Needs, report: Report) -> None:
-    """A data tier already running at another size: is the change safe (preflight/scaling.py)?"""
-    for tier, statefulset, wanted in needs.scaled:
+    """A data tier already running at another size or version: is the change safe (preflight/scaling.py,
+    preflight/upgrades.py)?"""
+    for tier, statefulset, wanted, wanted_tag in needs.scaled:
         live = _read(cluster, api_path("apps", "v1", "statefulsets", statefulset, needs.namespace),
                      f"StatefulSet {statefulset}", report)
         if not live or live is NOT_READ:
@@ -289,6 +291,13 @@ def _check_scaling(cluster: Cluster, needs: Needs, report: Report) -> None:
             problem = elasticsearch_problem(current, wanted, drained, statefulset)
         if problem:
             report.problems.append(f"{key(tier + '.replicas')}: {problem}")
+        containers = (((live.get("spec") or {}).get("template") or {}).get("spec") or {}).get("containers") or []
+        running = next((c.get("image") for c in containers if c.get("name") == tier), None)
+        current_tag = upgrades.tag_of(running) if running else None
+        if current_tag:
+            judge = upgrades.mongodb_problem if tier == "mongodb" else upgrades.elasticsearch_problem
+            if problem := judge(current_tag, wanted_tag):
+                report.problems.append(f"{key('images.' + tier + '.tag')}: {problem}")
 
 
 def check(cluster: Cluster, needs: Needs) -> Report:

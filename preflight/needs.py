@@ -96,7 +96,8 @@ class Needs:
     secrets: list[SecretKey] = field(default_factory=list)
     scc_uses: list[tuple[str, str]] = field(default_factory=list)  # (scc, setting)
     # (tier, StatefulSet, replicas wanted) of the in-cluster data tiers whose size preflight/scaling.py judges.
-    scaled: list[tuple[str, str, int]] = field(default_factory=list)
+    # (tier, StatefulSet, replicas, image tag) of each in-cluster data tier, judged against the running one.
+    scaled: list[tuple[str, str, int, str]] = field(default_factory=list)
 
 
 CORE = ""
@@ -181,8 +182,8 @@ def needs(settings: Settings) -> Needs:
                            if external_certificate else "the openshift.io/required-scc pod annotation"),
     )
     wanted = kinds(settings)
-    out.scaled = [(t, STATEFULSETS[t], getattr(settings, t).replicas) for t in ("mongodb", "elasticsearch")
-                  if t in settings.deployed_tiers]
+    out.scaled = [(t, STATEFULSETS[t], getattr(settings, t).replicas, getattr(settings.images, t).tag)
+                  for t in ("mongodb", "elasticsearch") if t in settings.deployed_tiers]
     out.apis = [api for k, api in _API.items() if k in wanted]
     if settings.scc.grants:
         out.apis.append(Api(SECURITY, "v1", "securitycontextconstraints", "SecurityContextConstraints",

@@ -345,7 +345,7 @@ def test_elasticsearch_scale_up_is_free_and_scale_down_waits_for_drained_nodes()
 def test_a_live_stateful_set_of_another_size_is_judged_before_anything_changes():
     settings = settings_from_config(stack_config("prod"))
     wanted = needs(settings)
-    assert [(t, n) for t, n, _ in wanted.scaled] == [("mongodb", "clearml-mongodb"), ("elasticsearch", "clearml-elastic")]
+    assert [(t, n) for t, n, *_ in wanted.scaled] == [("mongodb", "clearml-mongodb"), ("elasticsearch", "clearml-elastic")]
     cluster = FakeCluster()
     live = "/apis/apps/v1/namespaces/clearml/statefulsets/"
     cluster.objects[live + "clearml-mongodb"] = {"spec": {"replicas": 7}}
@@ -355,4 +355,54 @@ def test_a_live_stateful_set_of_another_size_is_judged_before_anything_changes()
     assert any(p.startswith(f"{P}:elasticsearch.replicas: 5 -> 3 removes") for p in problems), problems
     cluster.objects[live + "clearml-mongodb"] = {"spec": {"replicas": 3}}
     cluster.objects[live + "clearml-elastic"]["metadata"]["annotations"][scaling.DRAINED_ANNOTATION] = "3"
+    assert preflight.check(cluster, wanted).problems == []
+
+
+# ---- changing the version of a running data tier (preflight/upgrades.py) -------------------------------------
+
+@pytest.mark.parametrize("current, wanted, refused", [
+    ("8.0.15", "8.0.16", None), ("7.0.14", "8.0.15", None), ("7.0.14-jammy", "8.0.15", None),
+    ("6.0.19", "8.0.15", "skips 7.0: MongoDB upgrades one release series at a time"),
+    ("5.0.30", "8.0.15", "Go 5.0 -> 6.0 -> 7.0 -> 8.0 (make backup first)"),
+    ("8.0.15", "7.0.14", "is a downgrade"), ("8.0.15", "8.0.3", None),  # patch releases go both ways
+    ("custom-build", "8.0.15", None),  # no version in the tag: nothing to judge
+])
+def test_mongodb_upgrades_go_one_release_series_at_a_time(current, wanted, refused):
+    from preflight import upgrades
+    problem = upgrades.mongodb_problem(current, wanted)
+    assert (problem is None) if refused is None else (refused in problem), problem
+
+
+def test_a_skipped_series_names_each_feature_compatibility_step():
+    from preflight import upgrades
+    problem = upgrades.mongodb_problem("6.0.19", "8.0.15")
+    assert 'images.mongodb.tag 7.0.x, `up`, then db.adminCommand({setFeatureCompatibilityVersion: "7.0", confirm: true})' \
+        in problem
+    assert 'setFeatureCompatibilityVersion: "8.0"' in problem
+
+
+def test_elasticsearch_refuses_a_downgrade():
+    from preflight import upgrades
+    assert upgrades.elasticsearch_problem("8.17.0", "8.19.9") is None
+    assert "is a downgrade" in upgrades.elasticsearch_problem("8.19.9", "8.17.0")
+    assert upgrades.tag_of("docker.io/library/mongo:7.0.14@sha256:" + "a" * 64) == "7.0.14"
+    assert upgrades.tag_of("localhost:5000/mongo") is None
+
+
+def test_the_running_version_is_judged_before_anything_changes():
+    settings = settings_from_config(stack_config("prod"))
+    wanted = needs(settings)
+    cluster = FakeCluster()
+    live = "/apis/apps/v1/namespaces/clearml/statefulsets/"
+    def running(container: str, image: str, replicas: int) -> dict:
+        return {"spec": {"replicas": replicas, "template": {"spec": {"containers": [{"name": container, "image": image}]}}},
+                "metadata": {"annotations": {}}}
+    cluster.objects[live + "clearml-mongodb"] = running("mongodb", "docker.io/library/mongo:6.0.19", 3)
+    cluster.objects[live + "clearml-elastic"] = running("elasticsearch", "docker.elastic.co/elasticsearch/elasticsearch:9.0.0", 3)
+    problems = preflight.check(cluster, wanted).problems
+    assert any(p.startswith(f"{P}:images.mongodb.tag: 6.0.19 -> {settings.images.mongodb.tag} skips 7.0") for p in problems), problems
+    assert any(p.startswith(f"{P}:images.elasticsearch.tag: 9.0.0 -> {settings.images.elasticsearch.tag} is a downgrade")
+               for p in problems), problems
+    cluster.objects[live + "clearml-mongodb"] = running("mongodb", "docker.io/library/mongo:7.0.14", 3)
+    cluster.objects[live + "clearml-elastic"] = running("elasticsearch", "docker.elastic.co/elasticsearch/elasticsearch:8.17.0", 3)
     assert preflight.check(cluster, wanted).problems == []
