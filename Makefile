@@ -4,7 +4,7 @@ VENV   ?= venv
 STACK  ?= dev
 PY      = $(VENV)/bin/python
 
-.PHONY: venv test typecheck promtool unit engine backup backups restore host images random-provider up preview preflight drift destroy output render benchmark toolchain config-reference readme-tables clean
+.PHONY: venv test typecheck promtool unit engine backup backups restore rotate host images random-provider up preview preflight drift destroy output render benchmark toolchain config-reference readme-tables clean
 
 # The same virtualenv Pulumi uses (Pulumi.yaml: runtime.options.virtualenv).
 $(VENV)/.installed: requirements.txt requirements-dev.txt
@@ -66,6 +66,11 @@ FROM ?=
 restore: $(VENV)/.installed  ## restore STACK from backup set FROM (an ID or latest): writers stopped, stores restored, writers started
 	@test -n "$(FROM)" || { echo "usage: make restore STACK=<stack> FROM=<set ID|latest>" >&2; exit 2; }
 	scripts/pulumi.sh restore $(STACK) --from $(FROM) --yes
+
+CREDENTIAL ?=
+rotate: $(VENV)/.installed  ## rotate one generated CREDENTIAL of STACK (redis, elasticsearch, clearml-keys, session-secret, token-secret, admin-password)
+	@test -n "$(CREDENTIAL)" || { echo "usage: make rotate STACK=<stack> CREDENTIAL=<redis|elasticsearch|clearml-keys|session-secret|token-secret|admin-password>" >&2; exit 2; }
+	scripts/pulumi.sh rotate $(STACK) $(CREDENTIAL)
 
 destroy: $(VENV)/.installed
 	scripts/pulumi.sh destroy $(STACK)

@@ -92,6 +92,7 @@ class AgentArgs:
     apiserver_url: str  # in-cluster API server URL (ApiServer.url)
     public_urls: Mapping[str, pulumi.Input[str]]  # "app" and "files": what tasks print and store in artifact URLs
     kubectl_image: Image = KUBECTL_IMAGE
+    credentials_digest: pulumi.Input[str] | None = None  # Credentials.digests["agent"]: the glue rolls with its keys
 
 
 def _plain(value: Any) -> Any:
@@ -283,6 +284,7 @@ class Agent(pulumi.ComponentResource):
                     w.empty_dir("tmp", "1Gi"),
                 ],
                 annotations={"checksum/config": checksum},
+                credentials=[args.credentials_digest] if args.credentials_digest is not None else [],
             ),
         )
         self.template_config_maps.append(config.metadata.name)

@@ -36,6 +36,8 @@ class ApiServerArgs:
     cookie_domain: str | None
     # The file server's volume claim, mounted for the example artifacts when pre-population is on.
     fileserver_claim: pulumi.Input[str] | None = None
+    # Credentials.digests[<this tier>]: the pods roll when a credential they read is rotated.
+    credentials_digest: pulumi.Input[str] | None = None
 
 
 class ApiServer(pulumi.ComponentResource):
@@ -123,6 +125,7 @@ class ApiServer(pulumi.ComponentResource):
                 replicas=spec.replicas,
                 spread=ctx.features.spread,
                 termination_grace_seconds=60,
+                credentials=ce.credential_digests(args.credentials_digest, args.peers.redis, args.peers.elastic),
             ),
         )
         service = w.service(f"{name}-service", name=name, namespace=ctx.namespace, component=COMPONENT,

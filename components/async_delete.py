@@ -26,6 +26,8 @@ class AsyncDeleteArgs:
     server_config: pulumi.Input[str]
     fileserver_url: str
     files_url: str
+    # Credentials.digests[<this tier>]: the pods roll when a credential they read is rotated.
+    credentials_digest: pulumi.Input[str] | None = None
 
 
 class AsyncDelete(pulumi.ComponentResource):
@@ -83,6 +85,7 @@ class AsyncDelete(pulumi.ComponentResource):
                 volumes=[w.empty_dir("tmp", "1Gi"), *ci.config_volumes(args.server_config), *secure_volumes, *ca_volumes,
                          *seeding.seeded_volumes(ci.APISERVER_SEEDED)],
                 termination_grace_seconds=60,
+                credentials=ce.credential_digests(args.credentials_digest, args.peers.redis, args.peers.elastic),
             ),
         )
         self.register_outputs({})

@@ -48,6 +48,8 @@ class RedisPeer:
     username: str | None = None
     tls: bool = False
     ca: SecretRef | None = None
+    # `workload.credential_digest` of a generated password (the in-cluster Redis): its clients roll with it.
+    password_digest: pulumi.Input[str] | None = None
 
 
 @dataclass(frozen=True)
@@ -60,6 +62,8 @@ class ElasticPeer:
     password: SecretRef | None = None
     api_key: SecretRef | None = None
     ca: SecretRef | None = None
+    # `workload.credential_digest` of a generated password (the in-cluster Elasticsearch): its clients roll with it.
+    password_digest: pulumi.Input[str] | None = None
 
 
 @dataclass(frozen=True)
@@ -74,6 +78,14 @@ class Peers:
     def endpoints(self) -> list[str]:
         """`host:port` pairs a start-up check waits for (MongoDB's come from its connection string)."""
         return [f"{self.redis.host}:{self.redis.port}"] + [f"{h['host']}:{h['port']}" for h in self.elastic.hosts]
+
+
+def credential_digests(credentials: pulumi.Input[str] | None, redis: RedisPeer,
+                       elastic: ElasticPeer | None = None) -> list[pulumi.Input[str]]:
+    """The digests a ClearML server pod rolls on (`workload.pod_template`'s `credentials`): its share of
+    the generated ClearML credentials, and the in-cluster Redis's and Elasticsearch's passwords."""
+    return [d for d in (credentials, redis.password_digest, elastic.password_digest if elastic else None)
+            if d is not None]
 
 
 def mongo_env(peers: Peers) -> list[k8s.core.v1.EnvVarArgs]:

@@ -88,10 +88,34 @@ class CredentialsArgs:
     k8s_agent: bool = False  # also generate the Kubernetes agent's pair (agent.enabled)
 
 
+# What each reader of the Secret reads, for its pods' credentials digest (workload.pod_template): a rotated
+# value rolls exactly the tiers that read it. The API server reads every value (it creates the users).
+READS = {
+    "fileserver": (FILESERVER_KEY, FILESERVER_SECRET),
+    "async-delete": (TOKEN_SECRET,),
+    "agent": (K8S_AGENT_KEY, K8S_AGENT_SECRET),
+}
+# The groups `scripts/rotate.py` rotates: each one's generated values, by their keys in the Secret.
+ROTATION_GROUPS = {
+    "clearml-keys": (APISERVER_KEY, APISERVER_SECRET, TESTS_KEY, TESTS_SECRET, AGENT_KEY, AGENT_SECRET,
+                     FILESERVER_KEY, FILESERVER_SECRET, WEBSERVER_KEY, WEBSERVER_SECRET, K8S_AGENT_KEY, K8S_AGENT_SECRET),
+    "session-secret": (SESSION_SECRET,),
+    "token-secret": (TOKEN_SECRET,),
+    "admin-password": (ADMIN_PASSWORD,),
+}
+
+
+def resource_suffix(key: str) -> str:
+    """The suffix of the RandomPassword generating the Secret key `key` (`<component>-<suffix>`)."""
+    return key.replace("_", "-")
+
+
 class Credentials(pulumi.ComponentResource):
-    """Outputs: `secret_name`, and the generated values as Pulumi secrets."""
+    """Outputs: `secret_name`, `digests` (per reader of the Secret, `workload.credential_digest` of what it
+    reads; the API server's of everything), and the generated values as Pulumi secrets."""
 
     secret_name: pulumi.Output[str]
+    digests: dict[str, pulumi.Output[str]]
     admin_password: pulumi.Output[str]
     tests_key: pulumi.Output[str]
     tests_secret: pulumi.Output[str]
@@ -112,25 +136,13 @@ class Credentials(pulumi.ComponentResource):
             generated = random.RandomPassword(f"{name}-{suffix}", length=length, special=False, opts=child)
             return pulumi.Output.secret(generated.result)
 
-        values = {
-            APISERVER_KEY: access_key("apiserver-key"),
-            APISERVER_SECRET: secret_value("apiserver-secret"),
-            TESTS_KEY: access_key("tests-key"),
-            TESTS_SECRET: secret_value("tests-secret"),
-            AGENT_KEY: access_key("services-agent-key"),
-            AGENT_SECRET: secret_value("services-agent-secret"),
-            FILESERVER_KEY: access_key("fileserver-key"),
-            FILESERVER_SECRET: secret_value("fileserver-secret"),
-            WEBSERVER_KEY: access_key("webserver-key"),
-            WEBSERVER_SECRET: secret_value("webserver-secret"),
-            TOKEN_SECRET: secret_value("auth-token-secret"),
-            SESSION_SECRET: secret_value("session-secret"),
-            ADMIN_USER: pulumi.Output.from_input(ADMIN_USERNAME),
-            ADMIN_PASSWORD: secret_value("admin-password", 24),
-        }
-        if args.k8s_agent:
-            values[K8S_AGENT_KEY] = access_key("k8s-agent-key")
-            values[K8S_AGENT_SECRET] = secret_value("k8s-agent-secret")
+        keys = (APISERVER_KEY, TESTS_KEY, AGENT_KEY, FILESERVER_KEY, WEBSERVER_KEY) + ((K8S_AGENT_KEY,) if args.k8s_agent else ())
+        secrets = (APISERVER_SECRET, TESTS_SECRET, AGENT_SECRET, FILESERVER_SECRET, WEBSERVER_SECRET, TOKEN_SECRET,
+                   SESSION_SECRET) + ((K8S_AGENT_SECRET,) if args.k8s_agent else ())
+        values = {key: access_key(resource_suffix(key)) for key in keys}
+        values.update({key: secret_value(resource_suffix(key)) for key in secrets})
+        values[ADMIN_PASSWORD] = secret_value(resource_suffix(ADMIN_PASSWORD), 24)
+        values[ADMIN_USER] = pulumi.Output.from_input(ADMIN_USERNAME)
         generated = {k: v for k, v in values.items() if k != ADMIN_USER}
         files = pulumi.Output.all(**generated).apply(config_files)
         def file(file_name: str) -> pulumi.Output[str]:
@@ -145,6 +157,9 @@ class Credentials(pulumi.ComponentResource):
             opts=child,
         )
         self.secret_name = secret.metadata.name
+        self.digests = {"apiserver": w.credential_digest(*generated.values())}
+        self.digests.update({reader: w.credential_digest(*(values[k] for k in read))
+                             for reader, read in READS.items() if all(k in values for k in read)})
         self.admin_password = values[ADMIN_PASSWORD]
         self.tests_key, self.tests_secret = values[TESTS_KEY], values[TESTS_SECRET]
         self.register_outputs({"secret_name": self.secret_name})

@@ -11,6 +11,7 @@ from pydantic import SecretStr
 
 from settings import Settings
 from settings.external import SecretKeyRef, literal_credentials
+from vocabulary.clearml import data_tier_name
 
 from .clearml_env import ElasticPeer, Peers, RedisPeer, SecretRef
 from .context import TierContext
@@ -54,7 +55,7 @@ def data_tiers(name: str, settings: Settings, context: TierContext, internal_iss
         mongo_connection = credential("mongodb.external.connectionString", mongo_ext.connection_string)
         mongo_ca = secret_ref(mongo_ext.ca)
     else:
-        mongo = MongoDB(f"{name}-mongodb", MongoDBArgs(
+        mongo = MongoDB(data_tier_name(name, "mongodb"), MongoDBArgs(
             context=context, settings=settings.mongodb), opts=child)
         mongo_connection, mongo_ca = mongo.connection, None
 
@@ -64,10 +65,11 @@ def data_tiers(name: str, settings: Settings, context: TierContext, internal_iss
                                password=optional("redis.external.password", redis_ext.password),
                                username=redis_ext.username, tls=redis_ext.tls, ca=secret_ref(redis_ext.ca))
     else:
-        redis = Redis(f"{name}-redis", RedisArgs(
+        redis = Redis(data_tier_name(name, "redis"), RedisArgs(
             context=context, settings=settings.redis), opts=child)
         redis_peer = RedisPeer(host=redis.host, port=redis.port,
-                               password=SecretRef(name=redis.password_secret, key=redis.password_key))
+                               password=SecretRef(name=redis.password_secret, key=redis.password_key),
+                               password_digest=redis.password_digest)
 
     snapshot_location = None
     if settings.elasticsearch.external:
@@ -78,12 +80,12 @@ def data_tiers(name: str, settings: Settings, context: TierContext, internal_iss
             password=optional("elasticsearch.external.password", elastic_ext.password),
             api_key=optional("elasticsearch.external.apiKey", elastic_ext.api_key), ca=secret_ref(elastic_ext.ca))
     else:
-        in_cluster = Elasticsearch(f"{name}-elastic", ElasticsearchArgs(
+        in_cluster = Elasticsearch(data_tier_name(name, "elasticsearch"), ElasticsearchArgs(
             context=context, settings=settings.elasticsearch, issuer=internal_issuer, tls=tls,
             snapshots=settings.backup.snapshot_storage if settings.backup.enabled else None), opts=child)
         snapshot_location = in_cluster.snapshot_location
         elastic = ElasticPeer(hosts=in_cluster.hosts, username=in_cluster.username, password=in_cluster.password,
-                              ca=in_cluster.ca)
+                              ca=in_cluster.ca, password_digest=in_cluster.password_digest)
 
     peers = Peers(mongo_connection=mongo_connection, mongo_ca=mongo_ca, redis=redis_peer, elastic=elastic)
     return DataTiers(peers=peers, snapshot_location=snapshot_location)

@@ -55,14 +55,17 @@ class ElasticsearchArgs:
 
 class Elasticsearch(pulumi.ComponentResource):
     """Outputs: `hosts` (ClearML's `hosts.elastic.*.hosts`, scheme https), `username`, `password`
-    and `ca` (Secret references: the CA ClearML verifies the server certificate against), and
-    `snapshot_location` (the `fs` repository's path on the nodes; None without `snapshots`)."""
+    and `ca` (Secret references: the CA ClearML verifies the server certificate against; the first two
+    resolve after the StatefulSet, so that with a rotated password the clients roll after the nodes),
+    `password_digest` (`workload.credential_digest` of the password), and `snapshot_location` (the `fs`
+    repository's path on the nodes; None without `snapshots`)."""
 
     host: str
     port: int
     hosts: list[dict]
     username: SecretRef
     password: SecretRef
+    password_digest: pulumi.Output[str]
     ca: SecretRef
     snapshot_location: str | None
 
@@ -76,6 +79,7 @@ class Elasticsearch(pulumi.ComponentResource):
 
         password: pulumi.Output[str] = pulumi.Output.secret(
             random.RandomPassword(f"{name}-password", length=40, special=False, opts=child).result)
+        self.password_digest = w.credential_digest(password)
         secret = k8s.core.v1.Secret(
             f"{name}-secret",
             metadata=k8s.meta.v1.ObjectMetaArgs(name=name, namespace=ctx.namespace, labels=w.labels(COMPONENT)),
@@ -209,6 +213,9 @@ class Elasticsearch(pulumi.ComponentResource):
                 replicas=spec.replicas,
                 spread=ctx.features.spread,
                 termination_grace_seconds=120,
+                # A new password is taken at start (bootstrap.password; no password is ever stored in the
+                # security index), so the nodes roll with it.
+                credentials=[self.password_digest],
             ),
         )
         w.disruption_budget(f"{name}-pdb", name=name, namespace=ctx.namespace, component=COMPONENT,
@@ -216,8 +223,10 @@ class Elasticsearch(pulumi.ComponentResource):
 
         self.host, self.port = name, HTTP_PORT
         self.hosts = [{"host": name, "port": HTTP_PORT, "scheme": "https"}]
-        self.username = SecretRef(name=secret.metadata.name, key="username")
-        self.password = SecretRef(name=secret.metadata.name, key="password")
+        # The clients' reference resolves after the StatefulSet: with a rotated password, they roll after the nodes.
+        secret_name = pulumi.Output.all(secret.metadata.name, self.statefulset.id).apply(lambda v: v[0])
+        self.username = SecretRef(name=secret_name, key="username")
+        self.password = SecretRef(name=secret_name, key="password")
         self.ca = SecretRef(name=certificate.secret_name, key="ca.crt")
         self.snapshot_location = SNAPSHOT_DIR if args.snapshots else None
         self.register_outputs({"host": client.metadata.name, "port": self.port, "scheme": "https"})

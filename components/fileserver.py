@@ -26,6 +26,8 @@ class FileServerArgs:
     apiserver_url: str
     redis: ce.RedisPeer
     credentials_secret: pulumi.Input[str]
+    # Credentials.digests[<this tier>]: the pods roll when a credential they read is rotated.
+    credentials_digest: pulumi.Input[str] | None = None
 
 
 class FileServer(pulumi.ComponentResource):
@@ -101,6 +103,7 @@ class FileServer(pulumi.ComponentResource):
                 replicas=spec.replicas,
                 spread=ctx.features.spread,
                 termination_grace_seconds=120,  # let uploads in flight finish
+                credentials=ce.credential_digests(args.credentials_digest, args.redis),
             ),
         )
         service = w.service(f"{name}-service", name=name, namespace=ctx.namespace, component=COMPONENT,

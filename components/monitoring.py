@@ -68,6 +68,7 @@ class _Exporter:
     container: k8s.core.v1.ContainerArgs
     volumes: list[k8s.core.v1.VolumeArgs] = field(default_factory=list)
     path: str = "/metrics"
+    credentials: list[pulumi.Input[str]] = field(default_factory=list)  # digests it rolls on (pod_template)
 
 
 def _container(name: str, settings: MonitoringSettings, image: str, pull_policy: str, port: int, health: str, *,
@@ -104,7 +105,8 @@ def redis_exporter(redis: RedisPeer, settings: MonitoringSettings, pull_policy: 
     container = _container(
         REDIS_EXPORTER, settings, settings.redis_exporter_image.ref, pull_policy, REDIS_EXPORTER_PORT, "/health",
         args=["--disable-scrape-endpoint", f"--web.listen-address=:{REDIS_EXPORTER_PORT}"], env=env)
-    return _Exporter("redis", REDIS_EXPORTER, REDIS_EXPORTER_PORT, container)
+    return _Exporter("redis", REDIS_EXPORTER, REDIS_EXPORTER_PORT, container,
+                     credentials=[redis.password_digest] if redis.password_digest is not None else [])
 
 
 def elasticsearch_exporter(elastic: ElasticPeer, settings: MonitoringSettings, pull_policy: str) -> _Exporter:
@@ -142,7 +144,8 @@ def elasticsearch_exporter(elastic: ElasticPeer, settings: MonitoringSettings, p
     container = _container(
         ELASTICSEARCH_EXPORTER, settings, settings.elasticsearch_exporter_image.ref, pull_policy,
         ELASTICSEARCH_EXPORTER_PORT, "/healthz", args=args, env=env, mounts=mounts)
-    return _Exporter("elasticsearch", ELASTICSEARCH_EXPORTER, ELASTICSEARCH_EXPORTER_PORT, container, volumes)
+    return _Exporter("elasticsearch", ELASTICSEARCH_EXPORTER, ELASTICSEARCH_EXPORTER_PORT, container, volumes,
+                     credentials=[elastic.password_digest] if elastic.password_digest is not None else [])
 
 
 class Monitoring(pulumi.ComponentResource):
@@ -178,6 +181,7 @@ class Monitoring(pulumi.ComponentResource):
                     service_account=account.metadata.name,
                     containers=[exporter.container],
                     volumes=exporter.volumes,
+                    credentials=exporter.credentials,
                 ),
             )
             w.service(f"{base}-service", name=base, namespace=ctx.namespace, component=exporter.component,

@@ -26,11 +26,14 @@ class RedisArgs:
 
 
 class Redis(pulumi.ComponentResource):
-    """In-cluster Redis. Outputs: `host`, `port`, `password_secret` (Secret name; key `password`)."""
+    """In-cluster Redis. Outputs: `host`, `port`, `password_secret` (Secret name; key `password`; it
+    resolves once the StatefulSet is updated, so that the clients roll after Redis when the password is
+    rotated), `password_digest` (`workload.credential_digest` of the password)."""
 
     host: str
     port: int
     password_secret: pulumi.Output[str]
+    password_digest: pulumi.Output[str]
     password_key: str = "password"
 
     def __init__(self, name: str, args: RedisArgs, opts: pulumi.ResourceOptions | None = None):
@@ -41,6 +44,7 @@ class Redis(pulumi.ComponentResource):
 
         password: pulumi.Output[str] = pulumi.Output.secret(
             random.RandomPassword(f"{name}-password", length=40, special=False, opts=child).result)
+        self.password_digest = w.credential_digest(password)
         config_text = password.apply(
             lambda pw: "\n".join([
                 "bind 0.0.0.0",
@@ -108,10 +112,11 @@ class Redis(pulumi.ComponentResource):
                     w.empty_dir("tmp", "64Mi"),
                 ],
                 termination_grace_seconds=60,
+                credentials=[self.password_digest],  # requirepass is read at start only
             ),
         )
 
         self.host = name  # the client Service's name
         self.port = PORT
-        self.password_secret = secret.metadata.name
+        self.password_secret = pulumi.Output.all(secret.metadata.name, self.statefulset.id).apply(lambda v: v[0])
         self.register_outputs({"host": client.metadata.name, "port": self.port, "password_secret": self.password_secret})

@@ -90,11 +90,12 @@ class ClearmlServer(pulumi.ComponentResource):
         # The file server first: with example pre-population the API server mounts its claim.
         files = FileServer(f"{name}-fileserver", FileServerArgs(
             context=context, settings=settings.fileserver, apiserver_url=apiserver_url_for(f"{name}-apiserver"),
-            redis=peers.redis, credentials_secret=credentials.secret_name), opts=child)
+            redis=peers.redis, credentials_secret=credentials.secret_name,
+            credentials_digest=credentials.digests["fileserver"]), opts=child)
         api = ApiServer(f"{name}-apiserver", ApiServerArgs(
             context=context, settings=settings.apiserver,
             peers=peers, credentials_secret=credentials.secret_name, server_config=server_config.metadata.name,
-            files_url=urls["files"], cookie_domain=settings.cookie_domain,
+            credentials_digest=credentials.digests["apiserver"], files_url=urls["files"], cookie_domain=settings.cookie_domain,
             fileserver_claim=files.claim_name if settings.features.prepopulate_examples else None),
             opts=child)
         reencrypt = edge_plan.reencrypts(settings.edge)
@@ -105,12 +106,14 @@ class ClearmlServer(pulumi.ComponentResource):
             AsyncDelete(f"{name}-async-delete", AsyncDeleteArgs(
                 context=context, settings=settings.async_delete, peers=peers,
                 credentials_secret=credentials.secret_name, server_config=server_config.metadata.name,
-                fileserver_url=files.url, files_url=urls["files"]), opts=child)
+                credentials_digest=credentials.digests["async-delete"], fileserver_url=files.url,
+                files_url=urls["files"]), opts=child)
 
         if settings.agent.enabled:
             Agent(f"{name}-agent", AgentArgs(
                 context=context, settings=settings.agent,
-                credentials_secret=credentials.secret_name, apiserver_url=api.url, public_urls=urls,
+                credentials_secret=credentials.secret_name, credentials_digest=credentials.digests["agent"],
+                apiserver_url=api.url, public_urls=urls,
                 kubectl_image=settings.agent.kubectl_image), opts=child)
 
         if settings.backup.enabled:

@@ -8,6 +8,7 @@ silently rewire it) and no service-account token unless a tier asks for one.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, cast
@@ -17,6 +18,7 @@ import pulumi_kubernetes as k8s
 
 from settings.models import Resources, SccProfile
 from settings.scheduling import Scheduling
+from vocabulary.clearml import CREDENTIALS_ANNOTATION
 from vocabulary.openshift import REQUIRED_SCC_ANNOTATION
 
 from .labels import labels, selector_labels
@@ -172,6 +174,15 @@ def topology_spread(component: str, replicas: int, mode: str | None) -> list[k8s
     ]
 
 
+def credential_digest(*values: pulumi.Input[str]) -> pulumi.Output[str]:
+    """A short SHA-256 digest of generated credentials (random values of 30 to 756 characters, so the
+    digest gives nothing away), as a plain Output: a pod template annotated with it (`pod_template`'s
+    `credentials`) changes when one of them is rotated, and only then."""
+    digest = pulumi.Output.all(*values).apply(
+        lambda texts: hashlib.sha256("\0".join(texts).encode()).hexdigest()[:16])
+    return pulumi.Output.unsecret(digest)
+
+
 def pod_template(
     *,
     component: str,
@@ -189,6 +200,7 @@ def pod_template(
     pull_secrets: Sequence[str] = (),
     scheduling: Scheduling | None = None,
     runtime_class: str | None = None,
+    credentials: Sequence[pulumi.Input[str]] = (),
 ) -> k8s.core.v1.PodTemplateSpecArgs:
     """`required_scc` pins the pod to one SCC (`openshift.io/required-scc`, OpenShift 4.14+). It is only set
     for tiers with an explicit grant: without the pin, restricted-v2 is tried first and a grant has no effect.
@@ -197,9 +209,14 @@ def pod_template(
 
     `automount_token` mounts the ServiceAccount token: only for a pod that talks to the Kubernetes API.
     `pull_secrets` (`images.pullSecrets`) become the pod's `imagePullSecrets`; `scheduling` (the tier's
-    `scheduling` setting) places the pod and adds the user's labels and annotations to the program's."""
+    `scheduling` setting) places the pod and adds the user's labels and annotations to the program's.
+    `credentials` are the `credential_digest`s of the generated credentials the pod reads: the pod rolls
+    when one of them is rotated (README, "Rotating credentials")."""
     scheduling = scheduling or Scheduling()
-    all_annotations = {**scheduling.pod_annotations, **(annotations or {})}
+    all_annotations: dict[str, pulumi.Input[str]] = {**scheduling.pod_annotations, **(annotations or {})}
+    if credentials:
+        all_annotations[CREDENTIALS_ANNOTATION] = credential_digest(*credentials) if len(credentials) > 1 \
+            else credentials[0]
     profile = SccProfile(required_scc) if isinstance(required_scc, str) else required_scc
     if profile:
         all_annotations[REQUIRED_SCC_ANNOTATION] = profile.name

@@ -3,6 +3,7 @@
 #
 #   scripts/pulumi.sh <up|preview|preflight|refresh|drift|destroy|output|stack|recover> <stack> [extra pulumi args]
 #   scripts/pulumi.sh <backup|backups|restore> <stack> [--from <ID|latest> --yes]
+#   scripts/pulumi.sh rotate <stack> <redis|elasticsearch|clearml-keys|session-secret|token-secret|admin-password> [--preview]
 #
 # `preflight` checks the cluster's prerequisites for the stack and creates nothing (`python -m
 # preflight`); `up` and `preview` run the same checks inside the program before any resource.
@@ -26,6 +27,8 @@
 # `drift` is scripts/drift.py: it compares the cluster with the last deployment.
 # `backup` runs a backup set now, `backups` lists the sets, `restore --from <ID|latest> --yes` restores one
 # (scripts/backup.py: the writers are stopped, the stores restored, the writers started again).
+# `rotate` generates a new value of one credential and rolls what reads it, Redis before its clients
+# (`pulumi up --replace` of its generators, scripts/rotate.py); `--preview` shows that change only.
 # `recover` after a run killed hard (SIGKILL, OOM, a lost CI runner), which leaves its lock and
 # pending operations in the state (and, on a file backend, maybe a metadata file cut off mid-write:
 # scripts/repair_backend.py sets it aside): it removes the lock and the pending creates and refreshes the state from the
@@ -59,7 +62,7 @@ trap 'FAILED_STEP="interrupted (SIGTERM)"; exit 143' TERM
 
 usage() { awk 'NR > 1 && !/^#/ { exit } NR > 1 { sub(/^# ?/, ""); print }' "${BASH_SOURCE[0]}" >&2; FAILED_STEP="usage"; exit 2; }
 [[ $# -ge 2 ]] || usage
-case $command in up|preview|preflight|refresh|drift|destroy|output|stack|recover|backup|backups|restore) ;; *) usage ;; esac
+case $command in up|preview|preflight|refresh|drift|destroy|output|stack|recover|backup|backups|restore|rotate) ;; *) usage ;; esac
 shift 2
 
 if ! command -v go >/dev/null 2>&1 && ! command -v pulumi >/dev/null 2>&1; then
@@ -124,7 +127,7 @@ if [[ ${LOCAL_TARGET:-} == 1 ]]; then
   python3 scripts/local_stack.py config --stack "$stack" --project "$LOCAL/project"
   # What `up` needs in place first (the namespace, the MongoDB stand-in and its Secret) is also what
   # preview's and preflight's checks look for.
-  [[ $command == up || $command == preview || $command == preflight ]] &&
+  [[ $command == up || $command == preview || $command == preflight || $command == rotate ]] &&
     python3 scripts/local_stack.py prepare --stack "$stack" --project "$LOCAL/project"
   [[ $command == destroy ]] && scripts/cluster.sh unforward "$LOCAL/cluster"
   cd "$LOCAL/project"
@@ -155,6 +158,23 @@ case "$command" in
   backup) python3 "$ROOT/scripts/backup.py" --stack "$stack" now "$@" || status=$? ;;
   backups) python3 "$ROOT/scripts/backup.py" --stack "$stack" list "$@" || status=$? ;;
   restore) python3 "$ROOT/scripts/backup.py" --stack "$stack" restore "$@" || status=$? ;;
+  rotate)
+    [[ $# -ge 1 ]] || usage
+    credential=$1
+    shift
+    FAILED_STEP="scripts/rotate.py $credential"
+    mapfile -t replace < <(python3 "$ROOT/scripts/rotate.py" --stack "$stack" "$credential")
+    [[ ${#replace[@]} -gt 0 ]] || exit 1  # rotate.py said why
+    FAILED_STEP=""
+    if [[ ${1:-} == --preview ]]; then
+      shift
+      pulumi preview --stack "$stack" --diff --policy-pack "$ROOT/policy" "${replace[@]}" "$@" || status=$?
+    else
+      started=$SECONDS
+      pulumi up --stack "$stack" --yes --skip-preview --policy-pack "$ROOT/policy" "${replace[@]}" "$@" || status=$?
+      echo "rotate $credential: pulumi up exit $status after $((SECONDS - started))s" >&2
+      [[ $status == 0 ]] && command=up  # the local target's access step below, as after `up`
+    fi ;;
   recover)
     { pulumi cancel --stack "$stack" --yes &&
       pulumi refresh --stack "$stack" --yes --skip-preview --clear-pending-creates "$@"; } || status=$? ;;

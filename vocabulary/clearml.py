@@ -17,13 +17,27 @@ ELASTIC_CLUSTERS = ("events", "workers", "datasets", "logs")
 APISERVER_REDIS_ALIASES = ("apiserver", "workers")
 FILESERVER_REDIS_ALIASES = ("fileserver",)
 
-# Where the CA certificates of external services are mounted (only that key of the Secret).
 # The name of __main__.py's ClearmlServer: every object's name starts with it (clearml-apiserver, ...).
 SERVER_NAME = "clearml"
-# The StatefulSets of the in-cluster data tiers (components/data_tiers.py names them from SERVER_NAME).
-STATEFULSETS = {"mongodb": f"{SERVER_NAME}-mongodb", "redis": f"{SERVER_NAME}-redis",
-                "elasticsearch": f"{SERVER_NAME}-elastic"}
+# What follows the server's name in the names of each in-cluster data tier's component and objects
+# (its StatefulSet, Service, Secret: clearml-mongodb, clearml-redis, clearml-elastic). components/
+# data_tiers.py names the components with it; preflight finds the running StatefulSets by it.
+DATA_TIER_SUFFIXES = {"mongodb": "mongodb", "redis": "redis", "elasticsearch": "elastic"}
 
+
+def data_tier_name(server: str, tier: str) -> str:
+    """The name of the in-cluster `tier` (mongodb, redis, elasticsearch) of the server named `server`."""
+    return f"{server}-{DATA_TIER_SUFFIXES[tier]}"
+
+
+# The StatefulSets of the in-cluster data tiers of __main__.py's server.
+STATEFULSETS = {tier: data_tier_name(SERVER_NAME, tier) for tier in DATA_TIER_SUFFIXES}
+
+# The pod-template annotation holding a digest of the generated credentials a pod reads (never the
+# credentials): rotating one (scripts/rotate.py) changes it, so exactly the pods that read it roll.
+CREDENTIALS_ANNOTATION = "clearml.openshift.io/credentials-digest"
+
+# Where the CA certificates of external services are mounted (only that key of the Secret).
 ELASTIC_CA_FILE = "/etc/clearml/elastic-ca/ca.crt"
 MONGODB_CA_FILE = "/etc/clearml/mongodb-ca/ca.crt"
 REDIS_CA_FILE = "/etc/clearml/redis-ca/ca.crt"

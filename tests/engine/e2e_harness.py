@@ -9,11 +9,14 @@ prints how to log in. Every later Pulumi command of the e2e tests goes through s
 
 from __future__ import annotations
 
+import base64
 import json
 import re
 import subprocess
 import sys
 import time
+import urllib.error
+import urllib.request
 from pathlib import Path
 
 from tests.engine.conftest import ROOT, Engine
@@ -97,3 +100,22 @@ def deploy(engine: Engine) -> tuple[float, str]:
     if up:
         engine.timings.setdefault("e2e: pulumi up to all ready (s)", []).append(float(up.group(1)))
     return seconds, result.stdout
+
+
+def api_login(api: str, key: str, secret: str) -> tuple[int, dict]:
+    """auth.login with a key pair: (HTTP status, answer), through the loopback forward, which needs a
+    moment to reconnect after the API server's pod was replaced."""
+    request = urllib.request.Request(f"{api}/auth.login", data=b"{}", headers={
+        "Content-Type": "application/json",
+        "Authorization": "Basic " + base64.b64encode(f"{key}:{secret}".encode()).decode()})
+    for attempt in range(40):
+        try:
+            with urllib.request.urlopen(request, timeout=30) as response:
+                return response.status, json.loads(response.read())
+        except urllib.error.HTTPError as err:
+            return err.code, json.loads(err.read() or b"{}")
+        except OSError:
+            if attempt == 39:
+                raise
+            time.sleep(3)
+    raise AssertionError("unreachable")

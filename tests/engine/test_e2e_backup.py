@@ -22,7 +22,7 @@ import pymongo
 import pytest
 
 from tests.engine.conftest import Engine
-from tests.engine.e2e_harness import MONGO_NAMESPACE, NAMESPACE, access, outputs, pulumi_sh
+from tests.engine.e2e_harness import MONGO_NAMESPACE, NAMESPACE, access, api_login, outputs, pulumi_sh
 
 KEPT_LOG_LINE = "written before the backup"
 FILE_PATH = "backup-e2e/kept.txt"
@@ -46,18 +46,9 @@ def _call(api: str, endpoint: str, token: str, body: dict) -> dict:
 
 
 def _login(api: str, key: str, secret: str) -> str:
-    request = urllib.request.Request(f"{api}/auth.login", data=b"{}", headers={
-        "Content-Type": "application/json",
-        "Authorization": "Basic " + base64.b64encode(f"{key}:{secret}".encode()).decode()})
-    for attempt in range(40):
-        try:
-            with urllib.request.urlopen(request, timeout=30) as response:
-                return json.loads(response.read())["data"]["token"]
-        except OSError:
-            if attempt == 39:
-                raise
-            time.sleep(3)
-    raise AssertionError("unreachable")
+    status, answer = api_login(api, key, secret)
+    assert status == 200, answer
+    return answer["data"]["token"]
 
 
 def _file(files: str, token: str, method: str = "GET", data: bytes | None = None) -> tuple[int, bytes]:
