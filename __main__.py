@@ -5,6 +5,15 @@ and only then deploys `components.server.ClearmlServer`: nothing is registered i
 See README.md.
 """
 
+import atexit
+import gc
+
+# The program allocates many short-lived SDK objects and builds few cycles: collect less often, and
+# freeze what is left at exit, so that the interpreter's last collection does not walk the ~170,000
+# objects of the SDKs (scripts/benchmark_eval.py; BENCHMARKS.md, "Unit suite and program evaluation").
+gc.set_threshold(20_000, 20, 20)
+atexit.register(gc.freeze)
+
 import pulumi
 
 import preflight

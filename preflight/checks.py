@@ -14,10 +14,10 @@ from dataclasses import dataclass, field
 
 from vocabulary.openshift import scc_cluster_role
 
-from . import upgrades
 from .cluster import Cluster, Forbidden, Unreachable, api_path
 from .needs import MIN_KUBERNETES, Access, Api, Needs, key
 from .scaling import DRAINED_ANNOTATION, elasticsearch_problem, mongodb_problem
+from .upgrades import elasticsearch_version_problem, mongodb_version_problem, tag_of
 
 DEFAULT_CLASS_ANNOTATIONS = ("storageclass.kubernetes.io/is-default-class",
                              "storageclass.beta.kubernetes.io/is-default-class")
@@ -293,9 +293,9 @@ def _check_scaling(cluster: Cluster, needs: Needs, report: Report) -> None:
             report.problems.append(f"{key(tier + '.replicas')}: {problem}")
         containers = (((live.get("spec") or {}).get("template") or {}).get("spec") or {}).get("containers") or []
         running = next((c.get("image") for c in containers if c.get("name") == tier), None)
-        current_tag = upgrades.tag_of(running) if running else None
+        current_tag = tag_of(running) if running else None
         if current_tag:
-            judge = upgrades.mongodb_problem if tier == "mongodb" else upgrades.elasticsearch_problem
+            judge = mongodb_version_problem if tier == "mongodb" else elasticsearch_version_problem
             if problem := judge(current_tag, wanted_tag):
                 report.problems.append(f"{key('images.' + tier + '.tag')}: {problem}")
 

@@ -40,7 +40,7 @@ def tag_of(image: str) -> str | None:
     return last.split(":", 1)[1] if ":" in last else None
 
 
-def mongodb_problem(current_tag: str, wanted_tag: str) -> str | None:
+def mongodb_version_problem(current_tag: str, wanted_tag: str) -> str | None:
     current, wanted = version(current_tag), version(wanted_tag)
     if current is None or wanted is None or current[:2] == wanted[:2]:
         return None
@@ -61,7 +61,7 @@ def mongodb_problem(current_tag: str, wanted_tag: str) -> str | None:
             f"{' -> '.join(path)} (make backup first): {steps}")
 
 
-def elasticsearch_problem(current_tag: str, wanted_tag: str) -> str | None:
+def elasticsearch_version_problem(current_tag: str, wanted_tag: str) -> str | None:
     current, wanted = version(current_tag), version(wanted_tag)
     if current is None or wanted is None or wanted >= current:
         return None

@@ -369,13 +369,13 @@ def test_a_live_stateful_set_of_another_size_is_judged_before_anything_changes()
 ])
 def test_mongodb_upgrades_go_one_release_series_at_a_time(current, wanted, refused):
     from preflight import upgrades
-    problem = upgrades.mongodb_problem(current, wanted)
+    problem = upgrades.mongodb_version_problem(current, wanted)
     assert (problem is None) if refused is None else (refused in problem), problem
 
 
 def test_a_skipped_series_names_each_feature_compatibility_step():
     from preflight import upgrades
-    problem = upgrades.mongodb_problem("6.0.19", "8.0.15")
+    problem = upgrades.mongodb_version_problem("6.0.19", "8.0.15")
     assert 'images.mongodb.tag 7.0.x, `up`, then db.adminCommand({setFeatureCompatibilityVersion: "7.0", confirm: true})' \
         in problem
     assert 'setFeatureCompatibilityVersion: "8.0"' in problem
@@ -383,8 +383,8 @@ def test_a_skipped_series_names_each_feature_compatibility_step():
 
 def test_elasticsearch_refuses_a_downgrade():
     from preflight import upgrades
-    assert upgrades.elasticsearch_problem("8.17.0", "8.19.9") is None
-    assert "is a downgrade" in upgrades.elasticsearch_problem("8.19.9", "8.17.0")
+    assert upgrades.elasticsearch_version_problem("8.17.0", "8.19.9") is None
+    assert "is a downgrade" in upgrades.elasticsearch_version_problem("8.19.9", "8.17.0")
     assert upgrades.tag_of("docker.io/library/mongo:7.0.14@sha256:" + "a" * 64) == "7.0.14"
     assert upgrades.tag_of("localhost:5000/mongo") is None
 
