@@ -224,7 +224,7 @@ class Elasticsearch(pulumi.ComponentResource):
         self.host, self.port = name, HTTP_PORT
         self.hosts = [{"host": name, "port": HTTP_PORT, "scheme": "https"}]
         # The clients' reference resolves after the StatefulSet: with a rotated password, they roll after the nodes.
-        secret_name = pulumi.Output.all(secret.metadata.name, self.statefulset.id).apply(lambda v: v[0])
+        secret_name = w.after(secret.metadata.name, self.statefulset)
         self.username = SecretRef(name=secret_name, key="username")
         self.password = SecretRef(name=secret_name, key="password")
         self.ca = SecretRef(name=certificate.secret_name, key="ca.crt")

@@ -118,5 +118,5 @@ class Redis(pulumi.ComponentResource):
 
         self.host = name  # the client Service's name
         self.port = PORT
-        self.password_secret = pulumi.Output.all(secret.metadata.name, self.statefulset.id).apply(lambda v: v[0])
+        self.password_secret = w.after(secret.metadata.name, self.statefulset)
         self.register_outputs({"host": client.metadata.name, "port": self.port, "password_secret": self.password_secret})

@@ -183,6 +183,12 @@ def credential_digest(*values: pulumi.Input[str]) -> pulumi.Output[str]:
     return pulumi.Output.unsecret(digest)
 
 
+def after(value: pulumi.Output[str], resource: pulumi.CustomResource) -> pulumi.Output[str]:
+    """`value`, resolved only once `resource` is created or updated: whatever takes it depends on that
+    resource too (with await, it is updated after the resource is ready)."""
+    return pulumi.Output.all(value, resource.id).apply(lambda resolved: resolved[0])
+
+
 def pod_template(
     *,
     component: str,
