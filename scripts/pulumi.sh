@@ -139,9 +139,10 @@ if [[ $command == recover && ${PULUMI_BACKEND_URL:-} == file://* ]]; then
   python3 "$ROOT/scripts/repair_backend.py" "${PULUMI_BACKEND_URL#file://}" "$stack"
 fi
 pulumi stack select --create "$stack" --non-interactive >/dev/null
-status=0
+status=0 deployed=0  # deployed: an `up` ran (the local target then prints how to reach it)
 case "$command" in
   up)
+    deployed=1
     started=$SECONDS
     pulumi up --stack "$stack" --yes --skip-preview --policy-pack "$ROOT/policy" "$@" || status=$?
     echo "pulumi up: exit $status after $((SECONDS - started))s" >&2 ;;
@@ -173,14 +174,14 @@ case "$command" in
       started=$SECONDS
       pulumi up --stack "$stack" --yes --skip-preview --policy-pack "$ROOT/policy" "${replace[@]}" "$@" || status=$?
       echo "rotate $credential: pulumi up exit $status after $((SECONDS - started))s" >&2
-      [[ $status == 0 ]] && command=up  # the local target's access step below, as after `up`
+      deployed=1
     fi ;;
   recover)
     { pulumi cancel --stack "$stack" --yes &&
       pulumi refresh --stack "$stack" --yes --skip-preview --clear-pending-creates "$@"; } || status=$? ;;
   *) usage ;;
 esac
-if [[ ${LOCAL_TARGET:-} == 1 && $command == up && $status == 0 ]]; then
+if [[ ${LOCAL_TARGET:-} == 1 && $deployed == 1 && $status == 0 ]]; then
   python3 "$ROOT/scripts/local_stack.py" access --stack "$stack" --project "$LOCAL/project" || status=$?
 fi
 exit $status
