@@ -139,6 +139,21 @@ def containers(pod_spec: dict[str, Any], *, init: bool = True) -> list[dict[str,
     return [c for f in fields for c in pod_spec.get(f) or []]
 
 
+def assert_restricted_v2(pods: list[tuple[str, dict[str, Any]]], scc_name: str, start: int) -> None:
+    """Each (name, pod spec) is admitted unchanged by OpenShift's `scc_name` in a namespace whose UID
+    range starts at `start` (10000 UIDs), every container gets a UID of that range, and the spec holds
+    Pod Security `restricted` as it stands."""
+    from admission import Namespace, admit, check_restricted, load_scc
+
+    namespace = Namespace(uid_range=f"{start}/10000", supplemental_groups=f"{start}/10000", mcs="s0:c27,c4")
+    for name, spec in pods:
+        mutated, errors = admit(spec, load_scc(scc_name), namespace)
+        assert errors == [], f"{name} rejected by {scc_name}: {errors}"
+        for container in containers(mutated):
+            assert start <= container["securityContext"]["runAsUser"] < start + 10000, name
+        assert check_restricted(spec) == [], name
+
+
 def env_of(container: dict[str, Any]) -> dict[str, Any]:
     """name -> literal value, or ("secret", name, key) for secretKeyRef values."""
     out = {}

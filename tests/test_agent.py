@@ -18,13 +18,12 @@ from typing import Any
 import pytest
 import yaml
 
-from admission import Namespace, admit, check_restricted, load_scc
 from components import agent as agent_module
 from components.agent import Agent, AgentArgs
 from components.context import TierContext
 from components.credentials import K8S_AGENT_KEY, K8S_AGENT_SECRET, Credentials, CredentialsArgs
 from settings.models import AgentSettings, Image, ImageSettings, SccProfile
-from tests.conftest import containers, deploy, env_of, unwrap
+from tests.conftest import assert_restricted_v2, containers, deploy, env_of, unwrap
 
 NS = "ml"
 SETTINGS = AgentSettings(
@@ -65,13 +64,7 @@ def _pods(agent) -> list[tuple[str, dict[str, Any]]]:
 @pytest.mark.parametrize("scc_name", ["restricted-v2", "restricted-v2-release-4.16"])
 @pytest.mark.parametrize("start", [1_000_680_000, 1_890_000_000])
 def test_glue_and_task_pods_pass_restricted_v2(agent, scc_name, start):
-    namespace = Namespace(uid_range=f"{start}/10000", supplemental_groups=f"{start}/10000", mcs="s0:c27,c4")
-    for name, spec in _pods(agent):
-        mutated, errors = admit(spec, load_scc(scc_name), namespace)
-        assert errors == [], f"{name} rejected by {scc_name}: {errors}"
-        for container in containers(mutated):
-            assert start <= container["securityContext"]["runAsUser"] < start + 10000, name
-        assert check_restricted(spec) == [], name
+    assert_restricted_v2(list(_pods(agent)), scc_name, start)
 
 
 def test_both_pods_use_the_shared_security_builder(agent):

@@ -18,7 +18,6 @@ import pytest
 import yaml
 from pydantic import ValidationError
 
-from admission import Namespace, admit, check_restricted, load_scc
 from components import monitoring_rules as mr
 from components.clearml_env import ElasticPeer, RedisPeer, SecretRef
 from components.context import TierContext
@@ -28,7 +27,7 @@ from policy.tls_verification import tls_verification_off
 from settings.load import format_validation_error
 from settings.models import ImageSettings
 from settings.monitoring import MonitoringSettings
-from tests.conftest import ROOT, containers, deploy, env_of, pod_templates, unwrap
+from tests.conftest import ROOT, assert_restricted_v2, deploy, env_of, pod_templates, unwrap
 from tests.crds import validate
 
 NS = "ml"
@@ -170,16 +169,11 @@ def test_one_exporter_service_and_service_monitor_per_tier_and_one_rule(full):
 @pytest.mark.parametrize("scc_name", ["restricted-v2", "restricted-v2-release-4.16"])
 @pytest.mark.parametrize("start", [1_000_680_000, 1_770_000_000])
 def test_every_pod_passes_restricted_v2_in_a_random_uid_namespace_and_pod_security_restricted(full, scc_name, start):
-    namespace = Namespace(uid_range=f"{start}/10000", supplemental_groups=f"{start}/10000", mcs="s0:c27,c4")
     templates = pod_templates(full["mocks"].resources)
     assert sorted(name for name, _ in templates) == sorted(f"Deployment/{s}" for s in SERVICES.values())
     for name, spec in templates:
         assert "openshift.io/required-scc" not in spec["_annotations"], name
-        mutated, errors = admit(spec, load_scc(scc_name), namespace)
-        assert errors == [], f"{name} rejected by {scc_name}: {errors}"
-        for container in containers(mutated):
-            assert start <= container["securityContext"]["runAsUser"] < start + 10000, name
-        assert check_restricted(spec) == [], name
+    assert_restricted_v2(templates, scc_name, start)
 
 
 def test_pods_come_from_the_shared_builders(full):
