@@ -18,6 +18,7 @@ import pulumi
 
 import preflight
 from components.server import ClearmlServer, ClearmlServerArgs
+from components.upgrade_backup import Deployed
 from program import local_target, transforms
 from settings import ConfigError, current_config, current_secret_keys, settings_from_config
 from vocabulary.clearml import SERVER_NAME
@@ -28,6 +29,7 @@ try:
 except ConfigError as err:
     raise pulumi.RunError(str(err)) from None
 
+deployed = None  # what runs now, as preflight read it
 if local_target.rendering():
     # Offline render (scripts/render.py): plain manifests, no engine annotations, nothing read from a cluster.
     settings = local_target.adjust(settings)
@@ -37,6 +39,7 @@ else:
     except preflight.PreflightFailed as err:
         raise pulumi.RunError(str(err)) from None
     pulumi.log.info(preflight.summary(report, seconds))
+    deployed = Deployed(running_images=report.running_images, upgrade_job_exists=report.upgrade_job_exists)
     transforms.register(transforms.annotate(transforms.PATCH_FORCE))
     transforms.register(transforms.annotate(transforms.SKIP_AWAIT, only=transforms.CLAIM))
     if local_target.enabled():
@@ -44,7 +47,7 @@ else:
         transforms.register(local_target.skip_await)
         settings = local_target.adjust(settings)
 
-server = ClearmlServer(SERVER_NAME, ClearmlServerArgs(settings=settings))
+server = ClearmlServer(SERVER_NAME, ClearmlServerArgs(settings=settings, deployed=deployed))
 
 pulumi.export("namespace", server.namespace)
 pulumi.export("urls", server.urls)

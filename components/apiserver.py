@@ -111,7 +111,7 @@ class ApiServer(pulumi.ComponentResource):
         account = w.service_account(name, ctx.namespace, COMPONENT, child, scc=ctx.scc("apiserver"))
         self.deployment = w.deployment(
             f"{name}-deployment", name=name, namespace=ctx.namespace, component=COMPONENT,
-            replicas=spec.replicas, opts=child,
+            replicas=spec.replicas, opts=ctx.guarded(child),
             template=w.pod_template(
                 pull_secrets=ctx.images.pull_secrets,
                 scheduling=args.settings.scheduling,

@@ -29,6 +29,7 @@ from . import clearml_env as ce
 from . import runtime, tiers
 from . import workload as w
 from .context import TierContext
+from .upgrade_backup import BackupBeforeUpgrade
 
 COMPONENT = tiers.BACKUP
 SCRIPT = "backup.py"
@@ -36,6 +37,7 @@ SCRIPT_DIR = "/opt/clearml-backup"
 ROOT_DIR = "/backups"
 FILES_DIR = "/mnt/fileserver"
 REPOSITORY = "clearml-backups"  # the Elasticsearch snapshot repository's name
+UPGRADE_ANNOTATION = "clearml.openshift.io/backup-before"  # on the Job before an upgrade: the images it precedes
 
 
 @dataclass(frozen=True)
@@ -47,13 +49,17 @@ class BackupArgs:
     fileserver_claim: pulumi.Input[str]
     # The in-cluster Elasticsearch's snapshot repository path (Elasticsearch.snapshot_location); None: external.
     snapshot_location: str | None
+    # The backup to take before an upgrade (components/upgrade_backup.py), as a Job of the same pod.
+    before_upgrade: BackupBeforeUpgrade | None = None
 
 
 class Backup(pulumi.ComponentResource):
-    """Outputs: `cron_job_name`, `claim_name` (the backup sets' volume)."""
+    """Outputs: `cron_job_name`, `claim_name` (the backup sets' volume), and `upgrade_job` (the Job of the
+    backup before an upgrade, what the guarded workloads roll after; None without one)."""
 
     cron_job_name: pulumi.Output[str]
     claim_name: pulumi.Output[str]
+    upgrade_job: k8s.batch.v1.Job | None
 
     def __init__(self, name: str, args: BackupArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("clearml:backup:Backup", name, None, opts)
@@ -95,35 +101,42 @@ class Backup(pulumi.ComponentResource):
             pulumi.log.warn("backup: Elasticsearch is external, so its snapshots are not in the backup sets; "
                             "schedule them where that cluster is run", self)
         ca_volumes, ca_mounts = ce.ca_volumes(args.peers)
-        main = w.container(
-            name="backup",
-            image=ctx.images.clearml.ref,
-            pull_policy=ctx.images.pull_policy,
-            resources_spec=spec.resources,
-            read_only_root_filesystem=True,
-            command=["python3", f"{SCRIPT_DIR}/{SCRIPT}", "backup"],
-            env_vars=env_vars,
-            mounts=[w.mount("sets", ROOT_DIR), w.mount("files", FILES_DIR, read_only=True),
-                    w.mount("script", SCRIPT_DIR, read_only=True), w.mount("tmp", "/tmp"), *ca_mounts],
-        )
         account = w.service_account(name, ctx.namespace, COMPONENT, child)
-        template = w.pod_template(
-            pull_secrets=ctx.images.pull_secrets,
-            scheduling=_beside_the_file_server(args.fileserver),
-            component=COMPONENT,
-            service_account=account.metadata.name,
-            containers=[main],
-            volumes=[
-                w.claim_volume("sets", claim.metadata.name),
-                w.claim_volume("files", args.fileserver_claim, read_only=True),
-                k8s.core.v1.VolumeArgs(name="script", config_map=k8s.core.v1.ConfigMapVolumeSourceArgs(
-                    name=script.metadata.name, default_mode=0o444)),
-                w.empty_dir("tmp", "256Mi"),
-                *ca_volumes,
-            ],
-            restart_policy="Never",
-            spread=None,
-        )
+
+        def job_spec(reason: str | None = None) -> k8s.batch.v1.JobSpecArgs:
+            """A backup Job's spec; `reason` goes into the set's manifest. A failed backup is reported, not
+            retried into a second half-written set."""
+            main = w.container(
+                name="backup",
+                image=ctx.images.clearml.ref,
+                pull_policy=ctx.images.pull_policy,
+                resources_spec=spec.resources,
+                read_only_root_filesystem=True,
+                command=["python3", f"{SCRIPT_DIR}/{SCRIPT}", "backup"],
+                env_vars=env_vars + (w.env({"BACKUP_REASON": reason}) if reason else []),
+                mounts=[w.mount("sets", ROOT_DIR), w.mount("files", FILES_DIR, read_only=True),
+                        w.mount("script", SCRIPT_DIR, read_only=True), w.mount("tmp", "/tmp"), *ca_mounts],
+            )
+            template = w.pod_template(
+                pull_secrets=ctx.images.pull_secrets,
+                scheduling=_beside_the_file_server(args.fileserver),
+                component=COMPONENT,
+                service_account=account.metadata.name,
+                containers=[main],
+                volumes=[
+                    w.claim_volume("sets", claim.metadata.name),
+                    w.claim_volume("files", args.fileserver_claim, read_only=True),
+                    k8s.core.v1.VolumeArgs(name="script", config_map=k8s.core.v1.ConfigMapVolumeSourceArgs(
+                        name=script.metadata.name, default_mode=0o444)),
+                    w.empty_dir("tmp", "256Mi"),
+                    *ca_volumes,
+                ],
+                restart_policy="Never",
+                spread=None,
+            )
+            return k8s.batch.v1.JobSpecArgs(backoff_limit=0, active_deadline_seconds=spec.deadline_seconds,
+                                             template=template)
+
         cron_job = k8s.batch.v1.CronJob(
             f"{name}-cronjob",
             metadata=k8s.meta.v1.ObjectMetaArgs(name=name, namespace=ctx.namespace, labels=w.labels(COMPONENT)),
@@ -136,20 +149,28 @@ class Backup(pulumi.ComponentResource):
                 successful_jobs_history_limit=3,
                 failed_jobs_history_limit=3,
                 job_template=k8s.batch.v1.JobTemplateSpecArgs(
-                    metadata=k8s.meta.v1.ObjectMetaArgs(labels=w.labels(COMPONENT)),
-                    spec=k8s.batch.v1.JobSpecArgs(
-                        # A failed backup is reported, not retried into a second half-written set.
-                        backoff_limit=0,
-                        active_deadline_seconds=spec.deadline_seconds,
-                        template=template,
-                    ),
-                ),
+                    metadata=k8s.meta.v1.ObjectMetaArgs(labels=w.labels(COMPONENT)), spec=job_spec()),
             ),
             opts=child,
         )
+        self.upgrade_job = None
+        if before := args.before_upgrade:
+            images = ", ".join(f"{tier} {image}" for tier, image in sorted(before.images.items()))
+            # Awaited like every Job (the provider waits for it to succeed); the record of the backup taken
+            # before these images: kept as it is while they are configured (a change of the backup settings
+            # meanwhile does not take another set), replaced by the next upgrade's.
+            self.upgrade_job = k8s.batch.v1.Job(
+                f"{name}-before-upgrade",
+                metadata=k8s.meta.v1.ObjectMetaArgs(
+                    name=before.job, namespace=ctx.namespace, labels=w.labels(COMPONENT),
+                    annotations={UPGRADE_ANNOTATION: images}),
+                spec=job_spec(f"before the upgrade to {images}"),
+                opts=pulumi.ResourceOptions(parent=self, ignore_changes=["spec", "metadata.annotations"]),
+            )
         self.cron_job_name = cron_job.metadata.name
         self.claim_name = claim.metadata.name
-        self.register_outputs({"cron_job_name": self.cron_job_name, "claim_name": self.claim_name})
+        self.register_outputs({"cron_job_name": self.cron_job_name, "claim_name": self.claim_name,
+                               "upgrade_job": self.upgrade_job.metadata.name if self.upgrade_job else None})
 
 
 def _beside_the_file_server(fileserver: FileServerSettings) -> Scheduling:

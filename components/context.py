@@ -7,6 +7,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+import pulumi
+
 from settings import Settings
 from settings.models import FeatureSettings, ImageSettings, SccProfile, StorageSettings, Tier, Volume
 
@@ -19,6 +21,9 @@ class TierContext:
     storage: StorageSettings = field(default_factory=StorageSettings)
     # The SCC each granted tier runs under beyond restricted-v2, and its identity (SccSettings.profile).
     grants: Mapping[Tier, SccProfile] = field(default_factory=dict)
+    # What the workloads a backup set guards roll after (vocabulary.clearml.UPGRADE_GUARDED): the backup Job
+    # taken before an upgrade, when there is one (components/upgrade_backup.py).
+    rolls_after: tuple[pulumi.Input[pulumi.Resource], ...] = ()
 
     @classmethod
     def from_settings(cls, settings: Settings) -> TierContext:
@@ -33,3 +38,9 @@ class TierContext:
     def storage_class(self, volume: Volume) -> str | None:
         """The StorageClass of a tier's volume (StorageSettings.class_for)."""
         return self.storage.class_for(volume)
+
+    def guarded(self, opts: pulumi.ResourceOptions) -> pulumi.ResourceOptions:
+        """`opts` of a workload a backup set guards: it changes only after `rolls_after`."""
+        if not self.rolls_after:
+            return opts
+        return pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(depends_on=list(self.rolls_after)))

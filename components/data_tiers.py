@@ -4,7 +4,7 @@ them (`Peers`)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import pulumi
 from pydantic import SecretStr
@@ -26,6 +26,9 @@ class DataTiers:
     peers: Peers
     # The in-cluster Elasticsearch's snapshot repository path, when backups are on (None: none or external).
     snapshot_location: str | None = None
+    # `peers` for the backup, which must not wait for a data tier's StatefulSet (the backup before an
+    # upgrade runs before they roll): the in-cluster Elasticsearch's credentials as created.
+    backup_peers: Peers | None = None  # None: the same as `peers`
 
 
 def data_tiers(name: str, settings: Settings, context: TierContext, internal_issuer: dict[str, str],
@@ -79,6 +82,7 @@ def data_tiers(name: str, settings: Settings, context: TierContext, internal_iss
             username=elastic_ext.username if isinstance(elastic_ext.username, str) else secret_ref(elastic_ext.username),
             password=optional("elasticsearch.external.password", elastic_ext.password),
             api_key=optional("elasticsearch.external.apiKey", elastic_ext.api_key), ca=secret_ref(elastic_ext.ca))
+        backup_elastic = elastic
     else:
         in_cluster = Elasticsearch(data_tier_name(name, "elasticsearch"), ElasticsearchArgs(
             context=context, settings=settings.elasticsearch, issuer=internal_issuer, tls=tls,
@@ -86,6 +90,9 @@ def data_tiers(name: str, settings: Settings, context: TierContext, internal_iss
         snapshot_location = in_cluster.snapshot_location
         elastic = ElasticPeer(hosts=in_cluster.hosts, username=in_cluster.username, password=in_cluster.password,
                               ca=in_cluster.ca, password_digest=in_cluster.password_digest)
+        username_now, password_now = in_cluster.credentials_now
+        backup_elastic = replace(elastic, username=username_now, password=password_now)
 
     peers = Peers(mongo_connection=mongo_connection, mongo_ca=mongo_ca, redis=redis_peer, elastic=elastic)
-    return DataTiers(peers=peers, snapshot_location=snapshot_location)
+    return DataTiers(peers=peers, snapshot_location=snapshot_location,
+                     backup_peers=replace(peers, elastic=backup_elastic))

@@ -40,6 +40,8 @@ PASSWORD_DIR = "/etc/elasticsearch-password"
 PASSWORD_FILE = f"{PASSWORD_DIR}/password"
 # The master-eligible nodes that form a new cluster (`cluster.initial_master_nodes`): the first three.
 BOOTSTRAP_NODES = 3
+# Written by the readiness probe once the node was first ready (on the pod's /tmp volume).
+READY_MARKER = "/tmp/.clearml-ready-once"
 # The snapshot repository's volume (`path.repo`), when backups are on: only Elasticsearch mounts it.
 SNAPSHOT_DIR = f"{HOME}/snapshots"
 
@@ -56,7 +58,8 @@ class ElasticsearchArgs:
 class Elasticsearch(pulumi.ComponentResource):
     """Outputs: `hosts` (ClearML's `hosts.elastic.*.hosts`, scheme https), `username`, `password`
     and `ca` (Secret references: the CA ClearML verifies the server certificate against; the first two
-    resolve after the StatefulSet, so that with a rotated password the clients roll after the nodes),
+    resolve after the StatefulSet, so that with a rotated password the clients roll after the nodes;
+    `credentials_now` are the two without that wait, for the backup before an upgrade),
     `password_digest` (`workload.credential_digest` of the password), and `snapshot_location` (the `fs`
     repository's path on the nodes; None without `snapshots`)."""
 
@@ -67,6 +70,7 @@ class Elasticsearch(pulumi.ComponentResource):
     password: SecretRef
     password_digest: pulumi.Output[str]
     ca: SecretRef
+    credentials_now: tuple[SecretRef, SecretRef]
     snapshot_location: str | None
 
     def __init__(self, name: str, args: ElasticsearchArgs, opts: pulumi.ResourceOptions | None = None):
@@ -157,11 +161,17 @@ class Elasticsearch(pulumi.ComponentResource):
         seed = seeding.seed_container(ctx.images.elasticsearch.ref, ctx.images.pull_policy, seeded)
         # Verified TLS, as ClearML does it: the name the certificate carries, resolved to this pod, the
         # issuing CA, and credentials passed on stdin so they never appear in a process list.
+        # In a cluster, a node's first readiness waits for the cluster to be green (as Elastic's Helm chart
+        # does, with a marker file): a rolling update replaces one node at a time and the next only when this
+        # one is ready, so the nodes roll with the cluster green between them. After that, readiness is only
+        # that the node answers (another node's restart must not make every node unready).
+        first_ready = "wait_for_status=green&timeout=1s" if replicated else "local=true"
         health = [
             "sh", "-c",
+            f'q="local=true"; [ -e {READY_MARKER} ] || q="{first_ready}"; '
             f'printf \'user = "%s:%s"\\n\' elastic "$(cat {PASSWORD_FILE})" | curl --config - -fsS --max-time 4 '
             f"--cacert {CERTS_DIR}/ca.crt --resolve {name}:{HTTP_PORT}:127.0.0.1 "
-            f"'https://{name}:{HTTP_PORT}/_cluster/health?local=true' >/dev/null",
+            f'"https://{name}:{HTTP_PORT}/_cluster/health?$q" >/dev/null && touch {READY_MARKER}',
         ]
         main = w.container(
             name="elasticsearch",
@@ -196,7 +206,7 @@ class Elasticsearch(pulumi.ComponentResource):
             replicas=spec.replicas, service_name=headless.metadata.name,
             data_size=spec.storage.size, data_access_mode=spec.storage.access_mode,
             storage_class=ctx.storage_class(args.settings.storage),
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[certificate]),
+            opts=ctx.guarded(pulumi.ResourceOptions(parent=self, depends_on=[certificate])),
             # All nodes start together: the first master election needs a quorum of them.
             parallel=True,
             template=w.pod_template(
@@ -228,5 +238,8 @@ class Elasticsearch(pulumi.ComponentResource):
         self.username = SecretRef(name=secret_name, key="username")
         self.password = SecretRef(name=secret_name, key="password")
         self.ca = SecretRef(name=certificate.secret_name, key="ca.crt")
+        # The same Secret without waiting for the nodes: for the backup Job, which runs before they roll.
+        self.credentials_now = (SecretRef(name=secret.metadata.name, key="username"),
+                                SecretRef(name=secret.metadata.name, key="password"))
         self.snapshot_location = SNAPSHOT_DIR if args.snapshots else None
         self.register_outputs({"host": client.metadata.name, "port": self.port, "scheme": "https"})

@@ -82,7 +82,7 @@ class FileServer(pulumi.ComponentResource):
         account = w.service_account(name, ctx.namespace, COMPONENT, child, scc=ctx.scc("fileserver"))
         self.deployment = w.deployment(
             f"{name}-deployment", name=name, namespace=ctx.namespace, component=COMPONENT,
-            replicas=spec.replicas, opts=child,
+            replicas=spec.replicas, opts=ctx.guarded(child),
             # A ReadWriteOnce volume cannot be mounted by the old and the new pod on different nodes.
             single_writer=spec.storage.access_mode != "ReadWriteMany",
             template=w.pod_template(

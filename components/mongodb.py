@@ -129,7 +129,7 @@ class MongoDB(pulumi.ComponentResource):
             f"{name}-statefulset", name=name, namespace=ctx.namespace, component=COMPONENT,
             replicas=spec.replicas, service_name=headless.metadata.name,
             data_size=spec.storage.size, data_access_mode=spec.storage.access_mode,
-            storage_class=ctx.storage_class(args.settings.storage), opts=child,
+            storage_class=ctx.storage_class(args.settings.storage), opts=ctx.guarded(child),
             # Members start together; the replica-set Job waits for all of them.
             parallel=True,
             template=w.pod_template(

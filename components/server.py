@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, replace
 
 import pulumi
 import pulumi_kubernetes as k8s
@@ -25,12 +26,16 @@ from .edge import Edge, EdgeArgs
 from .fileserver import FileServer, FileServerArgs
 from .monitoring import Monitoring, MonitoringArgs
 from .network_policies import NetworkPolicies, NetworkPoliciesArgs
+from .upgrade_backup import Deployed
+from .upgrade_backup import plan as upgrade_backup_plan
 from .webserver import ServingTls, WebServer, WebServerArgs
 
 
 @dataclass(frozen=True)
 class ClearmlServerArgs:
     settings: Settings
+    # What runs now, as preflight read it (None: not read, the offline render): decides the backup before an upgrade.
+    deployed: Deployed | None = None
 
 
 class ClearmlServer(pulumi.ComponentResource):
@@ -52,6 +57,14 @@ class ClearmlServer(pulumi.ComponentResource):
         child = pulumi.ResourceOptions(parent=self)
         context = TierContext.from_settings(settings)
         ns = context.namespace
+        # Before an upgrade, a backup set, and the workloads it guards roll after it (components/upgrade_backup.py).
+        before_upgrade = upgrade_backup_plan(settings, args.deployed)
+        if before_upgrade:
+            pulumi.log.info(before_upgrade.describe(), self)
+            backup_taken: pulumi.Output[pulumi.Resource]
+            when_backup_taken: Callable[[pulumi.Output[pulumi.Resource]], None]
+            backup_taken, when_backup_taken = pulumi.deferred_output()
+            context = replace(context, rolls_after=(backup_taken,))
         for tier, scc in settings.scc.elevated.items():
             pulumi.log.warn(f"{tier} is granted the SCC {scc} (acknowledged in scc.acknowledge): "
                             "its pods may run as root or reach the host", self)
@@ -117,9 +130,14 @@ class ClearmlServer(pulumi.ComponentResource):
                 kubectl_image=settings.agent.kubectl_image), opts=child)
 
         if settings.backup.enabled:
-            Backup(f"{name}-backup", BackupArgs(
-                context=context, settings=settings.backup, peers=peers, fileserver=settings.fileserver,
-                fileserver_claim=files.claim_name, snapshot_location=data.snapshot_location), opts=child)
+            backup = Backup(f"{name}-backup", BackupArgs(
+                context=context, settings=settings.backup, peers=data.backup_peers or peers,
+                fileserver=settings.fileserver, fileserver_claim=files.claim_name,
+                snapshot_location=data.snapshot_location, before_upgrade=before_upgrade), opts=child)
+            if before_upgrade:
+                if backup.upgrade_job is None:  # cannot be: the Job is made whenever a plan is given
+                    raise AssertionError("the backup before the upgrade has no Job")
+                when_backup_taken(pulumi.Output.from_input(backup.upgrade_job))
 
         if settings.monitoring.enabled:
             # Exporters for the data tiers that run here (an external one is its operator's to watch).

@@ -52,6 +52,10 @@ class Report:
     problems: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     checks: int = 0
+    # The image each guarded workload runs now (Needs.guarded; absent: not deployed or not readable), and
+    # whether the Job that backs up before the configured images (Needs.upgrade_job) is already there.
+    running_images: dict[str, str] = field(default_factory=dict)
+    upgrade_job_exists: bool = False
 
 
 NOT_READ = object()  # what `_read` returns when the identity may not read the object
@@ -275,6 +279,12 @@ def _check_secrets(cluster: Cluster, needs: Needs, report: Report) -> None:
             report.problems.append(f"{ref.setting}: Secret {ref.name}, key {ref.key}: {problem}")
 
 
+def _container_image(workload: dict, container: str) -> str | None:
+    """The image of `container` in a Deployment's or StatefulSet's pod template."""
+    containers = (((workload.get("spec") or {}).get("template") or {}).get("spec") or {}).get("containers") or []
+    return next((c.get("image") for c in containers if c.get("name") == container), None)
+
+
 def _check_scaling(cluster: Cluster, needs: Needs, report: Report) -> None:
     """A data tier already running at another size or version: is the change safe (preflight/scaling.py,
     preflight/upgrades.py)?"""
@@ -291,13 +301,27 @@ def _check_scaling(cluster: Cluster, needs: Needs, report: Report) -> None:
             problem = elasticsearch_problem(current, wanted, drained, statefulset)
         if problem:
             report.problems.append(f"{key(tier + '.replicas')}: {problem}")
-        containers = (((live.get("spec") or {}).get("template") or {}).get("spec") or {}).get("containers") or []
-        running = next((c.get("image") for c in containers if c.get("name") == tier), None)
+        running = _container_image(live, tier)
         current_tag = tag_of(running) if running else None
         if current_tag:
             judge = mongodb_version_problem if tier == "mongodb" else elasticsearch_version_problem
             if problem := judge(current_tag, wanted_tag):
                 report.problems.append(f"{key('images.' + tier + '.tag')}: {problem}")
+
+
+def _check_upgrade(cluster: Cluster, needs: Needs, report: Report) -> None:
+    """What the workloads a backup set guards run now, and whether the backup before the configured
+    images was already taken (the program takes it when an image changes, and keeps its Job after)."""
+    for tier, (resource, name, container, _wanted) in needs.guarded.items():
+        live = _read(cluster, api_path("apps", "v1", resource, name, needs.namespace), f"{resource} {name}", report)
+        if not live or live is NOT_READ:
+            continue
+        if running := _container_image(live, container):
+            report.running_images[tier] = running
+    if needs.upgrade_job:
+        job = _read(cluster, api_path("batch", "v1", "jobs", needs.upgrade_job, needs.namespace),
+                    f"Job {needs.upgrade_job}", report)
+        report.upgrade_job_exists = bool(job) and job is not NOT_READ
 
 
 def check(cluster: Cluster, needs: Needs) -> Report:
@@ -312,6 +336,7 @@ def check(cluster: Cluster, needs: Needs) -> Report:
         if namespace_exists:
             _check_secrets(cluster, needs, report)
             _check_scaling(cluster, needs, report)
+            _check_upgrade(cluster, needs, report)
         elif needs.secrets and needs.create_namespace:
             report.problems.append(
                 f"{needs.secrets[0].setting}: Secret {needs.secrets[0].name} must exist before `up`, so the namespace "

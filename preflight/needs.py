@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from settings import Settings
 from settings.external import mongodb_uri_problem, secret_references
 from settings.load import PROJECT
-from vocabulary.clearml import STATEFULSETS
+from vocabulary.clearml import STATEFULSETS, UPGRADE_GUARDED, upgrade_backup_job
 from vocabulary.openshift import scc_cluster_role
 
 # The `openshift.io/required-scc` pod annotation (a granted tier's pods) is honoured from OpenShift
@@ -95,9 +95,12 @@ class Needs:
     existing: list[Named] = field(default_factory=list)  # IngressClass, Issuer, ClusterIssuer, ClusterRole, SCC
     secrets: list[SecretKey] = field(default_factory=list)
     scc_uses: list[tuple[str, str]] = field(default_factory=list)  # (scc, setting)
-    # (tier, StatefulSet, replicas wanted) of the in-cluster data tiers whose size preflight/scaling.py judges.
     # (tier, StatefulSet, replicas, image tag) of each in-cluster data tier, judged against the running one.
     scaled: list[tuple[str, str, int, str]] = field(default_factory=list)
+    # With backups on: tier -> (API resource, name, container, image wanted) of each workload a backup set
+    # guards (vocabulary.clearml.UPGRADE_GUARDED), and the name of the Job that backs up before they move.
+    guarded: dict[str, tuple[str, str, str, str]] = field(default_factory=dict)
+    upgrade_job: str | None = None
 
 
 CORE = ""
@@ -133,7 +136,8 @@ def kinds(settings: Settings) -> set[tuple[str, str]]:
     if settings.monitoring.enabled:
         out |= {(MONITORING, "servicemonitors"), (MONITORING, "prometheusrules")}
     if settings.backup.enabled:
-        out.add((BATCH, "cronjobs"))  # the backup CronJob (its claim and ConfigMap are kinds listed above)
+        # The backup CronJob and the Job before an upgrade (their claim and ConfigMap are kinds listed above).
+        out |= {(BATCH, "cronjobs"), (BATCH, "jobs")}
     tls = settings.tls
     if tls.bootstraps_ca:
         out.add((CERT_MANAGER, "issuers"))
@@ -184,6 +188,9 @@ def needs(settings: Settings) -> Needs:
     wanted = kinds(settings)
     out.scaled = [(t, STATEFULSETS[t], getattr(settings, t).replicas, getattr(settings.images, t).tag)
                   for t in ("mongodb", "elasticsearch") if t in settings.deployed_tiers]
+    if images := settings.upgrade_guarded_images:
+        out.guarded = {tier: (*UPGRADE_GUARDED[tier], image) for tier, image in images.items()}
+        out.upgrade_job = upgrade_backup_job(images)
     out.apis = [api for k, api in _API.items() if k in wanted]
     if settings.scc.grants:
         out.apis.append(Api(SECURITY, "v1", "securitycontextconstraints", "SecurityContextConstraints",

@@ -843,6 +843,18 @@ class Settings(Model):
                 if not off.get(t, False) and getattr(self.tier(t), "external", None) is None]
 
     @property
+    def upgrade_guarded_images(self) -> dict[str, str]:
+        """The image each workload of `vocabulary.clearml.UPGRADE_GUARDED` this stack runs is to run;
+        empty without backups (there is nothing to take the backup with)."""
+        if not self.backup.enabled:
+            return {}
+        wanted = {"apiserver": self.images.clearml.ref, "fileserver": self.images.clearml.ref}
+        for tier in ("mongodb", "elasticsearch"):
+            if tier in self.deployed_tiers:
+                wanted[tier] = getattr(self.images, tier).ref
+        return wanted
+
+    @property
     def public_hosts(self) -> dict[str, str]:
         return self.hosts.resolve(self.namespace.name)
 

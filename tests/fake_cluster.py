@@ -90,8 +90,8 @@ class FakeCluster:
             raise Forbidden(path)
         if path in self.objects:
             return self.objects[path]
-        if "/statefulsets/" in path:
-            return None  # nothing of the stack runs yet (a test puts a live StatefulSet in `objects`)
+        if any(f"/{kind}/" in path for kind in ("statefulsets", "deployments", "jobs")):
+            return None  # nothing of the stack runs yet (a test puts a live workload in `objects`)
         found = _anything()
         if self.mongodb_ca:
             found["data"] = AnyKeys(MONGODB_TLS_URI)

@@ -64,7 +64,11 @@ def _registered(resources) -> set[tuple[str, str]]:
 def test_access_needs_are_exactly_the_kinds_the_program_registers(mocks, variant):
     config = {**VARIANTS, **MORE_VARIANTS}[variant]()
     deploy_config(mocks, config)
-    assert kinds(settings_from_config(config)) == _registered(mocks.resources)
+    settings = settings_from_config(config)
+    # With backups on, the Job before an upgrade too, which a first deployment has no use for
+    # (tests/test_upgrade_backup.py has the program register it).
+    upgrade_job = {("batch", "jobs")} if settings.backup.enabled else set()
+    assert kinds(settings) == _registered(mocks.resources) | upgrade_job
 
 
 def test_dev_checks_every_prerequisite_it_has(mocks):
@@ -79,7 +83,11 @@ def test_dev_checks_every_prerequisite_it_has(mocks):
     assert ("create", "apps", "deployments", "clearml-dev", None) in cluster.reviews
     assert ("delete", "route.openshift.io", "routes", "clearml-dev", None) in cluster.reviews
     assert ("create", "", "namespaces", None, None) in cluster.reviews
-    assert report.checks == len(cluster.reviews) + 2 + len(wanted.apis) + 1 + 1 + len(wanted.scaled)
+    # Versions, the API groups, the namespace, the storage class, each data tier's StatefulSet, and (backups are
+    # on) each workload a backup set guards and the Job before an upgrade.
+    assert wanted.upgrade_job and len(wanted.guarded) == 4
+    assert report.checks == (len(cluster.reviews) + 2 + len(wanted.apis) + 1 + 1 + len(wanted.scaled)
+                             + len(wanted.guarded) + 1)
 
 
 def test_prod_names_its_classes_and_issuer():

@@ -11,6 +11,10 @@ cluster's `hosts.elastic.<cluster>.args` go to `elasticsearch.Elasticsearch(**..
 
 from __future__ import annotations
 
+import hashlib
+import json
+from collections.abc import Mapping
+
 # The Elasticsearch clusters of `hosts.elastic` (apiserver/config/default/hosts.conf).
 ELASTIC_CLUSTERS = ("events", "workers", "datasets", "logs")
 # The Redis aliases of `hosts.redis`, per process.
@@ -32,6 +36,25 @@ def data_tier_name(server: str, tier: str) -> str:
 
 # The StatefulSets of the in-cluster data tiers of __main__.py's server.
 STATEFULSETS = {tier: data_tier_name(SERVER_NAME, tier) for tier in DATA_TIER_SUFFIXES}
+
+# The workloads whose data a backup set holds (the file server's volume, MongoDB, Elasticsearch) or that
+# migrates that data when it starts (the API server): tier -> (API resource, name, container). When
+# backups are on and one of them is about to run another image, the program takes a backup set first
+# and rolls them only after it (components/upgrade_backup.py); preflight reads the images they run.
+UPGRADE_GUARDED = {
+    "apiserver": ("deployments", f"{SERVER_NAME}-apiserver", "apiserver"),
+    "fileserver": ("deployments", f"{SERVER_NAME}-fileserver", "fileserver"),
+    "mongodb": ("statefulsets", STATEFULSETS["mongodb"], "mongodb"),
+    "elasticsearch": ("statefulsets", STATEFULSETS["elasticsearch"], "elasticsearch"),
+}
+
+
+def upgrade_backup_job(images: Mapping[str, str]) -> str:
+    """The name of the Job that backs up before the guarded workloads move to `images` (tier -> image
+    reference): one per set of versions, so a new version set is a new Job and the same set keeps its Job."""
+    digest = hashlib.sha256(json.dumps(sorted(images.items())).encode()).hexdigest()[:10]
+    return f"{SERVER_NAME}-backup-before-{digest}"
+
 
 # The pod-template annotation holding a digest of the generated credentials a pod reads (never the
 # credentials): rotating one (scripts/rotate.py) changes it, so exactly the pods that read it roll.

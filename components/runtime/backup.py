@@ -288,6 +288,9 @@ def backup(root: Path, keep: int, repository: str) -> str:
     target.mkdir(parents=True)
     started = time.monotonic()
     manifest: dict[str, Any] = {"format": FORMAT, "id": set_id, "stores": {}}
+    if reason := os.environ.get("BACKUP_REASON"):  # the Job before an upgrade says which (components/backup.py)
+        manifest["reason"] = reason
+        log(f"backup set {set_id}: {reason}")
     log(f"backup set {set_id}: MongoDB")
     uri = os.environ["CLEARML_MONGODB_SERVICE_CONNECTION_STRING"]
     manifest["stores"]["mongodb"] = mongo_dump(mongo_client(uri), uri, target / "mongodb")

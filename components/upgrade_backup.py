@@ -1,0 +1,55 @@
+"""The backup before an upgrade: when backups are on and a workload whose data a backup set holds, or
+that migrates it (vocabulary.clearml.UPGRADE_GUARDED: the API server, the file server, the in-cluster
+MongoDB and Elasticsearch), is about to run another image, the program runs one backup set first, as a
+Job of the backup CronJob's pod, and those workloads roll only after it succeeded (TierContext.rolls_after).
+A failed backup fails `up` before anything guarded changed.
+
+Whether an image changes is known before any resource is registered: preflight reads the images the
+workloads run (`Deployed`, from preflight's report). The Job is named after the set of images it
+protects the move to (`vocabulary.clearml.upgrade_backup_job`), and stays while those are the
+configured images, so later `up`s and drift checks see no change; the next upgrade replaces it.
+A first deployment has nothing to back up, so it has no such Job.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+from settings import Settings
+from vocabulary.clearml import upgrade_backup_job
+
+
+@dataclass(frozen=True)
+class Deployed:
+    """What runs now (preflight's report): the image of each guarded workload that exists, and whether the
+    Job that backs up before the configured images is already there."""
+
+    running_images: Mapping[str, str] = field(default_factory=dict)
+    upgrade_job_exists: bool = False
+
+
+@dataclass(frozen=True)
+class BackupBeforeUpgrade:
+    job: str  # the Job's name
+    images: Mapping[str, str]  # tier -> the image it moves to (all guarded workloads)
+    changes: Mapping[str, tuple[str, str]]  # tier -> (image it runs, image it is to run); empty once done
+
+    def describe(self) -> str:
+        moves = "; ".join(f"{tier} {old} -> {new}" for tier, (old, new) in sorted(self.changes.items()))
+        return (f"upgrade: {moves}: a backup set is taken first (Job {self.job}), and they roll after it succeeded"
+                if moves else f"upgrade: the backup before these images was taken (Job {self.job})")
+
+
+def plan(settings: Settings, deployed: Deployed | None) -> BackupBeforeUpgrade | None:
+    """The backup to take before this `up`, or to keep the record of; None when backups are off, on a
+    first deployment, or when preflight did not run (the offline render)."""
+    wanted = settings.upgrade_guarded_images
+    if not wanted or deployed is None:
+        return None
+    running = deployed.running_images
+    changes = {tier: (running[tier], image) for tier, image in wanted.items()
+               if tier in running and running[tier] != image}
+    if not changes and not deployed.upgrade_job_exists:
+        return None
+    return BackupBeforeUpgrade(job=upgrade_backup_job(wanted), images=dict(wanted), changes=changes)
