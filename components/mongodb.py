@@ -1,7 +1,8 @@
 """MongoDB tier: StatefulSet with authentication, volume claims, headless + client Services.
 
-One member in dev; an N-member replica set (N odd) in prod, initialised by a Job that waits for
-the members and runs `rs.initiate` once (idempotent: it does nothing if the set exists).
+One member in dev; an N-member replica set (N odd) in prod. A setup Job, run again whenever the
+members or the image change, waits for the members, initiates the set once or changes its membership,
+and after a major upgrade raises the feature compatibility version (components/runtime/mongodb_setup.js).
 
 The official image creates the root user from MONGO_INITDB_ROOT_USERNAME/PASSWORD_FILE when the data
 directory is empty. Members of a set authenticate to each other with a shared keyfile, which
@@ -35,9 +36,9 @@ JOB_RESOURCES = Resources(
     requests=ResourceAmounts(cpu="10m", memory="64Mi"), limits=ResourceAmounts(cpu="200m", memory="256Mi")
 )
 
-# mongosh script of the replica-set Job: the members from the environment, the root user's name and
+# mongosh script of the setup Job: the members from the environment, the root user's name and
 # password from the mounted files (mongosh runs on Node.js, whose `fs` it exposes through require).
-RS_INIT_SCRIPT = runtime.read("mongodb_rs_initiate.js")
+SETUP_SCRIPT = runtime.read("mongodb_setup.js")
 
 
 @dataclass(frozen=True)
@@ -82,7 +83,7 @@ class MongoDB(pulumi.ComponentResource):
             opts=child,
         )
         # The root user's name and password as files the image's entrypoint reads (`file_env`), and
-        # the replica-set Job too: never in the environment.
+        # the setup Job too: never in the environment.
         root_volume = k8s.core.v1.VolumeArgs(name="root-credentials", secret=k8s.core.v1.SecretVolumeSourceArgs(
             secret_name=secret.metadata.name, default_mode=0o440,
             items=[k8s.core.v1.KeyToPathArgs(key=k, path=k) for k in ("username", "password")]))
@@ -130,7 +131,7 @@ class MongoDB(pulumi.ComponentResource):
             replicas=spec.replicas, service_name=headless.metadata.name,
             data_size=spec.storage.size, data_access_mode=spec.storage.access_mode,
             storage_class=ctx.storage_class(args.settings.storage), opts=ctx.guarded(child),
-            # Members start together; the replica-set Job waits for all of them.
+            # Members start together; the setup Job waits for all of them.
             parallel=True,
             template=w.pod_template(
                 pull_secrets=ctx.images.pull_secrets,
@@ -148,30 +149,31 @@ class MongoDB(pulumi.ComponentResource):
         )
         w.disruption_budget(f"{name}-pdb", name=name, namespace=ctx.namespace, component=COMPONENT,
                             replicas=spec.replicas, opts=child)
-        if replicated:
-            self._replica_set_job(name, args, root_volume, root_mount, account, child)
+        self._setup_job(name, args, root_volume, root_mount, account, replicated)
 
         self.connection = SecretRef(name=secret.metadata.name, key="connection-string")
         self.register_outputs({"connection_secret": secret.metadata.name, "members": self.members})
 
-    def _replica_set_job(self, name: str, args: MongoDBArgs, root_volume: k8s.core.v1.VolumeArgs,
-                         root_mount: k8s.core.v1.VolumeMountArgs, account: k8s.core.v1.ServiceAccount,
-                         child: pulumi.ResourceOptions) -> None:
+    def _setup_job(self, name: str, args: MongoDBArgs, root_volume: k8s.core.v1.VolumeArgs,
+                   root_mount: k8s.core.v1.VolumeMountArgs, account: k8s.core.v1.ServiceAccount,
+                   replicated: bool) -> None:
         ctx = args.context
         runner = w.container(
-            name="rs-initiate",
+            name="setup",
             image=ctx.images.mongodb.ref,
             pull_policy=ctx.images.pull_policy,
             resources_spec=JOB_RESOURCES,
             read_only_root_filesystem=True,
-            command=["mongosh", "--nodb", "--quiet", "--norc", "--eval", RS_INIT_SCRIPT],
-            env_vars=w.env({"RS_MEMBERS": ",".join(self.members), "RS_NAME": REPLICA_SET, "HOME": "/tmp",
-                             "ROOT_CREDENTIALS_DIR": ROOT_CREDENTIALS_DIR}),
+            command=["mongosh", "--nodb", "--quiet", "--norc", "--eval", SETUP_SCRIPT],
+            env_vars=w.env({"RS_MEMBERS": ",".join(self.members), "HOME": "/tmp",
+                             "ROOT_CREDENTIALS_DIR": ROOT_CREDENTIALS_DIR,
+                             **({"RS_NAME": REPLICA_SET} if replicated else {})}),
             mounts=[w.mount("tmp", "/tmp"), root_mount],
         )
+        # Replaced (so run again) whenever its spec changes: the members, the image.
         k8s.batch.v1.Job(
-            f"{name}-rs-init",
-            metadata=k8s.meta.v1.ObjectMetaArgs(name=f"{name}-rs-init", namespace=ctx.namespace,
+            f"{name}-setup",
+            metadata=k8s.meta.v1.ObjectMetaArgs(name=f"{name}-setup", namespace=ctx.namespace,
                                                 labels=w.labels(COMPONENT)),
             spec=k8s.batch.v1.JobSpecArgs(
                 backoff_limit=10,
@@ -179,12 +181,14 @@ class MongoDB(pulumi.ComponentResource):
                     pull_secrets=ctx.images.pull_secrets,
                     scheduling=args.settings.scheduling,
                     required_scc=ctx.scc("mongodb"),
-                    component=tiers.MONGODB_RS_INIT,
+                    component=tiers.MONGODB_SETUP,
                     service_account=account.metadata.name,
                     containers=[runner],
                     volumes=[w.empty_dir("tmp", "64Mi"), root_volume],
                     restart_policy="OnFailure",
                 ),
             ),
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[self.statefulset]),
+            # It was the replica-set Job (replica sets only) before it also set the feature compatibility version.
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[self.statefulset],
+                                        aliases=[pulumi.Alias(name=f"{name}-rs-init")]),
         )

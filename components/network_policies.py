@@ -19,7 +19,7 @@ Who talks to whom (checked against the tier components and clearml-server's sour
 | mongodb | apiserver | `CLEARML_MONGODB_SERVICE_CONNECTION_STRING` (`clearml_env.peer_env`) |
 | mongodb | async-delete | reads and updates `UrlToDelete` documents (same connection string) |
 | mongodb | mongodb | replica-set members replicate and elect over 27017 |
-| mongodb | mongodb-rs-init Job | `rs.initiate` connects to every member (`mongodb.py`) |
+| mongodb | mongodb-setup Job | `rs.initiate`, reconfigs and the feature compatibility version: it connects to every member (`mongodb.py`) |
 | mongodb | backup and restore Jobs | dump and restore ClearML's databases (`backup.py`, same connection string) |
 | redis | apiserver | `CLEARML_REDIS_SERVICE_HOST` (`clearml_env.peer_env`) |
 | redis | fileserver | token cache (`CLEARML_REDIS_SERVICE_HOST` in `fileserver.py`; clearml-server `fileserver/auth.py`) |
@@ -146,7 +146,7 @@ class NetworkPolicies(pulumi.ComponentResource):
         }
         if args.mongodb:
             allowed[tiers.MONGODB] = [
-                (_pods(tiers.APISERVER, *deleter, tiers.MONGODB, tiers.MONGODB_RS_INIT, *backup,
+                (_pods(tiers.APISERVER, *deleter, tiers.MONGODB, tiers.MONGODB_SETUP, *backup,
                        *exporter(tiers.MONGODB_EXPORTER)), _ports(tiers.MONGODB_PORT)),
             ]
         if args.redis:

@@ -124,8 +124,8 @@ def kinds(settings: Settings) -> set[tuple[str, str]]:
         out.add((CORE, "namespaces"))
     if any(data.values()):
         out.add((APPS, "statefulsets"))
-    if data["mongodb"] and settings.mongodb.replicas > 1:
-        out.add((BATCH, "jobs"))  # the replica-set initiation Job
+    if data["mongodb"]:
+        out.add((BATCH, "jobs"))  # the MongoDB setup Job (replica set, feature compatibility version)
     replicated = [settings.apiserver.replicas, settings.fileserver.replicas, settings.webserver.replicas]
     replicated += [t.replicas for t, in_cluster in ((settings.mongodb, data["mongodb"]), (settings.redis, data["redis"]),
                                                      (settings.elasticsearch, data["elasticsearch"])) if in_cluster]

@@ -4,7 +4,7 @@ Preflight reads the StatefulSet a stack already runs and asks these rules about 
 replicas to the configured ones; a refusal stops `up` and `preview` before anything changes.
 
 MongoDB (a replica set from 3 members; 1 is a standalone mongod): members are added or removed by the
-replica-set Job, one safe reconfig at a time (components/runtime/mongodb_rs_initiate.js), and each
+setup Job, one safe reconfig at a time (components/runtime/mongodb_setup.js), and each
 reconfig needs a majority of the set as it was to agree. So a scale-down keeps a majority of the old
 set; a standalone and a replica set are different deployments, moved between by backup and restore.
 

@@ -6,9 +6,10 @@ one; a refusal stops `up` and `preview` before anything changes.
 MongoDB: a major upgrade goes one release series at a time (4.4 -> 5.0 -> 6.0 -> 7.0 -> 8.0), and each
 needs the feature compatibility version of the one before: mongod of series N starts only on data whose
 FCV is N-1 or N ("Upgrade a Replica Set to 8.0", prerequisites; the same page for every series). So
-a jump over a series is refused with the path to take, and the `setFeatureCompatibilityVersion` command
-to run after each step. A downgrade is refused: older binaries cannot start on data a newer FCV wrote,
-and the way back is a backup taken under the old version.
+a jump over a series is refused with the path to take, one `up` per series; after each, the MongoDB
+setup Job raises the feature compatibility version (components/runtime/mongodb_setup.js). A downgrade
+is refused: older binaries cannot start on data a newer FCV wrote, and the way back is a backup taken
+under the old version.
 
 Elasticsearch: a node reads indices written by its own major or the one before only, and a cluster
 cannot go back a version (a downgraded node refuses the data its newer version wrote), so a downgrade
@@ -54,8 +55,8 @@ def mongodb_version_problem(current_tag: str, wanted_tag: str) -> str | None:
     path = MONGODB_SERIES[MONGODB_SERIES.index(series_now):MONGODB_SERIES.index(series_wanted) + 1]
     if len(path) <= 2:
         return None
-    steps = "; ".join(f"images.mongodb.tag {s}.x, `up`, then db.adminCommand({{setFeatureCompatibilityVersion: "
-                      f'"{s}", confirm: true}})' for s in path[1:])
+    steps = "; ".join(f"images.mongodb.tag {s}.x and `up` (its setup Job then sets the feature compatibility "
+                      f"version {s})" for s in path[1:])
     return (f"{current_tag} -> {wanted_tag} skips {', '.join(path[1:-1])}: MongoDB upgrades one release series "
             f"at a time, each on the feature compatibility version of the one before. Go "
             f"{' -> '.join(path)} (make backup first): {steps}")

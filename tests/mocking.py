@@ -55,6 +55,7 @@ class Recorded:
     read: bool = False  # a `.get()` of an existing object, not something the program creates
     dependencies: list[str] = field(default_factory=list)
     ignore_changes: list[str] = field(default_factory=list)
+    aliases: list[str] = field(default_factory=list)  # the names of its aliases (a child that was renamed)
 
     @property
     def kind(self) -> str:
@@ -127,7 +128,8 @@ class RecordingMocks(pulumi.runtime.Mocks):
 
 
 class RecordingMonitor(pulumi.runtime.mocks.MockMonitor):
-    """Adds what MockResourceArgs leaves out: the parent and retainOnDelete of every registration."""
+    """Adds what MockResourceArgs leaves out: the parent, retainOnDelete, dependencies, ignoreChanges and
+    aliases of every registration."""
 
     def _record(self, request, **extra) -> None:
         for recorded in self.mocks.resources:
@@ -140,7 +142,8 @@ class RecordingMonitor(pulumi.runtime.mocks.MockMonitor):
         response = super().RegisterResource(request)
         if request.type != "pulumi:pulumi:Stack":
             self._record(request, retain_on_delete=bool(request.retainOnDelete),
-                         dependencies=list(request.dependencies), ignore_changes=list(request.ignoreChanges))
+                         dependencies=list(request.dependencies), ignore_changes=list(request.ignoreChanges),
+                         aliases=[a.spec.name or a.urn for a in request.aliases])
         return response
 
     def ReadResource(self, request):

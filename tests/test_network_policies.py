@@ -146,7 +146,7 @@ STRANGER_LABELS = {"run": "debug-shell"}  # e.g. `oc debug` or a user's pod in t
 # Container ports of each tier's pods (the stand-ins of the component tests; the stack tests read them).
 TIER_PORTS: dict[str, dict[str, int]] = {
     "apiserver": {"http": 8008}, "fileserver": {"http": 8081}, "webserver": {"http": 8080, "https": 8443},
-    "async-delete": {}, "mongodb": {"mongodb": 27017}, "mongodb-rs-init": {}, "redis": {"redis": 6379},
+    "async-delete": {}, "mongodb": {"mongodb": 27017}, "mongodb-setup": {}, "redis": {"redis": 6379},
     "elasticsearch": {"http": 9200, "transport": 9300}, "agent": {}, "task": {},
 }
 PROBE_PORTS = (22, 6379, 8008, 8080, 8081, 8443, 9200, 9300, 27017)
@@ -222,7 +222,7 @@ CLIENTS = {
     ("agent", "apiserver", 8008), ("task", "apiserver", 8008),
     ("webserver", "fileserver", 8081), ("async-delete", "fileserver", 8081),
     ("apiserver", "mongodb", 27017), ("async-delete", "mongodb", 27017),
-    ("mongodb", "mongodb", 27017), ("mongodb-rs-init", "mongodb", 27017),
+    ("mongodb", "mongodb", 27017), ("mongodb-setup", "mongodb", 27017),
     ("apiserver", "redis", 6379), ("fileserver", "redis", 6379), ("async-delete", "redis", 6379),
     ("apiserver", "elasticsearch", 9200), ("async-delete", "elasticsearch", 9200),
     ("elasticsearch", "elasticsearch", 9200), ("elasticsearch", "elasticsearch", 9300),
@@ -412,7 +412,7 @@ def test_component_matrix_spelled_out(mocks):
     assert reach("fileserver", "apiserver", 8008) and not reach("apiserver", "fileserver", 8081)
     assert reach("async-delete", "fileserver", 8081) and not reach("async-delete", "apiserver", 8008)
     assert reach("elasticsearch", "elasticsearch", 9300) and not reach("apiserver", "elasticsearch", 9300)
-    assert reach("mongodb-rs-init", "mongodb", 27017) and not reach("mongodb-rs-init", "redis", 6379)
+    assert reach("mongodb-setup", "mongodb", 27017) and not reach("mongodb-setup", "redis", 6379)
     assert not reach("impostor", "mongodb", 27017) and not reach("stranger", "apiserver", 8008)
 
 
@@ -588,7 +588,7 @@ def test_stack_pods_with_the_component(mocks, stack):
     real = program_pods(mocks.resources)
     reencrypt = settings.edge.termination == "reencrypt"
     assert router_targets(mocks.resources, real) == (REENCRYPT_ROUTER_TARGETS if reencrypt else EDGE_ROUTER_TARGETS)
-    assert ("mongodb-rs-init" in real) == (settings.mongodb.external is None and settings.mongodb.replicas > 1)
+    assert ("mongodb-setup" in real) == (settings.mongodb.external is None)
 
 
 @pytest.mark.parametrize("stack", STACKS)

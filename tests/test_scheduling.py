@@ -54,7 +54,7 @@ def test_stack_wide_scheduling_places_every_server_pod_and_not_task_pods(mocks):
     deploy_config(mocks, _config(scheduling=INFRA, agent={"enabled": True, "taskScheduling": GPU}, mongodb={"replicas": 3}))
     pods = _pods(mocks)
     servers = {name: spec for name, spec in pods.items() if name != "task pod"}
-    assert len(servers) >= 8  # the tiers, the agent's glue and the replica-set Job
+    assert len(servers) >= 8  # the tiers, the agent's glue and the MongoDB setup Job
     for name, spec in servers.items():
         assert spec["nodeSelector"] == INFRA["nodeSelector"], name
         assert spec["tolerations"] == INFRA["tolerations"], name

@@ -274,7 +274,11 @@ def test_mongodb_dev_is_one_member_with_auth(dev):
     assert {"name": "root-credentials", "mountPath": "/etc/mongodb-root", "readOnly": True} in main["volumeMounts"]
     conn = unwrap(dev.one("Secret", "clearml-mongodb").inputs)["stringData"]["connection-string"]
     assert conn.startswith("mongodb://clearml-root:") and conn.endswith("@clearml-mongodb:27017/?authSource=admin")
-    assert not dev.of_kind("Job")
+    # The setup Job of a standalone: no replica set, only the feature compatibility version after an upgrade.
+    [job] = dev.of_kind("Job")
+    assert job.name == "clearml-mongodb-setup"
+    job_env = env_of(dev.manifest("Job", "clearml-mongodb-setup")["spec"]["template"]["spec"]["containers"][0])
+    assert "RS_NAME" not in job_env and job_env["RS_MEMBERS"] == "clearml-mongodb-0.clearml-mongodb-headless.clearml-dev.svc:27017"
 
 
 def test_mongodb_prod_is_an_initialised_replica_set(prod):
@@ -287,9 +291,13 @@ def test_mongodb_prod_is_an_initialised_replica_set(prod):
     members = [f"clearml-mongodb-{i}.clearml-mongodb-headless.clearml.svc:27017" for i in range(3)]
     conn = unwrap(prod.one("Secret", "clearml-mongodb").inputs)["stringData"]["connection-string"]
     assert conn.endswith("@" + ",".join(members) + "/?replicaSet=rs0&authSource=admin")
-    job = prod.manifest("Job", "clearml-mongodb-rs-init")
+    job = prod.manifest("Job", "clearml-mongodb-setup")
     job_env = env_of(job["spec"]["template"]["spec"]["containers"][0])
     assert job_env["RS_MEMBERS"] == ",".join(members) and job_env["ROOT_CREDENTIALS_DIR"] == "/etc/mongodb-root"
+    assert job_env["RS_NAME"] == "rs0"
+    # Moved from its name as the replica-set Job without being recreated for that alone.
+    [recorded] = [r for r in prod.of_kind("Job") if r.name == "clearml-mongodb-setup"]
+    assert recorded.aliases == ["clearml-mongodb-rs-init"]
     assert not [v for v in job_env.values() if isinstance(v, tuple)]  # no credential in the environment
     assert "replSetInitiate" in job["spec"]["template"]["spec"]["containers"][0]["command"][-1]
 

@@ -1,8 +1,10 @@
-"""The replica-set Job's mongosh script (components/mongodb.py RS_INIT_SCRIPT), run by Node.js with
+"""The MongoDB setup Job's mongosh script (components/mongodb.py SETUP_SCRIPT), run by Node.js with
 the few mongosh globals it uses stood in (`Mongo`, `print`, `printjson`, `sleep`, `quit`): it reads
 the root user from the mounted files, waits for every member, initiates the set once with every
-member, leaves a set with the wanted members alone, and adds or removes members one safe reconfig at a
-time when `mongodb.replicas` changed. (No mongod can run here; README, "Stand-ins".)"""
+member, leaves a set with the wanted members alone, adds or removes members one safe reconfig at a
+time when `mongodb.replicas` changed, and after a major upgrade raises the feature compatibility
+version once every member runs the new series (a standalone too). (No mongod can run here; README,
+"Stand-ins".)"""
 
 from __future__ import annotations
 
@@ -12,7 +14,7 @@ import subprocess
 
 import pytest
 
-from components.mongodb import RS_INIT_SCRIPT
+from components.mongodb import SETUP_SCRIPT
 
 # mongosh globals, recording what the script does. `answer` is what replSetGetStatus answers.
 HARNESS = r"""
@@ -20,6 +22,8 @@ const calls = [];
 const answer = JSON.parse(process.env.STATUS);
 const rsConfig = JSON.parse(process.env.CONFIG || "null");  // what replSetGetConfig answers, changed by reconfigs
 let failuresLeft = Number(process.env.UNREACHABLE_TRIES || 0);
+const versions = JSON.parse(process.env.VERSIONS || "{}");  // host -> what buildInfo answers (default 8.0.15)
+let fcv = JSON.parse(process.env.FCV || '{"version": "8.0"}');  // what getParameter answers, set by the script
 global.print = (...a) => calls.push(["print", a.join(" ")]);
 global.printjson = (o) => calls.push(["printjson", o]);
 global.sleep = () => {};
@@ -28,13 +32,18 @@ global.Mongo = class {
   constructor(uri) {
     if (failuresLeft > 0) { failuresLeft--; throw new Error("connect ECONNREFUSED"); }
     calls.push(["connect", uri]);
+    this.host = uri.split("//")[1].split("/")[0];
   }
   getDB(name) {
+    const host = this.host;
     return {
       auth: (user, password) => calls.push(["auth", name, user, password]),
       runCommand: (cmd) => {
         calls.push(["runCommand", cmd]);
         if (cmd.replSetGetStatus) { if (answer.throws) { const e = new Error("no"); e.code = answer.code; throw e; } return answer; }
+        if (cmd.buildInfo) return {ok: 1, version: versions[host] || "8.0.15"};
+        if (cmd.getParameter) return {ok: 1, featureCompatibilityVersion: fcv};
+        if (cmd.setFeatureCompatibilityVersion) { fcv = {version: cmd.setFeatureCompatibilityVersion}; return {ok: 1, host: host}; }
         if (cmd.replSetGetConfig) return {ok: 1, config: JSON.parse(JSON.stringify(rsConfig)), commitmentStatus: true};
         if (cmd.replSetReconfig) {
           const next = cmd.replSetReconfig;
@@ -51,30 +60,32 @@ global.Mongo = class {
 """
 
 
-def _node_run(tmp_path, status: dict, unreachable_tries: int, members: int, config: dict | None):
+def _node_run(tmp_path, status: dict, unreachable_tries: int, members: int, config: dict | None,
+              replica_set: str = "rs0", versions: dict | None = None, fcv: dict | None = None):
     node = shutil.which("node")
     if not node:
         pytest.skip("needs Node.js")
     (tmp_path / "username").write_text("clearml-root")
     (tmp_path / "password").write_text("S3cretFromFile")
     script = tmp_path / "rs.js"
-    script.write_text(HARNESS + RS_INIT_SCRIPT + "\nconsole.log(JSON.stringify(calls));\n")
-    env = {"RS_MEMBERS": ",".join(f"m-{i}.h:27017" for i in range(members)), "RS_NAME": "rs0",
+    script.write_text(HARNESS + SETUP_SCRIPT + "\nconsole.log(JSON.stringify(calls));\n")
+    env = {"RS_MEMBERS": ",".join(f"m-{i}.h:27017" for i in range(members)), "RS_NAME": replica_set,
            "ROOT_CREDENTIALS_DIR": str(tmp_path), "STATUS": json.dumps(status), "CONFIG": json.dumps(config),
-           "UNREACHABLE_TRIES": str(unreachable_tries), "PATH": "/usr/bin:/bin"}
+           "UNREACHABLE_TRIES": str(unreachable_tries), "VERSIONS": json.dumps(versions or {}),
+           "FCV": json.dumps(fcv or {"version": "8.0"}), "PATH": "/usr/bin:/bin"}
     return subprocess.run([node, str(script)], env=env, capture_output=True, text=True, timeout=60)
 
 
 def _run(tmp_path, status: dict, unreachable_tries: int = 0, code: int = 0, members: int = 3,
-         config: dict | None = None) -> list:
-    result = _node_run(tmp_path, status, unreachable_tries, members, config)
+         config: dict | None = None, **more) -> list:
+    result = _node_run(tmp_path, status, unreachable_tries, members, config, **more)
     assert result.returncode == code, result.stderr
     return json.loads(result.stdout.strip().splitlines()[-1])
 
 
-def _run_failing(tmp_path, status: dict, members: int = 3, config: dict | None = None) -> str:
+def _run_failing(tmp_path, status: dict, members: int = 3, config: dict | None = None, **more) -> str:
     """The script's stderr when it throws (mongosh then exits non-zero)."""
-    result = _node_run(tmp_path, status, 0, members, config)
+    result = _node_run(tmp_path, status, 0, members, config, **more)
     assert result.returncode != 0
     return result.stderr
 
@@ -134,3 +145,53 @@ def test_a_set_without_a_primary_is_not_changed(tmp_path):
 def test_fails_on_any_other_status(tmp_path):
     calls = _run(tmp_path, {"throws": True, "code": 13}, code=1)  # Unauthorized
     assert calls[-1] == ["quit", 1]
+
+
+def _fcv_sets(calls: list) -> list[dict]:
+    return [c[1] for c in calls if c[0] == "runCommand" and "setFeatureCompatibilityVersion" in c[1]]
+
+
+def test_a_new_set_is_left_at_its_series_feature_compatibility(tmp_path):
+    calls = _run(tmp_path, {"throws": True, "code": 94}, fcv={"version": "7.0"})
+    assert _fcv_sets(calls) == []
+
+
+def test_a_set_at_its_series_is_left_alone(tmp_path):
+    calls = _run(tmp_path, _status(3), config=_config(3))
+    assert _fcv_sets(calls) == [] and ["print", "feature compatibility version 8.0"] in calls
+
+
+def test_after_a_major_upgrade_of_every_member_the_primary_raises_the_feature_compatibility(tmp_path):
+    calls = _run(tmp_path, _status(3, primary=2), config=_config(3), fcv={"version": "7.0"})
+    assert _fcv_sets(calls) == [{"setFeatureCompatibilityVersion": "8.0", "confirm": True}]
+    # On the primary: the last connection before the command is to it.
+    index = next(i for i, c in enumerate(calls) if c[0] == "runCommand" and "setFeatureCompatibilityVersion" in c[1])
+    assert [c for c in calls[:index] if c[0] == "connect"][-1][1].startswith("mongodb://m-2.h:27017/")
+    assert ["print", "feature compatibility version 7.0 -> 8.0"] in calls
+
+
+def test_an_interrupted_raise_is_finished(tmp_path):
+    calls = _run(tmp_path, _status(3), config=_config(3), fcv={"version": "7.0", "targetVersion": "8.0"})
+    assert _fcv_sets(calls) == [{"setFeatureCompatibilityVersion": "8.0", "confirm": True}]
+
+
+def test_a_member_still_on_the_old_series_keeps_the_feature_compatibility(tmp_path):
+    failed = _run_failing(tmp_path, _status(3), config=_config(3), fcv={"version": "7.0"},
+                          versions={"m-1.h:27017": "7.0.22"})
+    assert "m-1.h:27017 runs 7.0 and m-0.h:27017 8.0: the feature compatibility version stays" in failed
+
+
+def test_a_standalone_after_a_major_upgrade(tmp_path):
+    calls = _run(tmp_path, {}, members=1, replica_set="", fcv={"version": "7.0"})
+    assert _fcv_sets(calls) == [{"setFeatureCompatibilityVersion": "8.0", "confirm": True}]
+    assert not [c for c in calls if c[0] == "runCommand" and "replSetGetStatus" in c[1]]
+
+
+def test_before_7_0_no_confirm_is_sent(tmp_path):
+    calls = _run(tmp_path, {}, members=1, replica_set="", fcv={"version": "5.0"}, versions={"m-0.h:27017": "6.0.20"})
+    assert _fcv_sets(calls) == [{"setFeatureCompatibilityVersion": "6.0"}]
+
+
+def test_a_standalone_at_its_series_is_left_alone(tmp_path):
+    calls = _run(tmp_path, {}, members=1, replica_set="")
+    assert _fcv_sets(calls) == [] and ["print", "feature compatibility version 8.0"] in calls
