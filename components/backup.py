@@ -36,8 +36,6 @@ SCRIPT = "backup.py"
 SCRIPT_DIR = "/opt/clearml-backup"
 ROOT_DIR = "/backups"
 FILES_DIR = "/mnt/fileserver"
-REPOSITORY = "clearml-backups"  # the Elasticsearch snapshot repository's name
-UPGRADE_ANNOTATION = "clearml.openshift.io/backup-before"  # on the Job before an upgrade: the images it precedes
 
 
 @dataclass(frozen=True)
@@ -92,7 +90,7 @@ class Backup(pulumi.ComponentResource):
             env_vars += w.env({
                 "BACKUP_ELASTIC_URL": f"https://{host['host']}:{host['port']}",
                 "BACKUP_ELASTIC_CA_FILE": cv.ELASTIC_CA_FILE,
-                "BACKUP_ELASTIC_REPOSITORY": REPOSITORY,
+                "BACKUP_ELASTIC_REPOSITORY": cv.SNAPSHOT_REPOSITORY,
                 "BACKUP_ELASTIC_LOCATION": args.snapshot_location,
             })
             env_vars += [w.secret_env("BACKUP_ELASTIC_USERNAME", elastic.username.name, elastic.username.key),
@@ -163,7 +161,7 @@ class Backup(pulumi.ComponentResource):
                 f"{name}-before-upgrade",
                 metadata=k8s.meta.v1.ObjectMetaArgs(
                     name=before.job, namespace=ctx.namespace, labels=w.labels(COMPONENT),
-                    annotations={UPGRADE_ANNOTATION: images}),
+                    annotations={cv.BACKUP_BEFORE_ANNOTATION: images}),
                 spec=job_spec(f"before the upgrade to {images}"),
                 opts=pulumi.ResourceOptions(parent=self, ignore_changes=["spec", "metadata.annotations"]),
             )

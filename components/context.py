@@ -11,6 +11,7 @@ import pulumi
 
 from settings import Settings
 from settings.models import FeatureSettings, ImageSettings, SccProfile, StorageSettings, Tier, Volume
+from vocabulary.velero import VOLUMES_ANNOTATION
 
 
 @dataclass(frozen=True)
@@ -24,12 +25,15 @@ class TierContext:
     # What the workloads a backup set guards roll after (vocabulary.clearml.UPGRADE_GUARDED): the backup Job
     # taken before an upgrade, when there is one (components/upgrade_backup.py).
     rolls_after: tuple[pulumi.Input[pulumi.Resource], ...] = ()
+    # Velero copies the data volumes (backup.mechanism velero): the tiers that hold data name them on their pods.
+    velero_volumes: bool = False
 
     @classmethod
     def from_settings(cls, settings: Settings) -> TierContext:
         grants = {tier: profile for tier in settings.scc.grants if (profile := settings.scc.profile(tier))}
         return cls(namespace=settings.namespace.name, images=settings.images, features=settings.features,
-                   storage=settings.storage, grants=grants)
+                   storage=settings.storage, grants=grants,
+                   velero_volumes=settings.backup.enabled and settings.backup.mechanism == "velero")
 
     def scc(self, tier: Tier) -> SccProfile | None:
         """The SCC profile of `tier` (its settings key), or None under restricted-v2."""
@@ -38,6 +42,10 @@ class TierContext:
     def storage_class(self, volume: Volume) -> str | None:
         """The StorageClass of a tier's volume (StorageSettings.class_for)."""
         return self.storage.class_for(volume)
+
+    def backup_volumes(self, *volumes: str) -> dict[str, str]:
+        """The pod annotation naming `volumes` for Velero's file-system backup; empty unless Velero backs up."""
+        return {VOLUMES_ANNOTATION: ",".join(volumes)} if self.velero_volumes and volumes else {}
 
     def guarded(self, opts: pulumi.ResourceOptions) -> pulumi.ResourceOptions:
         """`opts` of a workload a backup set guards: it changes only after `rolls_after`."""

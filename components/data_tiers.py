@@ -19,6 +19,7 @@ from .elasticsearch import Elasticsearch, ElasticsearchArgs
 from .external_credentials import ExternalCredentials, ExternalCredentialsArgs, secret_ref
 from .mongodb import MongoDB, MongoDBArgs
 from .redis import Redis, RedisArgs
+from .velero import BackupHook
 
 
 @dataclass(frozen=True)
@@ -29,6 +30,8 @@ class DataTiers:
     # `peers` for the backup, which must not wait for a data tier's StatefulSet (the backup before an
     # upgrade runs before they roll): the in-cluster Elasticsearch's credentials as created.
     backup_peers: Peers | None = None  # None: the same as `peers`
+    # What Velero runs in the in-cluster data tiers' pods around copying their volumes (backup.mechanism velero).
+    backup_hooks: tuple[BackupHook, ...] = ()
 
 
 def data_tiers(name: str, settings: Settings, context: TierContext, internal_issuer: dict[str, str],
@@ -52,6 +55,7 @@ def data_tiers(name: str, settings: Settings, context: TierContext, internal_iss
     def optional(path: str, value: SecretKeyRef | SecretStr | None) -> SecretRef | None:
         return None if value is None else credential(path, value)
 
+    hooks: list[BackupHook] = []
     mongo_connection: SecretRef
     if settings.mongodb.external:
         mongo_ext = settings.mongodb.external
@@ -61,6 +65,7 @@ def data_tiers(name: str, settings: Settings, context: TierContext, internal_iss
         mongo = MongoDB(data_tier_name(name, "mongodb"), MongoDBArgs(
             context=context, settings=settings.mongodb), opts=child)
         mongo_connection, mongo_ca = mongo.connection, None
+        hooks.append(mongo.backup_hook)
 
     if settings.redis.external:
         redis_ext = settings.redis.external
@@ -86,13 +91,16 @@ def data_tiers(name: str, settings: Settings, context: TierContext, internal_iss
     else:
         in_cluster = Elasticsearch(data_tier_name(name, "elasticsearch"), ElasticsearchArgs(
             context=context, settings=settings.elasticsearch, issuer=internal_issuer, tls=tls,
-            snapshots=settings.backup.snapshot_storage if settings.backup.enabled else None), opts=child)
+            snapshots=settings.backup.snapshot_storage if settings.backup.enabled else None,
+            snapshots_kept=settings.backup.keep), opts=child)
         snapshot_location = in_cluster.snapshot_location
         elastic = ElasticPeer(hosts=in_cluster.hosts, username=in_cluster.username, password=in_cluster.password,
                               ca=in_cluster.ca, password_digest=in_cluster.password_digest)
         username_now, password_now = in_cluster.credentials_now
         backup_elastic = replace(elastic, username=username_now, password=password_now)
+        if in_cluster.backup_hook:
+            hooks.append(in_cluster.backup_hook)
 
     peers = Peers(mongo_connection=mongo_connection, mongo_ca=mongo_ca, redis=redis_peer, elastic=elastic)
     return DataTiers(peers=peers, snapshot_location=snapshot_location,
-                     backup_peers=replace(peers, elastic=backup_elastic))
+                     backup_peers=replace(peers, elastic=backup_elastic), backup_hooks=tuple(hooks))

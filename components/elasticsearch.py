@@ -20,12 +20,14 @@ import pulumi_kubernetes as k8s
 import pulumi_random as random
 
 from settings.models import ElasticSettings, TlsSettings, Volume
+from vocabulary.clearml import SNAPSHOT_REPOSITORY
 
-from . import seeding, tiers
+from . import runtime, seeding, tiers
 from . import workload as w
 from .certificate import Certificate, CertificateArgs, service_dns_names
 from .clearml_env import SecretRef
 from .context import TierContext
+from .velero import BackupHook
 
 COMPONENT = tiers.ELASTICSEARCH
 HTTP_PORT, TRANSPORT_PORT = tiers.ELASTICSEARCH_HTTP_PORT, tiers.ELASTICSEARCH_TRANSPORT_PORT
@@ -40,6 +42,8 @@ PASSWORD_DIR = "/etc/elasticsearch-password"
 PASSWORD_FILE = f"{PASSWORD_DIR}/password"
 # The master-eligible nodes that form a new cluster (`cluster.initial_master_nodes`): the first three.
 BOOTSTRAP_NODES = 3
+# The label the StatefulSet controller gives each pod: its name (the hook runs in the first node only).
+POD_NAME_LABEL = "statefulset.kubernetes.io/pod-name"
 # Written by the readiness probe once the node was first ready (on the pod's /tmp volume).
 READY_MARKER = "/tmp/.clearml-ready-once"
 # The snapshot repository's volume (`path.repo`), when backups are on: only Elasticsearch mounts it.
@@ -53,6 +57,7 @@ class ElasticsearchArgs:
     issuer: dict[str, str]  # issuer of the in-cluster certificate
     tls: TlsSettings
     snapshots: Volume | None = None  # the snapshot repository's volume (backup.snapshotStorage), when backups are on
+    snapshots_kept: int = 7  # backup.keep: the snapshots Velero's hook keeps on it
 
 
 class Elasticsearch(pulumi.ComponentResource):
@@ -60,8 +65,9 @@ class Elasticsearch(pulumi.ComponentResource):
     and `ca` (Secret references: the CA ClearML verifies the server certificate against; the first two
     resolve after the StatefulSet, so that with a rotated password the clients roll after the nodes;
     `credentials_now` are the two without that wait, for the backup before an upgrade),
-    `password_digest` (`workload.credential_digest` of the password), and `snapshot_location` (the `fs`
-    repository's path on the nodes; None without `snapshots`)."""
+    `password_digest` (`workload.credential_digest` of the password), `snapshot_location` (the `fs`
+    repository's path on the nodes; None without `snapshots`), and `backup_hook` (Velero's: a snapshot
+    into that volume before it is copied; None without `snapshots`)."""
 
     host: str
     port: int
@@ -72,6 +78,7 @@ class Elasticsearch(pulumi.ComponentResource):
     ca: SecretRef
     credentials_now: tuple[SecretRef, SecretRef]
     snapshot_location: str | None
+    backup_hook: BackupHook | None
 
     def __init__(self, name: str, args: ElasticsearchArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("clearml:elasticsearch:Elasticsearch", name, None, opts)
@@ -213,6 +220,7 @@ class Elasticsearch(pulumi.ComponentResource):
                 pull_secrets=ctx.images.pull_secrets,
                 scheduling=args.settings.scheduling,
                 required_scc=ctx.scc("elasticsearch"),
+                annotations=ctx.backup_volumes(*(["snapshots"] if args.snapshots else [])),
                 component=COMPONENT,
                 service_account=account.metadata.name,
                 containers=[main],
@@ -242,4 +250,10 @@ class Elasticsearch(pulumi.ComponentResource):
         self.credentials_now = (SecretRef(name=secret.metadata.name, key="username"),
                                 SecretRef(name=secret.metadata.name, key="password"))
         self.snapshot_location = SNAPSHOT_DIR if args.snapshots else None
+        # Velero's pre-backup hook, in the first node: a snapshot into the snapshot volume, which Velero copies.
+        self.backup_hook = BackupHook(
+            name=f"{name}-snapshot", container="elasticsearch", selector={POD_NAME_LABEL: f"{name}-0"},
+            pre=[["sh", "-c", runtime.read("elasticsearch_snapshot.sh"), "snapshot", name, str(HTTP_PORT),
+                  f"{CERTS_DIR}/ca.crt", PASSWORD_FILE, SNAPSHOT_REPOSITORY, SNAPSHOT_DIR, str(args.snapshots_kept)]],
+        ) if args.snapshots else None
         self.register_outputs({"host": client.metadata.name, "port": self.port, "scheme": "https"})

@@ -89,6 +89,7 @@ class FileServer(pulumi.ComponentResource):
                 pull_secrets=ctx.images.pull_secrets,
                 scheduling=args.settings.scheduling,
                 required_scc=ctx.scc("fileserver"),
+                annotations=ctx.backup_volumes("data"),
                 component=COMPONENT,
                 service_account=account.metadata.name,
                 containers=[main],

@@ -25,6 +25,7 @@ from . import runtime, tiers
 from . import workload as w
 from .clearml_env import SecretRef
 from .context import TierContext
+from .velero import BackupHook
 
 COMPONENT, PORT = tiers.MONGODB, tiers.MONGODB_PORT
 REPLICA_SET = "rs0"
@@ -41,6 +42,15 @@ JOB_RESOURCES = Resources(
 SETUP_SCRIPT = runtime.read("mongodb_setup.js")
 
 
+def _as_root(script: str) -> list[str]:
+    """mongosh in the MongoDB container running `script` with `admin`, the admin database as the root user
+    (read from the mounted files, never on the command line)."""
+    login = (f'const fs = require("fs"); const admin = db.getSiblingDB("admin"); '
+             f'admin.auth(fs.readFileSync("{ROOT_CREDENTIALS_DIR}/username", "utf8"), '
+             f'fs.readFileSync("{ROOT_CREDENTIALS_DIR}/password", "utf8")); ')
+    return ["mongosh", "--quiet", "--norc", "--eval", login + script]
+
+
 @dataclass(frozen=True)
 class MongoDBArgs:
     context: TierContext  # namespace, images, features, storage defaults, SCC grants
@@ -48,10 +58,12 @@ class MongoDBArgs:
 
 
 class MongoDB(pulumi.ComponentResource):
-    """Outputs: `connection` (Secret name and key of the ClearML connection string), `members`."""
+    """Outputs: `connection` (Secret name and key of the ClearML connection string), `members`, and
+    `backup_hook` (what Velero runs around copying the members' data: writes locked, then unlocked)."""
 
     connection: SecretRef
     members: list[str]
+    backup_hook: BackupHook
 
     def __init__(self, name: str, args: MongoDBArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("clearml:mongodb:MongoDB", name, None, opts)
@@ -137,6 +149,7 @@ class MongoDB(pulumi.ComponentResource):
                 pull_secrets=ctx.images.pull_secrets,
                 scheduling=args.settings.scheduling,
                 required_scc=ctx.scc("mongodb"),
+                annotations=ctx.backup_volumes("data"),
                 component=COMPONENT,
                 service_account=account.metadata.name,
                 containers=[server],
@@ -151,6 +164,11 @@ class MongoDB(pulumi.ComponentResource):
                             replicas=spec.replicas, opts=child)
         self._setup_job(name, args, root_volume, root_mount, account, replicated)
 
+        # MongoDB's procedure for a file-system copy of a running member: fsyncLock, copy, fsyncUnlock.
+        self.backup_hook = BackupHook(name=f"{name}-fsync-lock", container="mongodb",
+                                      selector=w.selector_labels(COMPONENT),
+                                      pre=[_as_root("printjson(admin.fsyncLock())")],
+                                      post=[_as_root("printjson(admin.fsyncUnlock())")])
         self.connection = SecretRef(name=secret.metadata.name, key="connection-string")
         self.register_outputs({"connection_secret": secret.metadata.name, "members": self.members})
 

@@ -28,6 +28,7 @@ from .monitoring import Monitoring, MonitoringArgs
 from .network_policies import NetworkPolicies, NetworkPoliciesArgs
 from .upgrade_backup import Deployed
 from .upgrade_backup import plan as upgrade_backup_plan
+from .velero import VeleroBackup, VeleroBackupArgs
 from .webserver import ServingTls, WebServer, WebServerArgs
 
 
@@ -129,15 +130,22 @@ class ClearmlServer(pulumi.ComponentResource):
                 apiserver_url=api.url, public_urls=urls,
                 kubectl_image=settings.agent.kubectl_image), opts=child)
 
-        if settings.backup.enabled:
+        taken_before_upgrade: pulumi.Resource | None = None
+        if settings.backup.enabled and settings.backup.mechanism == "velero":
+            velero = VeleroBackup(f"{name}-backup", VeleroBackupArgs(
+                namespace=ns, settings=settings.backup, hooks=data.backup_hooks, before_upgrade=before_upgrade),
+                opts=child)
+            taken_before_upgrade = velero.upgrade_backup
+        elif settings.backup.enabled:
             backup = Backup(f"{name}-backup", BackupArgs(
                 context=context, settings=settings.backup, peers=data.backup_peers or peers,
                 fileserver=settings.fileserver, fileserver_claim=files.claim_name,
                 snapshot_location=data.snapshot_location, before_upgrade=before_upgrade), opts=child)
-            if before_upgrade:
-                if backup.upgrade_job is None:  # cannot be: the Job is made whenever a plan is given
-                    raise AssertionError("the backup before the upgrade has no Job")
-                when_backup_taken(pulumi.Output.from_input(backup.upgrade_job))
+            taken_before_upgrade = backup.upgrade_job
+        if before_upgrade:
+            if taken_before_upgrade is None:  # cannot be: the backup is made whenever a plan is given
+                raise AssertionError("the backup before the upgrade was not made")
+            when_backup_taken(pulumi.Output.from_input(taken_before_upgrade))
 
         if settings.monitoring.enabled:
             # Exporters for the data tiers that run here (an external one is its operator's to watch).

@@ -39,6 +39,8 @@ _API_FIX = {
     "cert-manager.io": "install cert-manager 1.x (README, Prerequisites: OperatorHub's cert-manager Operator for "
                        "Red Hat OpenShift, or upstream)",
     "security.openshift.io": f"SCC grants need OpenShift: remove {key('scc.grants')}",
+    "velero.io": "install the OADP Operator (OperatorHub: OADP Operator) with a DataProtectionApplication, or set "
+                 f"{key('backup.mechanism')}: jobs",
     "monitoring.coreos.com": "enable monitoring for user-defined projects (enableUserWorkload: true in "
                              f"openshift-monitoring/cluster-monitoring-config), or set {key('monitoring.enabled')}: false",
 }
@@ -319,8 +321,9 @@ def _check_upgrade(cluster: Cluster, needs: Needs, report: Report) -> None:
         if running := _container_image(live, container):
             report.running_images[tier] = running
     if needs.upgrade_job:
-        job = _read(cluster, api_path("batch", "v1", "jobs", needs.upgrade_job, needs.namespace),
-                    f"Job {needs.upgrade_job}", report)
+        group, version, resource, namespace = needs.upgrade_backup_api
+        job = _read(cluster, api_path(group, version, resource, needs.upgrade_job, namespace),
+                    f"{resource} {needs.upgrade_job}", report)
         report.upgrade_job_exists = bool(job) and job is not NOT_READ
 
 

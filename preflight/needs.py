@@ -15,6 +15,7 @@ from settings.external import mongodb_uri_problem, secret_references
 from settings.load import PROJECT
 from vocabulary.clearml import STATEFULSETS, UPGRADE_GUARDED, upgrade_backup_job
 from vocabulary.openshift import scc_cluster_role
+from vocabulary.velero import API_GROUP as VELERO
 
 # The `openshift.io/required-scc` pod annotation (a granted tier's pods) is honoured from OpenShift
 # 4.14 (openshift/api release-4.14, apiserver-library-go admission), which is Kubernetes 1.27.
@@ -101,6 +102,8 @@ class Needs:
     # guards (vocabulary.clearml.UPGRADE_GUARDED), and the name of the Job that backs up before they move.
     guarded: dict[str, tuple[str, str, str, str]] = field(default_factory=dict)
     upgrade_job: str | None = None
+    # Where that backup's object is read: (API group, version, resource, namespace): a Job, or a Velero Backup.
+    upgrade_backup_api: tuple[str, str, str, str] = ("batch", "v1", "jobs", "")
 
 
 CORE = ""
@@ -135,7 +138,10 @@ def kinds(settings: Settings) -> set[tuple[str, str]]:
         out.add((NETWORKING, "networkpolicies"))
     if settings.monitoring.enabled:
         out |= {(MONITORING, "servicemonitors"), (MONITORING, "prometheusrules")}
-    if settings.backup.enabled:
+    if settings.backup.enabled and settings.backup.mechanism == "velero":
+        # The Schedule and the Backup before an upgrade, in Velero's namespace (velero_namespace).
+        out |= {(VELERO, "schedules"), (VELERO, "backups")}
+    elif settings.backup.enabled:
         # The backup CronJob and the Job before an upgrade (their claim and ConfigMap are kinds listed above).
         out |= {(BATCH, "cronjobs"), (BATCH, "jobs")}
     tls = settings.tls
@@ -172,6 +178,8 @@ _API = {
                                          key("monitoring.enabled")),
     (MONITORING, "prometheusrules"): Api(MONITORING, "v1", "prometheusrules", "PrometheusRule",
                                          key("monitoring.enabled")),
+    (VELERO, "schedules"): Api(VELERO, "v1", "schedules", "Schedule", key("backup.mechanism") + " velero"),
+    (VELERO, "backups"): Api(VELERO, "v1", "backups", "Backup", key("backup.mechanism") + " velero"),
 }
 
 
@@ -191,6 +199,9 @@ def needs(settings: Settings) -> Needs:
     if images := settings.upgrade_guarded_images:
         out.guarded = {tier: (*UPGRADE_GUARDED[tier], image) for tier, image in images.items()}
         out.upgrade_job = upgrade_backup_job(images)
+        velero = settings.backup.mechanism == "velero"
+        out.upgrade_backup_api = (VELERO, "v1", "backups", settings.backup.velero.namespace) if velero \
+            else (BATCH, "v1", "jobs", ns)
     out.apis = [api for k, api in _API.items() if k in wanted]
     if settings.scc.grants:
         out.apis.append(Api(SECURITY, "v1", "securitycontextconstraints", "SecurityContextConstraints",
@@ -198,8 +209,8 @@ def needs(settings: Settings) -> Needs:
     for group, resource in sorted(wanted):
         if resource == "namespaces":
             out.access.append(Access(group, resource, ("get", "create"), None))
-        else:
-            out.access.append(Access(group, resource, VERBS, ns))
+        else:  # Velero's objects live in Velero's namespace
+            out.access.append(Access(group, resource, VERBS, settings.backup.velero.namespace if group == VELERO else ns))
 
     # Storage: a named class must exist; a claim without one needs the cluster's default class.
     volumes = {"fileserver.storage": settings.fileserver.storage}

@@ -26,6 +26,8 @@ from . import sdk
 
 PATCH_FORCE = {"pulumi.com/patchForce": "true"}
 SKIP_AWAIT = {"pulumi.com/skipAwait": "true"}
+# The provider awaits an object until this JSONPath condition holds (pulumi-kubernetes 4.18 and later).
+WAIT_FOR = "pulumi.com/waitFor"
 CLAIM = "kubernetes:core/v1:PersistentVolumeClaim"
 
 Transform = Callable[[pulumi.ResourceTransformArgs], pulumi.ResourceTransformResult | None]

@@ -4,12 +4,13 @@
 from __future__ import annotations
 
 import re
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import AfterValidator, Field, field_validator
 
 from .base import Model
-from .blocks import Resources, Volume, resources
+from .blocks import GoDuration, Resources, Volume, resources
+from .quantities import dns1123_label
 
 # Kubernetes CronJob schedules: five fields (robfig/cron's standard parser, as the CronJob controller
 # uses it) or one of its descriptors.
@@ -40,9 +41,33 @@ def _cron_schedule(value: str) -> str:
     return text
 
 
+class VeleroSettings(Model):
+    namespace: str = Field(default="openshift-adp", description="The namespace Velero runs in (OADP's): the "
+                           "Schedule and the Backups are created there.")
+    storage_location: str | None = Field(default=None, description="The Velero BackupStorageLocation the backups "
+                                         "go to (OADP's DataProtectionApplication names them); unset: Velero's default.")
+    ttl: GoDuration = Field(default="168h", description="How long Velero keeps each backup (a duration, e.g. 720h).")
+
+    @field_validator("namespace")
+    @classmethod
+    def _namespace(cls, value: str) -> str:
+        return dns1123_label(value)
+
+    @field_validator("storage_location")
+    @classmethod
+    def _location(cls, value: str | None) -> str | None:
+        return None if value is None else dns1123_label(value)
+
+
 class BackupSettings(Model):
     enabled: bool = Field(default=False, description="Back up MongoDB, Elasticsearch and the file server's volume on "
                           "a schedule, as one backup set (README, \"Backups and restore\"). On in the prod stack.")
+    mechanism: Literal["jobs", "velero"] = Field(default="jobs", description=(
+        "`jobs`: the program's own backup Jobs and volume (`make backup`, `make restore`). `velero`: OpenShift's "
+        "backup operator (OADP) takes them instead, as a Velero Schedule with the databases' hooks (README, "
+        "\"Backups with OADP\")."))
+    velero: VeleroSettings = Field(default=VeleroSettings(), description="Where Velero runs and keeps the backups "
+                                   "(with `mechanism: velero`).")
     schedule: Annotated[str, AfterValidator(_cron_schedule)] = Field(
         default="17 2 * * *", description="When the backup CronJob runs (cron, in `timeZone`).")
     time_zone: str | None = Field(default=None, description="IANA time zone of `schedule` (unset: the "

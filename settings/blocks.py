@@ -3,14 +3,29 @@ Every section (settings/models.py, settings/backup.py, settings/monitoring.py) b
 
 from __future__ import annotations
 
+import re
 from typing import Annotated, Literal
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import AfterValidator, Field, field_validator, model_validator
 
 from vocabulary import images
 
 from .base import Model
 from .quantities import Cpu, Memory, StorageSize, dns1123_subdomain, parse_quantity
+
+_GO_DURATION = re.compile(r"^(?:([0-9]+(?:\.[0-9]+)?)(h|m|s|ms))+$")
+_GO_PART = re.compile(r"([0-9]+(?:\.[0-9]+)?)(ms|h|m|s)")
+
+
+def go_duration_seconds(value: str) -> float:
+    """Seconds in a Go duration such as `2160h` or `1h30m` (cert-manager's duration format)."""
+    if not _GO_DURATION.match(value):
+        raise ValueError(f"{value!r} is not a duration like 2160h, 90m or 1h30m")
+    factor = {"h": 3600, "m": 60, "s": 1, "ms": 0.001}
+    return sum(float(n) * factor[u] for n, u in _GO_PART.findall(value))
+
+
+GoDuration = Annotated[str, AfterValidator(lambda v: (go_duration_seconds(v), v)[1])]
 
 
 class Image(Model):

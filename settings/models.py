@@ -20,7 +20,7 @@ from vocabulary.openshift import ELEVATED_SCCS, IDENTITY_SCCS, RESTRICTED_V2, RO
 
 from .backup import BackupSettings
 from .base import KeyedError, Model, deep_merge
-from .blocks import Image, Resources, Volume, resources
+from .blocks import GoDuration, Image, Resources, Volume, go_duration_seconds, resources
 from .external import ExternalElastic, ExternalMongo, ExternalRedis
 from .monitoring import MonitoringSettings
 from .quantities import DnsLabel, HostName, StorageSize, dns1123_subdomain, parse_quantity
@@ -312,20 +312,9 @@ class ElasticSettings(Model):
 
 # haproxy.router.openshift.io/timeout (openshift/router haproxy-config.template)
 _ROUTER_TIMEOUT = re.compile(r"^[1-9][0-9]*(us|ms|s|m|h|d)?$")
-_GO_DURATION = re.compile(r"^(?:([0-9]+(?:\.[0-9]+)?)(h|m|s|ms))+$")
-_GO_PART = re.compile(r"([0-9]+(?:\.[0-9]+)?)(ms|h|m|s)")
 _HSTS_TOKEN = re.compile(r"^(max-age=[0-9]+|includesubdomains|preload)$", re.I)
 
 
-def go_duration_seconds(value: str) -> float:
-    """Seconds in a Go duration such as `2160h` or `1h30m` (cert-manager's duration format)."""
-    if not _GO_DURATION.match(value):
-        raise ValueError(f"{value!r} is not a duration like 2160h, 90m or 1h30m")
-    factor = {"h": 3600, "m": 60, "s": 1, "ms": 0.001}
-    return sum(float(n) * factor[u] for n, u in _GO_PART.findall(value))
-
-
-GoDuration = Annotated[str, AfterValidator(lambda v: (go_duration_seconds(v), v)[1])]
 
 
 def _router_timeout(value: str) -> str:
@@ -796,7 +785,7 @@ class Settings(Model):
     def _backups_can_mount_their_volumes(self) -> Settings:
         if not self.backup.enabled:
             return self
-        if self.fileserver.storage.access_mode == "ReadWriteOncePod":
+        if self.backup.mechanism == "jobs" and self.fileserver.storage.access_mode == "ReadWriteOncePod":
             raise KeyedError("backup.enabled", "the backup Job reads the file server's volume beside the file server "
                              "pod, which fileserver.storage.accessMode ReadWriteOncePod forbids: use ReadWriteOnce or "
                              "ReadWriteMany, or leave backups off")

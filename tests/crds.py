@@ -1,5 +1,5 @@
-"""Validate Route, Certificate, Issuer, ClusterIssuer, ServiceMonitor and PrometheusRule manifests offline,
-against the upstream CRDs.
+"""Validate Route, Certificate, Issuer, ClusterIssuer, ServiceMonitor, PrometheusRule, and Velero Schedule and
+Backup manifests offline, against the upstream CRDs.
 
 `validate(manifest)` returns a list of problems (empty: valid). It picks the CRD by `apiVersion` and
 `kind` from `tests/data/crds/` (byte-for-byte upstream copies, see SOURCES.md) and checks, in the
@@ -50,6 +50,8 @@ CRD_FILES = {
     ("cert-manager.io", "ClusterIssuer"): "cert-manager.io_clusterissuers.yaml",
     ("monitoring.coreos.com", "ServiceMonitor"): "monitoring.coreos.com_servicemonitors.yaml",
     ("monitoring.coreos.com", "PrometheusRule"): "monitoring.coreos.com_prometheusrules.yaml",
+    ("velero.io", "Schedule"): "velero.io_schedules.yaml",
+    ("velero.io", "Backup"): "velero.io_backups.yaml",
 }
 
 

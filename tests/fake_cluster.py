@@ -10,8 +10,8 @@ from typing import Any
 from preflight.cluster import Forbidden, Unreachable
 from vocabulary.clearml import MONGODB_CA_FILE
 
-# Every group/version preflight may ask about, as a complete OpenShift 4.19 with cert-manager and its
-# monitoring stack (monitoring for user-defined projects on) serves it.
+# Every group/version preflight may ask about, as a complete OpenShift 4.19 with cert-manager, its
+# monitoring stack (monitoring for user-defined projects on) and OADP serves it.
 SERVED = {
     "v1": {"namespaces", "secrets", "configmaps", "services", "serviceaccounts", "persistentvolumeclaims"},
     "apps/v1": {"deployments", "statefulsets"},
@@ -24,6 +24,7 @@ SERVED = {
     "cert-manager.io/v1": {"certificates", "issuers", "clusterissuers"},
     "config.openshift.io/v1": {"clusterversions"},
     "monitoring.coreos.com/v1": {"servicemonitors", "prometheusrules"},
+    "velero.io/v1": {"schedules", "backups"},
 }
 
 
@@ -90,7 +91,7 @@ class FakeCluster:
             raise Forbidden(path)
         if path in self.objects:
             return self.objects[path]
-        if any(f"/{kind}/" in path for kind in ("statefulsets", "deployments", "jobs")):
+        if any(f"/{kind}/" in path for kind in ("statefulsets", "deployments", "jobs", "backups")):
             return None  # nothing of the stack runs yet (a test puts a live workload in `objects`)
         found = _anything()
         if self.mongodb_ca:

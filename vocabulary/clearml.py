@@ -49,6 +49,13 @@ UPGRADE_GUARDED = {
 }
 
 
+# The Elasticsearch snapshot repository the backups write to (an `fs` repository on the snapshot volume).
+SNAPSHOT_REPOSITORY = "clearml-backups"
+
+# On the backup taken before an upgrade (a Job, or a Velero Backup): the images it precedes.
+BACKUP_BEFORE_ANNOTATION = "clearml.openshift.io/backup-before"
+
+
 def upgrade_backup_job(images: Mapping[str, str]) -> str:
     """The name of the Job that backs up before the guarded workloads move to `images` (tier -> image
     reference): one per set of versions, so a new version set is a new Job and the same set keeps its Job."""
