@@ -396,8 +396,13 @@ def stateful_set(logical_name: str, *, name: str, namespace: pulumi.Input[str], 
                  parallel: bool = False) -> k8s.apps.v1.StatefulSet:
     """A StatefulSet whose pods each get a `data` volume claim that outlives the StatefulSet.
 
-    `parallel` starts all members at once (clusters that need a quorum to become ready).
+    `parallel` starts all members at once (clusters that need a quorum to become ready). A rolling
+    update replaces the members one at a time, each after the one before is ready (Elasticsearch: with the
+    cluster green again), so `up` waits up to 10 minutes per member, not the provider's 10 in all.
     """
+    budget = f"{10 * max(1, replicas)}m"
+    opts = pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(
+        custom_timeouts=pulumi.CustomTimeouts(create=budget, update=budget)))
     return k8s.apps.v1.StatefulSet(
         logical_name,
         metadata=k8s.meta.v1.ObjectMetaArgs(name=name, namespace=namespace, labels=labels(component)),

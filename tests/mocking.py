@@ -56,6 +56,7 @@ class Recorded:
     dependencies: list[str] = field(default_factory=list)
     ignore_changes: list[str] = field(default_factory=list)
     aliases: list[str] = field(default_factory=list)  # the names of its aliases (a child that was renamed)
+    timeouts: dict[str, str] = field(default_factory=dict)  # customTimeouts given (create, update, delete)
 
     @property
     def kind(self) -> str:
@@ -128,8 +129,8 @@ class RecordingMocks(pulumi.runtime.Mocks):
 
 
 class RecordingMonitor(pulumi.runtime.mocks.MockMonitor):
-    """Adds what MockResourceArgs leaves out: the parent, retainOnDelete, dependencies, ignoreChanges and
-    aliases of every registration."""
+    """Adds what MockResourceArgs leaves out: the parent, retainOnDelete, dependencies, ignoreChanges,
+    aliases and customTimeouts of every registration."""
 
     def _record(self, request, **extra) -> None:
         for recorded in self.mocks.resources:
@@ -143,7 +144,9 @@ class RecordingMonitor(pulumi.runtime.mocks.MockMonitor):
         if request.type != "pulumi:pulumi:Stack":
             self._record(request, retain_on_delete=bool(request.retainOnDelete),
                          dependencies=list(request.dependencies), ignore_changes=list(request.ignoreChanges),
-                         aliases=[a.spec.name or a.urn for a in request.aliases])
+                         aliases=[a.spec.name or a.urn for a in request.aliases],
+                         timeouts={k: v for k in ("create", "update", "delete")
+                                   if (v := getattr(request.customTimeouts, k, ""))})
         return response
 
     def ReadResource(self, request):

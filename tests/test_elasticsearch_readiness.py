@@ -75,3 +75,11 @@ def test_a_single_node_never_waits_for_green(mocks, curl):
     for answer in (0, 0):
         status, url = curl(command, answer)
         assert status == 0 and url.endswith("/_cluster/health?local=true")
+
+
+@pytest.mark.parametrize(("stack", "minutes"), [("dev", "10m"), ("prod", "30m")])
+def test_up_waits_for_a_rolling_update_ten_minutes_per_member(mocks, stack, minutes):
+    deploy_config(mocks, stack_config(stack))
+    for name in ("clearml-elastic-statefulset", "clearml-mongodb-statefulset"):
+        [sts] = [r for r in mocks.of_kind("StatefulSet") if r.name == name]
+        assert sts.timeouts == {"create": minutes, "update": minutes}, name
