@@ -498,10 +498,12 @@ def _variant(name: str) -> dict[str, str]:
         config[f"{P}:agent"] = json.dumps({"enabled": True})
     elif name == "dev+ingress":
         config[f"{P}:edge"] = json.dumps({"mode": "ingress"})
+    elif name == "dev+velero":
+        config[f"{P}:backup"] = json.dumps({"enabled": True, "mechanism": "velero"})
     return config
 
 
-@pytest.mark.parametrize("variant", [*STACKS, "dev+agent", "dev+ingress"])
+@pytest.mark.parametrize("variant", [*STACKS, "dev+agent", "dev+ingress", "dev+velero"])
 def test_every_manifest_of_the_program_passes_every_rule(mocks, variant):
     deploy_config(mocks, _variant(variant))
     judged = [r for r in mocks.resources if not r.read]

@@ -43,6 +43,7 @@ MORE_VARIANTS = {
              "internalIssuer": {"name": "corp", "kind": "Issuer"}},
         elasticsearch={"external": {"hosts": [{"host": "es.example.com"}]}}),
     "mongodb-replica-set": lambda: _base_config(mongodb={"replicas": 3}),
+    "velero-backups": lambda: _base_config(backup={"enabled": True, "mechanism": "velero"}),
 }
 
 
@@ -67,7 +68,8 @@ def test_access_needs_are_exactly_the_kinds_the_program_registers(mocks, variant
     settings = settings_from_config(config)
     # With backups on, the Job before an upgrade too, which a first deployment has no use for
     # (tests/test_upgrade_backup.py has the program register it).
-    upgrade_job = {("batch", "jobs")} if settings.backup.enabled else set()
+    velero = settings.backup.mechanism == "velero"
+    upgrade_job = {("velero.io", "backups") if velero else ("batch", "jobs")} if settings.backup.enabled else set()
     assert kinds(settings) == _registered(mocks.resources) | upgrade_job
 
 
