@@ -18,6 +18,7 @@
 #   redis           Debian's redis-server, at the official image's paths (/usr/local/bin, /data).
 #   elasticsearch   Elasticsearch's integ-test-zip distribution from Maven Central on Debian's JDK 17,
 #                   laid out like Elastic's image (/usr/share/elasticsearch, group-0 writable).
+#   elasticsearch-next  the same at ELASTICSEARCH_NEXT_VERSION: what an upgrade moves to (local/upgrade.yaml).
 #   mongodb         mongo-java-server (Maven Central, images/mongodb) on Debian's JRE 17: the
 #                   MongoDB stand-in, since no registry reachable here ships mongod.
 #   clearml-agent   clearml-agent from PyPI (images/clearml-agent/requirements.lock) with Debian's
@@ -36,7 +37,7 @@ source "$(dirname "${BASH_SOURCE[0]}")/lib/common.sh"
 REPO_DIR=$(cd "$SCRIPTS_DIR/.." && pwd)
 RECIPES=$REPO_DIR/images
 IMAGES_DIR=$CACHE_DIR/images
-ALL_IMAGES=(pause clearml-server redis elasticsearch mongodb clearml-agent kubectl)
+ALL_IMAGES=(pause clearml-server redis elasticsearch elasticsearch-next mongodb clearml-agent kubectl)
 CLEARML_SERVER_SOURCE=${CLEARML_SERVER_SOURCE:-https://github.com/clearml/clearml-server/archive/$CLEARML_SERVER_COMMIT.tar.gz}
 DEBIAN_MIRROR=${DEBIAN_MIRROR:-http://deb.debian.org/debian}
 
@@ -46,6 +47,7 @@ image_ref() {
     clearml-server) echo "localhost/standin/clearml-server:$CLEARML_SERVER_VERSION" ;;
     redis) echo "localhost/standin/redis:$REDIS_STANDIN_VERSION" ;;
     elasticsearch) echo "localhost/standin/elasticsearch:$ELASTICSEARCH_VERSION" ;;
+    elasticsearch-next) echo "localhost/standin/elasticsearch:$ELASTICSEARCH_NEXT_VERSION" ;;
     mongodb) echo "localhost/standin/mongo-java-server:$MONGO_JAVA_SERVER_VERSION" ;;
     clearml-agent) echo "localhost/standin/clearml-agent:$CLEARML_AGENT_VERSION" ;;
     kubectl) echo "localhost/standin/kubectl:$KUBERNETES_VERSION" ;;
@@ -60,8 +62,10 @@ recipe_hash() {
     declare -f "build_${1//-/_}" debian_rootfs oci
     image_ref "$1"
     echo "$CLEARML_SERVER_COMMIT $ELASTICSEARCH_ZIP_URL $ELASTICSEARCH_ZIP_SHA1 $DEBIAN_MIRROR"
+    [[ $1 == elasticsearch* ]] && declare -f elasticsearch_image
+    [[ $1 == elasticsearch-next ]] && echo "$ELASTICSEARCH_NEXT_ZIP_URL $ELASTICSEARCH_NEXT_ZIP_SHA1"
     cat "$SCRIPTS_DIR/lib/oci_image.py"
-    [[ -d $RECIPES/$1 ]] && find "$RECIPES/$1" -type f | sort | xargs cat
+    [[ -d $RECIPES/${1%-next} ]] && find "$RECIPES/${1%-next}" -type f | sort | xargs cat
     [[ $1 == pause ]] && cat "$REPO_DIR/tools/pause/"*.go
   } | sha256sum | cut -c1-12
 }
@@ -142,23 +146,33 @@ build_redis() {
   oci "$root" redis --cmd '["redis-server"]' --workdir /data
 }
 
-build_elasticsearch() {
-  local work=$1 root=$1/rootfs zip home
+# elasticsearch_image WORK NAME VERSION ZIP_URL ZIP_SHA1: the stand-in Elasticsearch image NAME.
+elasticsearch_image() {
+  local work=$1 name=$2 version=$3 url=$4 sha1=$5 root=$1/rootfs zip home
   zip=$work/es.zip
-  curl -fsSL --retry 3 -o "$zip" "$ELASTICSEARCH_ZIP_URL"
-  echo "$ELASTICSEARCH_ZIP_SHA1  $zip" | sha1sum -c --quiet - || die "elasticsearch zip: sha1 mismatch"
+  curl -fsSL --retry 3 -o "$zip" "$url"
+  echo "$sha1  $zip" | sha1sum -c --quiet - || die "elasticsearch $version zip: sha1 mismatch"
   debian_rootfs "$root" openjdk-17-jre-headless curl ca-certificates unzip
   home=$root/usr/share/elasticsearch
-  (cd "$work" && unzip -q "$zip" && mv "elasticsearch-$ELASTICSEARCH_VERSION" "$home")
+  (cd "$work" && unzip -q "$zip" && mv "elasticsearch-$version" "$home")
   # Elastic's image: ES_JAVA_HOME, group 0 owning and able to write config, data and logs; the
   # entrypoint turns dotted environment variables into settings and ELASTIC_PASSWORD into the keystore.
   install -d "$home/data" "$home/logs" "$home/plugins"
   chgrp -R 0 "$home"
   chmod -R g=u "$home/config" "$home/data" "$home/logs"
   install -m 0755 "$RECIPES/elasticsearch/entrypoint.sh" "$root/usr/local/bin/docker-entrypoint.sh"
-  oci "$root" elasticsearch --entrypoint '["/usr/local/bin/docker-entrypoint.sh"]' \
+  oci "$root" "$name" --entrypoint '["/usr/local/bin/docker-entrypoint.sh"]' \
     --workdir /usr/share/elasticsearch --user 1000:0 \
     --env "ES_JAVA_HOME=/usr/lib/jvm/java-17-openjdk-amd64" --env "ELASTIC_CONTAINER=true"
+}
+
+build_elasticsearch() {
+  elasticsearch_image "$1" elasticsearch "$ELASTICSEARCH_VERSION" "$ELASTICSEARCH_ZIP_URL" "$ELASTICSEARCH_ZIP_SHA1"
+}
+
+build_elasticsearch_next() {
+  elasticsearch_image "$1" elasticsearch-next "$ELASTICSEARCH_NEXT_VERSION" "$ELASTICSEARCH_NEXT_ZIP_URL" \
+    "$ELASTICSEARCH_NEXT_ZIP_SHA1"
 }
 
 build_mongodb() {

@@ -6,6 +6,9 @@
     local_stack.py access  --stack S --project DIR   port-forward the web app, API and file server to
                                                      loopback; print the URLs and how to log in
 
+With CLEARML_OPENSHIFT_LOCAL_OVERLAY set to a file of the same form (local/upgrade.yaml), `config` lays
+that over local/overlay.yaml too: how an upgrade is tried on the local cluster.
+
 DIR is the project copy scripts/pulumi.sh runs from (scripts/copy-project.sh), so the repository's
 stack files are never written. `prepare` and `access` need `kubectl` on PATH and KUBECONFIG set to
 the local cluster; `access` also needs CLEARML_OPENSHIFT_CLUSTER (the cluster's state dir: the
@@ -34,6 +37,8 @@ sys.path.insert(0, str(ROOT))
 from settings import PROJECT, settings_from_config  # noqa: E402
 
 OVERLAY = ROOT / "local" / "overlay.yaml"
+# A second overlay laid over the first when set, e.g. local/upgrade.yaml (an upgrade tried on the local cluster).
+EXTRA_OVERLAY_ENV = "CLEARML_OPENSHIFT_LOCAL_OVERLAY"
 MONGODB_STANDIN = ROOT / "local" / "mongodb-standin.yaml"
 MONGODB_NAMESPACE = "standin-mongodb"
 MONGODB_URI = f"mongodb://mongodb.{MONGODB_NAMESPACE}.svc:27017/"
@@ -68,7 +73,10 @@ def stack_file(project: Path, stack: str) -> Path:
 
 
 def _overlaid(document: dict[str, Any]) -> dict[str, Any]:
-    return overlay(document.get("config") or {}, yaml.safe_load(OVERLAY.read_text())["config"])
+    config = overlay(document.get("config") or {}, yaml.safe_load(OVERLAY.read_text())["config"])
+    if extra := os.environ.get(EXTRA_OVERLAY_ENV):
+        config = overlay(config, yaml.safe_load(Path(extra).read_text())["config"])
+    return config
 
 
 def local_config(project: Path, stack: str) -> dict[str, Any]:

@@ -16,6 +16,7 @@ import pytest
 import yaml
 
 from admission import Namespace, admit, check_restricted, load_scc
+from preflight.upgrades import elasticsearch_version_problem
 from settings import settings_from_config
 from tests.conftest import ROOT, containers, deploy_config, pod_templates
 
@@ -75,6 +76,22 @@ def test_the_overlay_names_the_images_scripts_images_sh_builds():
     standin = yaml.safe_load_all(local_stack.MONGODB_STANDIN.read_text())
     [deployment] = [d for d in standin if d["kind"] == "Deployment"]
     assert deployment["spec"]["template"]["spec"]["containers"][0]["image"] == built["mongodb"]
+
+
+def test_the_upgrade_overlay_moves_elasticsearch_to_the_next_image_and_nothing_else(monkeypatch):
+    built = dict(line.split("=", 1) for line in subprocess.run(
+        [str(ROOT / "scripts" / "images.sh"), "names"], capture_output=True, text=True, check=True).stdout.split())
+    before = local_stack.local_config(ROOT, "dev")
+    monkeypatch.setenv(local_stack.EXTRA_OVERLAY_ENV, str(ROOT / "local" / "upgrade.yaml"))
+    after = local_stack.local_config(ROOT, "dev")
+    images = "clearml-openshift:images"
+    assert {k: v for k, v in after.items() if k != images} == {k: v for k, v in before.items() if k != images}
+    changed = {name for name, image in after[images].items() if image != before[images][name]}
+    assert changed == {"elasticsearch"}
+    old, new = before[images]["elasticsearch"], after[images]["elasticsearch"]
+    assert f"{new['repository']}:{new['tag']}" == built["elasticsearch-next"]
+    assert elasticsearch_version_problem(old["tag"], new["tag"]) is None  # an upgrade preflight lets through
+    assert elasticsearch_version_problem(new["tag"], old["tag"]) is not None  # and no way back
 
 
 def test_the_mongodb_standin_passes_restricted_v2_and_pod_security_restricted():

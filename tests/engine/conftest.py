@@ -25,10 +25,15 @@ from engine_env import bin_dir, install_example_prerequisites, install_stack_pre
 TIMINGS = ROOT / "build" / "engine-timings.json"
 
 
+# Modules that change the shared deployment for good (Elasticsearch cannot go back to an older version): last.
+LAST = ("test_e2e_upgrade.py",)
+
+
 def pytest_collection_modifyitems(items):
     for item in items:
         if "tests/engine/" in str(item.fspath):
             item.add_marker(pytest.mark.engine)
+    items.sort(key=lambda item: Path(str(item.fspath)).name in LAST)  # stable: the others keep their order
 
 
 @dataclass

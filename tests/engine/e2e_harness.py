@@ -10,19 +10,24 @@ prints how to log in. Every later Pulumi command of the e2e tests goes through s
 from __future__ import annotations
 
 import base64
+import http.client
 import json
 import re
+import socket
+import ssl
 import subprocess
 import sys
 import time
 import urllib.error
 import urllib.request
+from dataclasses import dataclass
 from pathlib import Path
 
 from tests.engine.conftest import ROOT, Engine
 
 sys.path.insert(0, str(ROOT / "scripts"))
 import local_stack
+import yaml
 
 STACK = "dev"
 CONFIG = local_stack.local_config(ROOT, STACK)
@@ -47,11 +52,12 @@ def full_await_env(engine: Engine) -> dict[str, str]:
     return {k: v for k, v in engine.env.items() if k != "CLEARML_OPENSHIFT_LOCAL_TARGET"}
 
 
-def pulumi_sh(engine: Engine, command: str, *args: str, check: bool = True, timeout: int = UP_TIMEOUT):
-    """`scripts/pulumi.sh COMMAND dev ARGS...`, timed into engine.timings."""
+def pulumi_sh(engine: Engine, command: str, *args: str, check: bool = True, timeout: int = UP_TIMEOUT,
+              env: dict[str, str] | None = None):
+    """`scripts/pulumi.sh COMMAND dev ARGS...` (with `env` added to the environment), timed into engine.timings."""
     start = time.monotonic()
     result = subprocess.run([str(ROOT / "scripts" / "pulumi.sh"), command, STACK, *args], cwd=ROOT,
-                            env=local_env(engine), capture_output=True, text=True, timeout=timeout)
+                            env={**local_env(engine), **(env or {})}, capture_output=True, text=True, timeout=timeout)
     seconds = time.monotonic() - start
     engine.timings.setdefault(f"{STACK}: scripts/pulumi.sh {command} (local target)", []).append(round(seconds, 2))
     if check and result.returncode != 0:
@@ -119,3 +125,146 @@ def api_login(api: str, key: str, secret: str) -> tuple[int, dict]:
                 raise
             time.sleep(3)
     raise AssertionError("unreachable")
+
+
+def api_call(api: str, endpoint: str, token: str, body: dict) -> dict:
+    request = urllib.request.Request(f"{api}/{endpoint}", data=json.dumps(body).encode(),
+                                     headers={"Content-Type": "application/json", "Authorization": f"Bearer {token}"})
+    for attempt in range(40):  # the loopback forward reconnects after the API server's pod came back
+        try:
+            with urllib.request.urlopen(request, timeout=30) as response:
+                return json.loads(response.read())["data"]
+        except urllib.error.HTTPError as err:
+            raise AssertionError(f"{endpoint}: {err.code} {err.read()[:500]!r}") from None
+        except OSError:
+            if attempt == 39:
+                raise
+            time.sleep(3)
+    raise AssertionError("unreachable")
+
+
+def login(api: str, key: str, secret: str) -> str:
+    status, answer = api_login(api, key, secret)
+    assert status == 200, answer
+    return answer["data"]["token"]
+
+
+def clearml_client(engine: Engine) -> dict:
+    """The loopback URLs of the API and file servers, and `token()`: a fresh token of the tests' key pair."""
+    urls = access(engine)["urls"]
+    stack = outputs(engine)
+    key, key_secret = stack["testsAccessKey"], stack["testsSecretKey"]
+    return {"api": urls["apiserver"], "files": urls["fileserver"], "key": key, "secret": key_secret,
+            "token": lambda: login(urls["apiserver"], key, key_secret)}
+
+
+def secret(engine: Engine, namespace: str, name: str) -> dict[str, str]:
+    data = json.loads(engine.kubectl("get", "secret", name, "-n", namespace, "-o", "json"))["data"]
+    return {k: base64.b64decode(v).decode() for k, v in data.items()}
+
+
+class VerifiedTls(http.client.HTTPSConnection):
+    """HTTPS to an IP, verifying the certificate chain and the name `server_name` it must carry."""
+
+    def __init__(self, ip: str, port: int, server_name: str, context: ssl.SSLContext):
+        super().__init__(ip, port, context=context, timeout=60)
+        self.server_name = server_name
+
+    def connect(self) -> None:
+        raw = socket.create_connection((self.host, self.port), self.timeout)
+        self.sock = self._context.wrap_socket(raw, server_hostname=self.server_name)  # type: ignore[attr-defined]
+
+
+def elastic(engine: Engine, method: str, path: str, body: dict | None = None, namespace: str = NAMESPACE) -> dict:
+    """Elasticsearch over verified TLS: the Service's cluster IP, its DNS name, the issuing CA; 200 expected."""
+    ca = secret(engine, namespace, "clearml-elastic-tls")["ca.crt"]
+    password = secret(engine, namespace, "clearml-elastic")["password"]
+    ip = engine.kubectl("get", "service", "clearml-elastic", "-n", namespace, "-o", "jsonpath={.spec.clusterIP}")
+    connection = VerifiedTls(ip, 9200, f"clearml-elastic.{namespace}.svc", ssl.create_default_context(cadata=ca))
+    auth = base64.b64encode(f"elastic:{password}".encode()).decode()
+    headers = {"Authorization": f"Basic {auth}", "Content-Type": "application/json"}
+    connection.request(method, path, body=None if body is None else json.dumps(body), headers=headers)
+    response = connection.getresponse()
+    answer = response.read()
+    assert response.status == 200, (method, path, response.status, answer[:500])
+    return json.loads(answer or b"null")
+
+
+def task_names(clearml, project: str) -> set[str]:
+    tasks = api_call(clearml["api"], "tasks.get_all", clearml["token"](), {"project": [project], "only_fields": ["name"]})
+    return {t["name"] for t in tasks["tasks"]}
+
+
+def log_lines(clearml, task: str) -> list[str]:
+    answer = api_call(clearml["api"], "events.get_task_log", clearml["token"](), {"task": task, "batch_size": 100})
+    return [e.get("msg") for e in answer["events"]]
+
+
+def standin_image(name: str) -> dict:
+    """{"repository", "tag"} of a stand-in image scripts/images.sh builds (NAME as `images.sh names` lists it)."""
+    refs = dict(line.split("=", 1) for line in subprocess.run(
+        [str(ROOT / "scripts" / "images.sh"), "names"], capture_output=True, text=True, check=True).stdout.split())
+    repository, tag = refs[name].rsplit(":", 1)
+    return {"repository": repository, "tag": tag}
+
+
+@dataclass
+class SecondStack:
+    """A stack beside the dev deployment, in its own namespace with its own MongoDB stand-in, deployed
+    with full await by the engine tests' Pulumi project: the dev stack with the local overlay (CONFIG),
+    changed as a test needs."""
+
+    engine: Engine
+    stack: str
+    namespace: str
+
+    def prepare(self) -> None:
+        """The namespace, the MongoDB stand-in and the Secret naming it, as scripts/local_stack.py makes them."""
+        engine = self.engine
+        engine.kubectl("create", "namespace", self.namespace)
+        standin = [doc for doc in yaml.safe_load_all(local_stack.MONGODB_STANDIN.read_text()) if doc]
+        for doc in standin:
+            doc["metadata"]["namespace"] = self.namespace
+        subprocess.run([str(engine.kubectl_bin), "apply", "--server-side", "-f", "-"], input=yaml.safe_dump_all(standin),
+                       env=engine.env, check=True, capture_output=True, text=True, timeout=60)
+        engine.kubectl("create", "secret", "generic", "standin-mongodb", "-n", self.namespace,
+                       f"--from-literal=connectionString=mongodb://mongodb.{self.namespace}.svc:27017/")
+        engine.kubectl("rollout", "status", "-n", self.namespace, "deployment/mongodb", "--timeout=300s")
+
+    def config(self, **sections: dict) -> dict:
+        """CONFIG in this stack's namespace, with `sections` (settings keys) replacing CONFIG's."""
+        config = dict(CONFIG)
+        config["clearml-openshift:namespace"] = {"name": self.namespace, "create": False}
+        config.update({f"clearml-openshift:{key}": value for key, value in sections.items()})
+        return config
+
+    def write(self, config: dict, new: bool = False) -> None:
+        text = yaml.safe_dump({"config": config})
+        if new:
+            self.engine.new_stack(self.stack, text)
+        else:
+            (self.engine.workdir / f"Pulumi.{self.stack}.yaml").write_text(text)
+
+    def command(self, *args: str) -> list[str]:
+        return ["pulumi", *args, "--stack", self.stack, "--non-interactive", "--color", "never"]
+
+    def pulumi(self, *args: str, check: bool = True, timeout: int = 1800) -> subprocess.CompletedProcess:
+        start = time.monotonic()
+        result = subprocess.run(self.command(*args), cwd=self.engine.workdir, env=full_await_env(self.engine),
+                                capture_output=True, text=True, timeout=timeout)
+        self.engine.timings.setdefault(f"{self.stack}: pulumi {args[0]} (full await)", []).append(
+            round(time.monotonic() - start, 1))
+        if check and result.returncode != 0:
+            events = self.engine.kubectl("get", "events", "-n", self.namespace, "--sort-by=.lastTimestamp", check=False)
+            raise AssertionError(f"pulumi {' '.join(args)} failed:\n{(result.stdout + result.stderr)[-6000:]}\n"
+                                 f"{events[-4000:]}")
+        return result
+
+    def start(self, *args: str) -> subprocess.Popen:
+        """A Pulumi command in the background (full await), its output to a pipe."""
+        return subprocess.Popen(self.command(*args), cwd=self.engine.workdir, env=full_await_env(self.engine),
+                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+
+    def destroy(self) -> None:
+        self.pulumi("destroy", "--yes", "--skip-preview", check=False)
+        self.engine.kubectl("delete", "namespace", self.namespace, "--wait=false", check=False)

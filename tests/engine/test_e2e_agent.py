@@ -23,68 +23,39 @@ import tempfile
 import time
 
 import pytest
-import yaml
 
-from tests.engine.conftest import ROOT, Engine
-from tests.engine.e2e_harness import CONFIG, full_await_env, local_stack
+from tests.engine.conftest import Engine
+from tests.engine.e2e_harness import CONFIG, SecondStack, standin_image
 
 STACK = "e2e-agent"
 NAMESPACE = "clearml-e2e-agent"
 QUEUE = "k8s"
 
 
-def _image(name: str) -> dict:
-    refs = dict(line.split("=", 1) for line in subprocess.run(
-        [str(ROOT / "scripts" / "images.sh"), "names"], capture_output=True, text=True, check=True).stdout.split())
-    repository, tag = refs[name].rsplit(":", 1)
-    return {"repository": repository, "tag": tag}
-
-
-def _pulumi(engine: Engine, *args: str, check: bool = True):
-    start = time.monotonic()
-    result = subprocess.run(["pulumi", *args, "--stack", STACK, "--non-interactive", "--color", "never"],
-                            cwd=engine.workdir, env=full_await_env(engine), capture_output=True, text=True,
-                            timeout=1800)
-    engine.timings.setdefault(f"{STACK}: pulumi {args[0]} (full await)", []).append(round(time.monotonic() - start, 1))
-    if check and result.returncode != 0:
-        events = engine.kubectl("get", "events", "-n", NAMESPACE, "--sort-by=.lastTimestamp", check=False)
-        raise AssertionError(f"pulumi {' '.join(args)} failed:\n{(result.stdout + result.stderr)[-6000:]}\n{events[-4000:]}")
-    return result
-
-
 @pytest.fixture(scope="module")
 def agent_stack(engine: Engine):
     """The second stack: prerequisites as scripts/local_stack.py makes them, then `up` with full await."""
-    engine.kubectl("create", "namespace", NAMESPACE)
-    standin = [doc for doc in yaml.safe_load_all(local_stack.MONGODB_STANDIN.read_text()) if doc]
-    for doc in standin:
-        doc["metadata"]["namespace"] = NAMESPACE
-    subprocess.run([str(engine.kubectl_bin), "apply", "--server-side", "-f", "-"], input=yaml.safe_dump_all(standin),
-                   env=engine.env, check=True, capture_output=True, text=True, timeout=60)
-    engine.kubectl("create", "secret", "generic", "standin-mongodb", "-n", NAMESPACE,
-                   f"--from-literal=connectionString=mongodb://mongodb.{NAMESPACE}.svc:27017/")
-    engine.kubectl("rollout", "status", "-n", NAMESPACE, "deployment/mongodb", "--timeout=300s")
-    config = dict(CONFIG)
-    config["clearml-openshift:namespace"] = {"name": NAMESPACE, "create": False}
-    config["clearml-openshift:elasticsearch"] = {**CONFIG["clearml-openshift:elasticsearch"], "resources": {
-        "requests": {"cpu": "50m", "memory": "1Gi"}, "limits": {"cpu": "1", "memory": "1536Mi"}}}
-    agent_image = _image("clearml-agent")
-    config["clearml-openshift:agent"] = {
-        "enabled": True, "queue": QUEUE, "maxPods": 1,
-        "image": agent_image, "taskImage": agent_image, "kubectlImage": _image("kubectl"),
-        "resources": {"requests": {"cpu": "20m", "memory": "128Mi"}, "limits": {"cpu": "1", "memory": "512Mi"}},
-        "taskResources": {"requests": {"cpu": "20m", "memory": "128Mi"}, "limits": {"cpu": "1", "memory": "512Mi"}},
-    }
-    engine.new_stack(STACK, yaml.safe_dump({"config": config}))
-    _pulumi(engine, "up", "--yes", "--skip-preview")
-    outputs = json.loads(_pulumi(engine, "stack", "output", "--json", "--show-secrets").stdout)
+    stack = SecondStack(engine, STACK, NAMESPACE)
+    stack.prepare()
+    agent_image = standin_image("clearml-agent")
+    config = stack.config(
+        elasticsearch={**CONFIG["clearml-openshift:elasticsearch"], "resources": {
+            "requests": {"cpu": "50m", "memory": "1Gi"}, "limits": {"cpu": "1", "memory": "1536Mi"}}},
+        agent={
+            "enabled": True, "queue": QUEUE, "maxPods": 1,
+            "image": agent_image, "taskImage": agent_image, "kubectlImage": standin_image("kubectl"),
+            "resources": {"requests": {"cpu": "20m", "memory": "128Mi"}, "limits": {"cpu": "1", "memory": "512Mi"}},
+            "taskResources": {"requests": {"cpu": "20m", "memory": "128Mi"}, "limits": {"cpu": "1", "memory": "512Mi"}},
+        })
+    stack.write(config, new=True)
+    stack.pulumi("up", "--yes", "--skip-preview")
+    outputs = json.loads(stack.pulumi("stack", "output", "--json", "--show-secrets").stdout)
     ip = engine.kubectl("get", "service", "clearml-apiserver", "-n", NAMESPACE, "-o", "jsonpath={.spec.clusterIP}")
     try:
         yield {"api": f"http://{ip}:8008", "keys": (outputs["testsAccessKey"], outputs["testsSecretKey"]),
                "task_image": f"{agent_image['repository']}:{agent_image['tag']}"}
     finally:
-        _pulumi(engine, "destroy", "--yes", "--skip-preview", check=False)
-        engine.kubectl("delete", "namespace", NAMESPACE, "--wait=false", check=False)
+        stack.destroy()
 
 
 SDK_SCRIPT = r"""

@@ -8,12 +8,8 @@ snapshot API over verified TLS (README, "Backups and restore")."""
 
 from __future__ import annotations
 
-import base64
-import http.client
 import json
 import re
-import socket
-import ssl
 import time
 import urllib.error
 import urllib.request
@@ -22,33 +18,11 @@ import pymongo
 import pytest
 
 from tests.engine.conftest import Engine
-from tests.engine.e2e_harness import MONGO_NAMESPACE, NAMESPACE, access, api_login, outputs, pulumi_sh
+from tests.engine.e2e_harness import MONGO_NAMESPACE, NAMESPACE, api_call, clearml_client, elastic, log_lines, pulumi_sh, task_names
 
 KEPT_LOG_LINE = "written before the backup"
 FILE_PATH = "backup-e2e/kept.txt"
 FILE_CONTENT = b"kept by the backup set\n"
-
-
-def _call(api: str, endpoint: str, token: str, body: dict) -> dict:
-    request = urllib.request.Request(f"{api}/{endpoint}", data=json.dumps(body).encode(),
-                                     headers={"Content-Type": "application/json", "Authorization": f"Bearer {token}"})
-    for attempt in range(40):  # the loopback forward reconnects after the API server's pod came back
-        try:
-            with urllib.request.urlopen(request, timeout=30) as response:
-                return json.loads(response.read())["data"]
-        except urllib.error.HTTPError as err:
-            raise AssertionError(f"{endpoint}: {err.code} {err.read()[:500]!r}") from None
-        except OSError:
-            if attempt == 39:
-                raise
-            time.sleep(3)
-    raise AssertionError("unreachable")
-
-
-def _login(api: str, key: str, secret: str) -> str:
-    status, answer = api_login(api, key, secret)
-    assert status == 200, answer
-    return answer["data"]["token"]
 
 
 def _file(files: str, token: str, method: str = "GET", data: bytes | None = None) -> tuple[int, bytes]:
@@ -73,71 +47,26 @@ def _file(files: str, token: str, method: str = "GET", data: bytes | None = None
     raise AssertionError("unreachable")
 
 
-def _secret(engine: Engine, namespace: str, name: str) -> dict[str, str]:
-    data = json.loads(engine.kubectl("get", "secret", name, "-n", namespace, "-o", "json"))["data"]
-    return {k: base64.b64decode(v).decode() for k, v in data.items()}
-
-
 def _mongo(engine: Engine) -> pymongo.MongoClient:
     """The MongoDB stand-in, through its Service's cluster IP (routed to the host by scripts/cluster.sh)."""
     ip = engine.kubectl("get", "service", "mongodb", "-n", MONGO_NAMESPACE, "-o", "jsonpath={.spec.clusterIP}")
     return pymongo.MongoClient(f"mongodb://{ip}:27017/", serverSelectionTimeoutMS=20000)
 
 
-class _VerifiedTls(http.client.HTTPSConnection):
-    """HTTPS to an IP, verifying the certificate chain and the name `server_name` it must carry."""
-
-    def __init__(self, ip: str, port: int, server_name: str, context: ssl.SSLContext):
-        super().__init__(ip, port, context=context, timeout=60)
-        self.server_name = server_name
-
-    def connect(self) -> None:
-        raw = socket.create_connection((self.host, self.port), self.timeout)
-        self.sock = self._context.wrap_socket(raw, server_hostname=self.server_name)  # type: ignore[attr-defined]
-
-
-def _elastic(engine: Engine, method: str, path: str) -> dict:
-    """Elasticsearch over verified TLS: the Service's cluster IP, its DNS name, the issuing CA."""
-    ca = _secret(engine, NAMESPACE, "clearml-elastic-tls")["ca.crt"]
-    password = _secret(engine, NAMESPACE, "clearml-elastic")["password"]
-    ip = engine.kubectl("get", "service", "clearml-elastic", "-n", NAMESPACE, "-o", "jsonpath={.spec.clusterIP}")
-    connection = _VerifiedTls(ip, 9200, f"clearml-elastic.{NAMESPACE}.svc", ssl.create_default_context(cadata=ca))
-    auth = base64.b64encode(f"elastic:{password}".encode()).decode()
-    connection.request(method, path, headers={"Authorization": f"Basic {auth}"})
-    response = connection.getresponse()
-    body = response.read()
-    assert response.status == 200, (method, path, response.status, body[:500])
-    return json.loads(body or b"null")
-
-
 @pytest.fixture(scope="module")
 def clearml(engine: Engine, deployed):
-    urls = access(engine)["urls"]
-    stack = outputs(engine)
-    key, secret = stack["testsAccessKey"], stack["testsSecretKey"]
-    return {"api": urls["apiserver"], "files": urls["fileserver"], "key": key, "secret": secret,
-            "token": lambda: _login(urls["apiserver"], key, secret)}
-
-
-def _task_names(clearml, project: str) -> set[str]:
-    tasks = _call(clearml["api"], "tasks.get_all", clearml["token"](), {"project": [project], "only_fields": ["name"]})
-    return {t["name"] for t in tasks["tasks"]}
-
-
-def _log_lines(clearml, task: str) -> list[str]:
-    answer = _call(clearml["api"], "events.get_task_log", clearml["token"](), {"task": task, "batch_size": 100})
-    return [e.get("msg") for e in answer["events"]]
+    return clearml_client(engine)
 
 
 def test_backup_then_restore_brings_back_all_three_stores(engine: Engine, clearml):
     token = clearml["token"]()
     api = clearml["api"]
-    project = _call(api, "projects.create", token, {"name": "backup-e2e", "description": "backup and restore"})["id"]
-    task = _call(api, "tasks.create", token, {"name": "kept", "project": project, "type": "training"})["id"]
-    _call(api, "events.add", token, {"task": task, "type": "log", "level": "info", "msg": KEPT_LOG_LINE,
+    project = api_call(api, "projects.create", token, {"name": "backup-e2e", "description": "backup and restore"})["id"]
+    task = api_call(api, "tasks.create", token, {"name": "kept", "project": project, "type": "training"})["id"]
+    api_call(api, "events.add", token, {"task": task, "type": "log", "level": "info", "msg": KEPT_LOG_LINE,
                                      "timestamp": int(time.time() * 1000), "worker": "e2e"})
     assert _file(clearml["files"], token, "POST", FILE_CONTENT)[0] == 200
-    assert KEPT_LOG_LINE in _log_lines(clearml, task)
+    assert KEPT_LOG_LINE in log_lines(clearml, task)
 
     # ---- a backup set, as `make backup` takes it ------------------------------------------------------
     started = time.monotonic()
@@ -154,18 +83,18 @@ def test_backup_then_restore_brings_back_all_three_stores(engine: Engine, clearm
     listed = pulumi_sh(engine, "backups", timeout=600).stdout
     assert f"{set_id} complete" in listed, listed
     # The snapshot is Elasticsearch's own, in its repository on its own volume.
-    snapshot = _elastic(engine, "GET", f"/_snapshot/clearml-backups/{set_id.lower()}")["snapshots"][0]
+    snapshot = elastic(engine, "GET", f"/_snapshot/clearml-backups/{set_id.lower()}")["snapshots"][0]
     assert snapshot["state"] == "SUCCESS"
 
     # ---- after the backup: a new task, then every store loses data ---------------------------------
-    _call(api, "tasks.create", token, {"name": "after the backup", "project": project, "type": "training"})
-    assert _task_names(clearml, project) == {"kept", "after the backup"}
+    api_call(api, "tasks.create", token, {"name": "after the backup", "project": project, "type": "training"})
+    assert task_names(clearml, project) == {"kept", "after the backup"}
     mongo = _mongo(engine)
     mongo["backend"].drop_collection("project")
     mongo["backend"].drop_collection("task")
-    for index in [i["index"] for i in _elastic(engine, "GET", "/_cat/indices?format=json")
+    for index in [i["index"] for i in elastic(engine, "GET", "/_cat/indices?format=json")
                   if i["index"].startswith("events-log")]:
-        _elastic(engine, "DELETE", f"/{index}")
+        elastic(engine, "DELETE", f"/{index}")
     assert _file(clearml["files"], token, "DELETE")[0] == 200
     assert _file(clearml["files"], token)[0] == 404
 
@@ -177,8 +106,8 @@ def test_backup_then_restore_brings_back_all_three_stores(engine: Engine, clearm
     assert f"restored set {set_id}" in restored.stderr, restored.stderr[-3000:]
 
     # Everything written before the backup is back; what came after is gone.
-    assert _task_names(clearml, project) == {"kept"}
-    assert KEPT_LOG_LINE in _log_lines(clearml, task)
+    assert task_names(clearml, project) == {"kept"}
+    assert KEPT_LOG_LINE in log_lines(clearml, task)
     status, content = _file(clearml["files"], clearml["token"]())
     assert (status, content) == (200, FILE_CONTENT)
     # The writers run again with their replicas, and the schedule is on again.

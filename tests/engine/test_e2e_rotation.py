@@ -9,19 +9,13 @@ from __future__ import annotations
 
 import base64
 import http.client
-import json
 import socket
 import ssl
 import time
 import urllib.request
 
 from tests.engine.conftest import Engine
-from tests.engine.e2e_harness import NAMESPACE, access, api_login, outputs, pulumi_sh
-
-
-def _secret(engine: Engine, name: str) -> dict[str, str]:
-    data = json.loads(engine.kubectl("get", "secret", name, "-n", NAMESPACE, "-o", "json"))["data"]
-    return {k: base64.b64decode(v).decode() for k, v in data.items()}
+from tests.engine.e2e_harness import NAMESPACE, access, api_call, api_login, outputs, pulumi_sh, secret
 
 
 def _redis_ping(engine: Engine, password: str) -> str:
@@ -34,7 +28,7 @@ def _redis_ping(engine: Engine, password: str) -> str:
 def _elastic_status(engine: Engine, password: str) -> int:
     """GET /_security/_authenticate as `elastic` over verified TLS (the Service's cluster IP, the name
     its certificate carries, the issuing CA): the HTTP status."""
-    ca = _secret(engine, "clearml-elastic-tls")["ca.crt"]
+    ca = secret(engine, NAMESPACE, "clearml-elastic-tls")["ca.crt"]
     ip = engine.kubectl("get", "service", "clearml-elastic", "-n", NAMESPACE, "-o", "jsonpath={.spec.clusterIP}")
     context = ssl.create_default_context(cadata=ca)
     with socket.create_connection((ip, 9200), timeout=30) as raw, \
@@ -46,26 +40,19 @@ def _elastic_status(engine: Engine, password: str) -> int:
         return connection.getresponse().status
 
 
-def _call(api: str, endpoint: str, token: str, body: dict) -> dict:
-    request = urllib.request.Request(f"{api}/{endpoint}", data=json.dumps(body).encode(), headers={
-        "Content-Type": "application/json", "Authorization": f"Bearer {token}"})
-    with urllib.request.urlopen(request, timeout=30) as response:
-        return json.loads(response.read())["data"]
-
-
 def test_rotating_the_redis_password(engine: Engine, deployed):
-    old = _secret(engine, "clearml-redis")["password"]
+    old = secret(engine, NAMESPACE, "clearml-redis")["password"]
     assert _redis_ping(engine, old) == "PONG"
 
     preview = pulumi_sh(engine, "rotate", "redis", "--preview")
     assert "clearml-redis-password" in preview.stdout and "replace" in preview.stdout, preview.stdout[-3000:]
     assert "clearml.openshift.io/credentials-digest" in preview.stdout
-    assert _secret(engine, "clearml-redis")["password"] == old, "--preview changed something"
+    assert secret(engine, NAMESPACE, "clearml-redis")["password"] == old, "--preview changed something"
 
     started = time.monotonic()
     pulumi_sh(engine, "rotate", "redis")
     engine.timings.setdefault("rotation: redis, rotate to all ready (s)", []).append(round(time.monotonic() - started, 1))
-    new = _secret(engine, "clearml-redis")["password"]
+    new = secret(engine, NAMESPACE, "clearml-redis")["password"]
     assert new != old and len(new) == 40
     # redis-cli reports the refused AUTH (WRONGPASS) on stderr, then PING answers that it is not logged in.
     assert _redis_ping(engine, old) == "NOAUTH Authentication required."
@@ -76,18 +63,18 @@ def test_rotating_the_redis_password(engine: Engine, deployed):
     api = access(engine)["urls"]["apiserver"]
     status, answer = api_login(api, stack["testsAccessKey"], stack["testsSecretKey"])
     assert status == 200, answer
-    assert "workers" in _call(api, "workers.get_all", answer["data"]["token"], {})
+    assert "workers" in api_call(api, "workers.get_all", answer["data"]["token"], {})
 
 
 def test_rotating_the_elasticsearch_password(engine: Engine, deployed):
-    old = _secret(engine, "clearml-elastic")["password"]
+    old = secret(engine, NAMESPACE, "clearml-elastic")["password"]
     assert _elastic_status(engine, old) == 200
 
     started = time.monotonic()
     pulumi_sh(engine, "rotate", "elasticsearch")
     engine.timings.setdefault("rotation: elasticsearch, rotate to all ready (s)", []).append(
         round(time.monotonic() - started, 1))
-    new = _secret(engine, "clearml-elastic")["password"]
+    new = secret(engine, NAMESPACE, "clearml-elastic")["password"]
     assert new != old
     assert _elastic_status(engine, old) == 401
     assert _elastic_status(engine, new) == 200
@@ -98,7 +85,7 @@ def test_rotating_the_elasticsearch_password(engine: Engine, deployed):
     status, answer = api_login(api, stack["testsAccessKey"], stack["testsSecretKey"])
     assert status == 200, answer
     now = int(time.time())
-    metrics = _call(api, "queues.get_queue_metrics", answer["data"]["token"],
+    metrics = api_call(api, "queues.get_queue_metrics", answer["data"]["token"],
                     {"from_date": now - 3600, "to_date": now, "interval": 60})
     assert "queues" in metrics
 
@@ -121,7 +108,7 @@ def test_rotating_the_clearml_keys(engine: Engine, deployed):
     status, answer = api_login(api, after["testsAccessKey"], after["testsSecretKey"])
     assert status == 200, answer
     token = answer["data"]["token"]
-    assert "projects" in _call(api, "projects.get_all", token, {})
+    assert "projects" in api_call(api, "projects.get_all", token, {})
 
     # The file server took its new key too: it serves an upload to the new token (it checks the
     # token with the API server as its own system user).
