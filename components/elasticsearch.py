@@ -44,6 +44,13 @@ PASSWORD_FILE = f"{PASSWORD_DIR}/password"
 BOOTSTRAP_NODES = 3
 # The label the StatefulSet controller gives each pod: its name (the hook runs in the first node only).
 POD_NAME_LABEL = "statefulset.kubernetes.io/pod-name"
+# What a restarted node of a cluster waits for before it is first ready (elasticsearch.rollingHealth): the
+# `_cluster/health` query (Elastic, "Rolling upgrades": wait for green, or for yellow with no initializing
+# or relocating shards when replicas cannot yet be allocated to nodes of the old version).
+ROLLING_HEALTH = {
+    "green": "wait_for_status=green&timeout=1s",
+    "yellow": "wait_for_status=yellow&wait_for_no_initializing_shards=true&wait_for_no_relocating_shards=true&timeout=1s",
+}
 # Written by the readiness probe once the node was first ready (on the pod's /tmp volume).
 READY_MARKER = "/tmp/.clearml-ready-once"
 # The snapshot repository's volume (`path.repo`), when backups are on: only Elasticsearch mounts it.
@@ -172,7 +179,7 @@ class Elasticsearch(pulumi.ComponentResource):
         # does, with a marker file): a rolling update replaces one node at a time and the next only when this
         # one is ready, so the nodes roll with the cluster green between them. After that, readiness is only
         # that the node answers (another node's restart must not make every node unready).
-        first_ready = "wait_for_status=green&timeout=1s" if replicated else "local=true"
+        first_ready = ROLLING_HEALTH[spec.rolling_health] if replicated else "local=true"
         health = [
             "sh", "-c",
             f'q="local=true"; [ -e {READY_MARKER} ] || q="{first_ready}"; '

@@ -268,6 +268,11 @@ class ElasticSettings(Model):
     resources: Resources = Field(default=resources("500m", "2Gi", "2", "2Gi"), description="Requests and limits.")
     heap: str = Field(default="1g", description="JVM heap (`-Xms`/`-Xmx`), at most half the memory limit, e.g. `2g`.")
     storage: Volume = Field(default=Volume(size="30Gi"), description="Volume claim template of each node.")
+    rolling_health: Literal["green", "yellow"] = Field(default="green", description=(
+        "With more than one node: what a restarted node waits for before it is ready, and so before the next node "
+        "rolls. `green`: every shard allocated. `yellow`: every primary allocated and no shard initializing or "
+        "relocating, Elastic's condition for a rolling upgrade of indices whose replicas cannot yet go to nodes "
+        "of the old version (README, \"Change a data tier's size or version\")."))
     scheduling: Scheduling = Field(default=Scheduling(), description=SCHEDULING)
     external: ExternalElastic | None = Field(
         default=None, description="Use an existing Elasticsearch 8 cluster instead of deploying one."
@@ -276,7 +281,8 @@ class ElasticSettings(Model):
     @model_validator(mode="before")
     @classmethod
     def _external_alone(cls, data: object) -> object:
-        return _in_cluster_only("Elasticsearch", data, ("replicas", "resources", "heap", "storage", "scheduling"))
+        return _in_cluster_only("Elasticsearch", data, ("replicas", "resources", "heap", "storage", "rollingHealth",
+                                                         "scheduling"))
 
     @field_validator("replicas")
     @classmethod

@@ -5,6 +5,7 @@ cluster green between nodes; afterwards only the node's own answer counts. A sin
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 from pathlib import Path
@@ -12,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from components.elasticsearch import READY_MARKER
-from tests.conftest import deploy_config, stack_config
+from tests.conftest import PROJECT, deploy_config, stack_config
 
 STUB = """#!/bin/sh
 # curl stand-in: records its last argument (the URL) and exits as the next answer in $ANSWERS says
@@ -24,8 +25,10 @@ exit "${answer:-0}"
 """
 
 
-def _probe(mocks, stack: str) -> list[str]:
-    deploy_config(mocks, stack_config(stack))
+def _probe(mocks, stack: str, **sections) -> list[str]:
+    config = stack_config(stack)
+    config.update({f"{PROJECT}:{key}": json.dumps(value) for key, value in sections.items()})
+    deploy_config(mocks, config)
     template = mocks.manifest("StatefulSet", "clearml-elastic")["spec"]["template"]["spec"]
     main = next(c for c in template["containers"] if c["name"] == "elasticsearch")
     command = main["readinessProbe"]["exec"]["command"]
@@ -68,6 +71,23 @@ def test_a_cluster_node_is_first_ready_only_when_the_cluster_is_green(mocks, cur
     assert status == 0 and url.endswith("/_cluster/health?local=true")
     status, url = curl(command, 22)
     assert status != 0 and url.endswith("?local=true")
+
+
+def test_a_cluster_may_roll_on_yellow_with_no_shard_moving(mocks, curl):
+    command = _probe(mocks, "prod", elasticsearch={"replicas": 3, "rollingHealth": "yellow"})
+    status, url = curl(command, 0)
+    assert status == 0 and url.endswith("/_cluster/health?wait_for_status=yellow&wait_for_no_initializing_shards=true"
+                                        "&wait_for_no_relocating_shards=true&timeout=1s")
+    status, url = curl(command, 0)
+    assert url.endswith("?local=true")
+
+
+def test_rolling_health_is_refused_beside_an_external_cluster():
+    from settings import ConfigError, settings_from_config
+    config = stack_config("dev")
+    config[f"{PROJECT}:elasticsearch"] = json.dumps({"rollingHealth": "yellow", "external": {"hosts": [{"host": "es"}]}})
+    with pytest.raises(ConfigError, match="elasticsearch.rollingHealth"):
+        settings_from_config(config)
 
 
 def test_a_single_node_never_waits_for_green(mocks, curl):

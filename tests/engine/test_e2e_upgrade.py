@@ -73,7 +73,7 @@ def test_an_elasticsearch_upgrade_backs_up_first_and_keeps_the_data(engine: Engi
 
     # The node runs the new version, with everything written before it.
     assert elastic(engine, "GET", "/")["version"]["number"] == NEW
-    assert elastic(engine, "GET", "/_cluster/health")["status"] == "green"
+    assert elastic(engine, "GET", "/_cluster/health?wait_for_status=green&timeout=60s")["status"] == "green"
     assert task_names(clearml, project) == {"kept"}
     assert LOG_LINE in log_lines(clearml, task)
 
