@@ -26,6 +26,9 @@
 #   kubectl         the kubectl of scripts/toolchain.sh (KUBERNETES_VERSION) on Debian, with `cp`:
 #                   what the glue's init container copies kubectl from.
 #   pause           the kubelet's sandbox image: tools/pause, a static Go program.
+#   redis-exporter, elasticsearch-exporter
+#                   the monitoring exporters (oliver006/redis_exporter, prometheus-community/
+#                   elasticsearch_exporter) built from their Go modules, at their images' paths and users.
 #
 # Environment: CLEARML_OPENSHIFT_CACHE (archives in $CACHE/images), CLEARML_SERVER_SOURCE (URL or
 # path of a `git archive` tarball of clearml-server at CLEARML_SERVER_COMMIT; default: GitHub).
@@ -37,7 +40,8 @@ source "$(dirname "${BASH_SOURCE[0]}")/lib/common.sh"
 REPO_DIR=$(cd "$SCRIPTS_DIR/.." && pwd)
 RECIPES=$REPO_DIR/images
 IMAGES_DIR=$CACHE_DIR/images
-ALL_IMAGES=(pause clearml-server redis elasticsearch elasticsearch-next mongodb clearml-agent kubectl)
+ALL_IMAGES=(pause clearml-server redis elasticsearch elasticsearch-next mongodb clearml-agent kubectl redis-exporter
+  elasticsearch-exporter)
 CLEARML_SERVER_SOURCE=${CLEARML_SERVER_SOURCE:-https://github.com/clearml/clearml-server/archive/$CLEARML_SERVER_COMMIT.tar.gz}
 DEBIAN_MIRROR=${DEBIAN_MIRROR:-http://deb.debian.org/debian}
 
@@ -51,6 +55,8 @@ image_ref() {
     mongodb) echo "localhost/standin/mongo-java-server:$MONGO_JAVA_SERVER_VERSION" ;;
     clearml-agent) echo "localhost/standin/clearml-agent:$CLEARML_AGENT_VERSION" ;;
     kubectl) echo "localhost/standin/kubectl:$KUBERNETES_VERSION" ;;
+    redis-exporter) echo "localhost/standin/redis-exporter:$REDIS_EXPORTER_VERSION" ;;
+    elasticsearch-exporter) echo "localhost/standin/elasticsearch-exporter:$ELASTICSEARCH_EXPORTER_VERSION" ;;
     *) die "unknown image $1 (one of: ${ALL_IMAGES[*]})" ;;
   esac
 }
@@ -66,6 +72,7 @@ recipe_hash() {
     [[ $1 == elasticsearch-next ]] && echo "$ELASTICSEARCH_NEXT_ZIP_URL $ELASTICSEARCH_NEXT_ZIP_SHA1"
     cat "$SCRIPTS_DIR/lib/oci_image.py"
     [[ -d $RECIPES/${1%-next} ]] && find "$RECIPES/${1%-next}" -type f | sort | xargs cat
+    [[ $1 == *-exporter ]] && declare -f go_module_binary
     [[ $1 == pause ]] && cat "$REPO_DIR/tools/pause/"*.go
   } | sha256sum | cut -c1-12
 }
@@ -210,6 +217,32 @@ build_kubectl() {
   debian_rootfs "$root" coreutils
   install -m 0755 "$bin/kubectl" "$root/bin/kubectl"
   oci "$root" kubectl --entrypoint '["/bin/kubectl"]' --workdir /
+}
+
+# go_module_binary WORK MODULE VERSION OUT [LDFLAGS]: the main package at the root of a Go module from the
+# module proxy, built static into OUT (a copy of the module: the module cache is read-only).
+go_module_binary() {
+  local work=$1 module=$2 version=$3 out=$4 ldflags=${5:-} dir
+  dir=$(GOFLAGS=-mod=mod go mod download -json "$module@$version" | python3 -c 'import json, sys; print(json.load(sys.stdin)["Dir"])')
+  cp -r "$dir" "$work/src"
+  chmod -R u+w "$work/src"
+  (cd "$work/src" && CGO_ENABLED=0 GOFLAGS=-mod=mod go build -trimpath -ldflags "-s -w $ldflags" -o "$out" .)
+}
+
+build_redis_exporter() { # its image: /redis_exporter, user 59000:59000 (the module's Dockerfile)
+  local root=$1/rootfs
+  mkdir -p "$root"
+  go_module_binary "$1" github.com/oliver006/redis_exporter "$REDIS_EXPORTER_VERSION" "$root/redis_exporter" \
+    "-X main.BuildVersion=$REDIS_EXPORTER_VERSION"
+  oci "$root" redis-exporter --entrypoint '["/redis_exporter"]' --user 59000:59000
+}
+
+build_elasticsearch_exporter() { # its image: /bin/elasticsearch_exporter, user nobody (the module's Dockerfile)
+  local root=$1/rootfs
+  mkdir -p "$root/bin"
+  go_module_binary "$1" github.com/prometheus-community/elasticsearch_exporter "$ELASTICSEARCH_EXPORTER_VERSION" \
+    "$root/bin/elasticsearch_exporter"
+  oci "$root" elasticsearch-exporter --entrypoint '["/bin/elasticsearch_exporter"]' --user 65534:65534
 }
 
 build_image() {

@@ -539,3 +539,13 @@ def test_every_alert_has_its_runbook_in_the_readme():
     spec = mr.prometheus_rule_spec(MonitoringSettings(enabled=True), "ml", mr.Scraped(mongodb="m", redis="r", elasticsearch="e"))
     names = set(mr.alert_names(spec))
     assert names and names <= headings, sorted(names - headings)
+
+
+def test_the_exporter_stand_ins_are_the_exporters_at_the_pinned_versions():
+    """scripts/images.sh builds the Redis and Elasticsearch exporters from their Go modules at the tags the
+    settings pin, so the local cluster runs what a real cluster pulls (tests/engine/test_e2e_elasticsearch_cluster.py)."""
+    built = dict(line.split("=", 1) for line in subprocess.run(
+        [str(ROOT / "scripts" / "images.sh"), "names"], capture_output=True, text=True, check=True).stdout.split())
+    pinned = MonitoringSettings()
+    assert built["redis-exporter"].rsplit(":", 1)[1] == pinned.redis_exporter_image.tag
+    assert built["elasticsearch-exporter"].rsplit(":", 1)[1] == pinned.elasticsearch_exporter_image.tag

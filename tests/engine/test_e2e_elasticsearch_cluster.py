@@ -5,6 +5,9 @@ test acting as Velero's controller (no Velero runs here):
 
 * three nodes form one green cluster through the headless Service (`cluster.initial_master_nodes`), and
   the API server accepts the Velero Schedule;
+* the monitoring exporters (the upstream Redis and Elasticsearch exporters at their pinned versions, built
+  here from their Go modules) run under restricted-v2 and report the stores up and the cluster green, and
+  the API server accepts their ServiceMonitors and the PrometheusRule (the Prometheus operator's CRDs);
 * a scale-up to four with `up`: the new node joins through discovery, no node restarts, data stays;
 * an upgrade 8.17.0 -> 8.17.4 with `up` first creates a Velero Backup and waits for it: no node is
   touched until it is Completed. The test runs the Backup's Elasticsearch pre-hook in the first node as
@@ -21,6 +24,7 @@ import datetime
 import json
 import threading
 import time
+import urllib.request
 
 import pytest
 
@@ -85,7 +89,9 @@ def escluster(engine: Engine):
         elasticsearch={"replicas": 3, "heap": "384m", "storage": {"size": "2Gi"}, "resources": {
             "requests": {"cpu": "50m", "memory": "768Mi"}, "limits": {"cpu": "1", "memory": "1Gi"}}},
         backup={"enabled": True, "mechanism": "velero", "keep": 2, "velero": {"namespace": VELERO_NAMESPACE},
-                "snapshotStorage": {"size": "2Gi", "accessMode": "ReadWriteMany"}})
+                "snapshotStorage": {"size": "2Gi", "accessMode": "ReadWriteMany"}},
+        monitoring={"enabled": True, "redisExporterImage": standin_image("redis-exporter"),
+                    "elasticsearchExporterImage": standin_image("elasticsearch-exporter")})
     stack.write(config, new=True)
     stack.pulumi("up", "--yes", "--skip-preview")
     try:
@@ -106,6 +112,34 @@ def test_three_nodes_form_one_green_cluster_with_a_velero_schedule(engine: Engin
         _es(engine, "PUT", f"/kept/_doc/{i}", {"n": i})
     _es(engine, "POST", "/kept/_refresh")
     assert _es(engine, "GET", "/kept/_count")["count"] == DOCS
+
+
+def _metrics(engine: Engine, service: str, port: int) -> str:
+    ip = engine.kubectl("get", "service", service, "-n", NAMESPACE, "-o", "jsonpath={.spec.clusterIP}")
+    with urllib.request.urlopen(f"http://{ip}:{port}/metrics", timeout=30) as response:
+        return response.read().decode()
+
+
+@pytest.mark.parametrize(("component", "port", "metric"), [
+    ("redis-exporter", 9121, "redis_up 1"),
+    ("elasticsearch-exporter", 9114, 'elasticsearch_cluster_health_status{cluster="clearml",color="green"} 1'),
+])
+def test_the_exporters_run_restricted_v2_and_report_the_stores(engine: Engine, escluster, component, port, metric):
+    (pod,) = [p for p in engine.objects(NAMESPACE, "pods")
+              if p["metadata"].get("labels", {}).get("app.kubernetes.io/component") == component]
+    assert pod["metadata"]["annotations"]["openshift.io/scc"] == "restricted-v2"
+    assert all(s["ready"] for s in pod["status"]["containerStatuses"]), pod["status"]
+    tier = component.removesuffix("-exporter")
+    deadline = time.monotonic() + 120
+    while True:  # the first scrape may come before the store answered
+        text = _metrics(engine, f"clearml-monitoring-{tier}", port)
+        if metric in text or time.monotonic() > deadline:
+            break
+        time.sleep(5)
+    assert metric in text, [line for line in text.splitlines() if tier.split("search")[0] in line][:20]
+    monitors = {m["metadata"]["name"] for m in engine.objects(NAMESPACE, "servicemonitors.monitoring.coreos.com")}
+    assert f"clearml-monitoring-{tier}" in monitors, monitors
+    assert len(engine.objects(NAMESPACE, "prometheusrules.monitoring.coreos.com")) == 1
 
 
 def test_a_scale_up_adds_a_node_that_joins_and_keeps_the_data(engine: Engine, escluster):
