@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass, replace
 
 import pulumi
@@ -26,7 +25,7 @@ from .edge import Edge, EdgeArgs
 from .fileserver import FileServer, FileServerArgs
 from .monitoring import Monitoring, MonitoringArgs
 from .network_policies import NetworkPolicies, NetworkPoliciesArgs
-from .upgrade_backup import Deployed
+from .upgrade_backup import BackupGate, Deployed
 from .upgrade_backup import plan as upgrade_backup_plan
 from .velero import VeleroBackup, VeleroBackupArgs
 from .webserver import ServingTls, WebServer, WebServerArgs
@@ -59,13 +58,8 @@ class ClearmlServer(pulumi.ComponentResource):
         context = TierContext.from_settings(settings)
         ns = context.namespace
         # Before an upgrade, a backup set, and the workloads it guards roll after it (components/upgrade_backup.py).
-        before_upgrade = upgrade_backup_plan(settings, args.deployed)
-        if before_upgrade:
-            pulumi.log.info(before_upgrade.describe(), self)
-            backup_taken: pulumi.Output[pulumi.Resource]
-            when_backup_taken: Callable[[pulumi.Output[pulumi.Resource]], None]
-            backup_taken, when_backup_taken = pulumi.deferred_output()
-            context = replace(context, rolls_after=(backup_taken,))
+        gate = BackupGate(upgrade_backup_plan(settings, args.deployed), self)
+        context = replace(context, rolls_after=gate.rolls_after)
         for tier, scc in settings.scc.elevated.items():
             pulumi.log.warn(f"{tier} is granted the SCC {scc} (acknowledged in scc.acknowledge): "
                             "its pods may run as root or reach the host", self)
@@ -130,22 +124,15 @@ class ClearmlServer(pulumi.ComponentResource):
                 apiserver_url=api.url, public_urls=urls,
                 kubectl_image=settings.agent.kubectl_image), opts=child)
 
-        taken_before_upgrade: pulumi.Resource | None = None
         if settings.backup.enabled and settings.backup.mechanism == "velero":
-            velero = VeleroBackup(f"{name}-backup", VeleroBackupArgs(
-                namespace=ns, settings=settings.backup, hooks=data.backup_hooks, before_upgrade=before_upgrade),
-                opts=child)
-            taken_before_upgrade = velero.upgrade_backup
+            gate.taken(VeleroBackup(f"{name}-backup", VeleroBackupArgs(
+                namespace=ns, settings=settings.backup, hooks=data.backup_hooks, before_upgrade=gate.plan),
+                opts=child).upgrade_backup)
         elif settings.backup.enabled:
-            backup = Backup(f"{name}-backup", BackupArgs(
+            gate.taken(Backup(f"{name}-backup", BackupArgs(
                 context=context, settings=settings.backup, peers=data.backup_peers or peers,
                 fileserver=settings.fileserver, fileserver_claim=files.claim_name,
-                snapshot_location=data.snapshot_location, before_upgrade=before_upgrade), opts=child)
-            taken_before_upgrade = backup.upgrade_job
-        if before_upgrade:
-            if taken_before_upgrade is None:  # cannot be: the backup is made whenever a plan is given
-                raise AssertionError("the backup before the upgrade was not made")
-            when_backup_taken(pulumi.Output.from_input(taken_before_upgrade))
+                snapshot_location=data.snapshot_location, before_upgrade=gate.plan), opts=child).upgrade_job)
 
         if settings.monitoring.enabled:
             # Exporters for the data tiers that run here (an external one is its operator's to watch).

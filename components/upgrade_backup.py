@@ -13,8 +13,10 @@ A first deployment has nothing to back up, so it has no such Job.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+
+import pulumi
 
 from settings import Settings
 from vocabulary.clearml import upgrade_backup_job
@@ -53,3 +55,26 @@ def plan(settings: Settings, deployed: Deployed | None) -> BackupBeforeUpgrade |
     if not changes and not deployed.upgrade_job_exists:
         return None
     return BackupBeforeUpgrade(job=upgrade_backup_job(wanted), images=dict(wanted), changes=changes)
+
+
+class BackupGate:
+    """What the guarded workloads roll after: the backup before an upgrade, known only once the backup
+    component that takes it is made (after the tiers), so a deferred Output until `taken` resolves it."""
+
+    def __init__(self, before: BackupBeforeUpgrade | None, parent: pulumi.Resource):
+        self.plan = before
+        self.rolls_after: tuple[pulumi.Input[pulumi.Resource], ...] = ()
+        self._resolve: Callable[[pulumi.Output[pulumi.Resource]], None] | None = None
+        if before:
+            pulumi.log.info(before.describe(), parent)
+            taken: pulumi.Output[pulumi.Resource]
+            taken, self._resolve = pulumi.deferred_output()
+            self.rolls_after = (taken,)
+
+    def taken(self, backup: pulumi.Resource | None) -> None:
+        """The resource that takes the backup (a Job, a Velero Backup); None when there is no plan."""
+        if self._resolve is None:
+            return
+        if backup is None:  # cannot be: the backup components make one whenever they are given a plan
+            raise AssertionError("the backup before the upgrade was not made")
+        self._resolve(pulumi.Output.from_input(backup))
