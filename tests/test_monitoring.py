@@ -543,7 +543,7 @@ def test_every_alert_has_its_runbook_in_the_readme():
 
 def test_the_exporter_stand_ins_are_the_exporters_at_the_pinned_versions():
     """scripts/images.sh builds the Redis and Elasticsearch exporters from their Go modules at the tags the
-    settings pin, so the local cluster runs what a real cluster pulls (tests/engine/test_e2e_elasticsearch_cluster.py)."""
+    settings pin, so the local cluster runs what a real cluster pulls (tests/engine/test_e2e_oadp_monitoring.py)."""
     built = dict(line.split("=", 1) for line in subprocess.run(
         [str(ROOT / "scripts" / "images.sh"), "names"], capture_output=True, text=True, check=True).stdout.split())
     pinned = MonitoringSettings()
