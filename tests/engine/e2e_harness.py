@@ -190,6 +190,11 @@ def elastic(engine: Engine, method: str, path: str, body: dict | None = None, na
     return json.loads(answer or b"null")
 
 
+def elastic_versions(engine: Engine, namespace: str = NAMESPACE) -> list[str]:
+    """The version each Elasticsearch node runs (`_nodes`: the stand-in distribution has no `GET /`)."""
+    return sorted(node["version"] for node in elastic(engine, "GET", "/_nodes", namespace=namespace)["nodes"].values())
+
+
 def task_names(clearml, project: str) -> set[str]:
     tasks = api_call(clearml["api"], "tasks.get_all", clearml["token"](), {"project": [project], "only_fields": ["name"]})
     return {t["name"] for t in tasks["tasks"]}

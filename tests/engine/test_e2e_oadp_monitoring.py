@@ -26,7 +26,7 @@ import urllib.request
 import pytest
 
 from tests.engine.conftest import ROOT, Engine
-from tests.engine.e2e_harness import SecondStack, elastic, standin_image
+from tests.engine.e2e_harness import SecondStack, elastic, elastic_versions, standin_image
 
 STACK = "e2e-oadp"
 NAMESPACE = "clearml-e2e-oadp"
@@ -133,7 +133,7 @@ def test_an_upgrade_waits_for_the_velero_backup_and_its_snapshot_hook(engine: En
     stack, config = oadp
     old = config["clearml-openshift:images"]["elasticsearch"]["tag"]
     new_image = standin_image("elasticsearch-next")
-    assert _es(engine, "GET", "/")["version"]["number"] == old
+    assert elastic_versions(engine, NAMESPACE) == [old]
     _es(engine, "PUT", "/kept", {"settings": {"number_of_shards": 1, "number_of_replicas": 0}})
     for i in range(DOCS):
         _es(engine, "PUT", f"/kept/_doc/{i}", {"n": i})
@@ -172,7 +172,7 @@ def test_an_upgrade_waits_for_the_velero_backup_and_its_snapshot_hook(engine: En
     assert pod["metadata"]["uid"] != before and _time(pod["metadata"]["creationTimestamp"]) >= completed
     assert [c["image"] for c in pod["spec"]["containers"] if c["name"] == "elasticsearch"] == \
         [f"{new_image['repository']}:{new_image['tag']}"]
-    assert _es(engine, "GET", "/")["version"]["number"] == new_image["tag"]
+    assert elastic_versions(engine, NAMESPACE) == [new_image["tag"]]
     health = _es(engine, "GET", "/_cluster/health?wait_for_status=green&timeout=60s")
     assert health["status"] == "green", health
     assert _es(engine, "GET", "/kept/_count")["count"] == DOCS
