@@ -58,7 +58,7 @@ class ClearmlServer(pulumi.ComponentResource):
         context = TierContext.from_settings(settings)
         ns = context.namespace
         # Before an upgrade, a backup set, and the workloads it guards roll after it (components/upgrade_backup.py).
-        gate = BackupGate(upgrade_backup_plan(settings, args.deployed), self)
+        gate = BackupGate(upgrade_backup_plan(settings, args.deployed))
         context = replace(context, rolls_after=gate.rolls_after)
         for tier, scc in settings.scc.elevated.items():
             pulumi.log.warn(f"{tier} is granted the SCC {scc} (acknowledged in scc.acknowledge): "

@@ -61,12 +61,13 @@ class BackupGate:
     """What the guarded workloads roll after: the backup before an upgrade, known only once the backup
     component that takes it is made (after the tiers), so a deferred Output until `taken` resolves it."""
 
-    def __init__(self, before: BackupBeforeUpgrade | None, parent: pulumi.Resource):
+    def __init__(self, before: BackupBeforeUpgrade | None):
         self.plan = before
         self.rolls_after: tuple[pulumi.Input[pulumi.Resource], ...] = ()
         self._resolve: Callable[[pulumi.Output[pulumi.Resource]], None] | None = None
         if before:
-            pulumi.log.info(before.describe(), parent)
+            # On the stack, not the component: `preview --diff` shows no diagnostics of an unchanged component.
+            pulumi.log.info(before.describe())
             taken: pulumi.Output[pulumi.Resource]
             taken, self._resolve = pulumi.deferred_output()
             self.rolls_after = (taken,)

@@ -176,7 +176,7 @@ class VerifiedTls(http.client.HTTPSConnection):
 
 
 def elastic(engine: Engine, method: str, path: str, body: dict | None = None, namespace: str = NAMESPACE) -> dict:
-    """Elasticsearch over verified TLS: the Service's cluster IP, its DNS name, the issuing CA; 200 expected."""
+    """Elasticsearch over verified TLS: the Service's cluster IP, its DNS name, the issuing CA; 200 or 201 expected."""
     ca = secret(engine, namespace, "clearml-elastic-tls")["ca.crt"]
     password = secret(engine, namespace, "clearml-elastic")["password"]
     ip = engine.kubectl("get", "service", "clearml-elastic", "-n", namespace, "-o", "jsonpath={.spec.clusterIP}")
@@ -186,7 +186,7 @@ def elastic(engine: Engine, method: str, path: str, body: dict | None = None, na
     connection.request(method, path, body=None if body is None else json.dumps(body), headers=headers)
     response = connection.getresponse()
     answer = response.read()
-    assert response.status == 200, (method, path, response.status, answer[:500])
+    assert response.status in (200, 201), (method, path, response.status, answer[:500])
     return json.loads(answer or b"null")
 
 
