@@ -180,11 +180,18 @@ def elastic(engine: Engine, method: str, path: str, body: dict | None = None, na
     ca = secret(engine, namespace, "clearml-elastic-tls")["ca.crt"]
     password = secret(engine, namespace, "clearml-elastic")["password"]
     ip = engine.kubectl("get", "service", "clearml-elastic", "-n", namespace, "-o", "jsonpath={.spec.clusterIP}")
-    connection = VerifiedTls(ip, 9200, f"clearml-elastic.{namespace}.svc", ssl.create_default_context(cadata=ca))
     auth = base64.b64encode(f"elastic:{password}".encode()).decode()
     headers = {"Authorization": f"Basic {auth}", "Content-Type": "application/json"}
-    connection.request(method, path, body=None if body is None else json.dumps(body), headers=headers)
-    response = connection.getresponse()
+    for attempt in range(30):  # a node that just became ready may not be behind its Service yet
+        connection = VerifiedTls(ip, 9200, f"clearml-elastic.{namespace}.svc", ssl.create_default_context(cadata=ca))
+        try:
+            connection.request(method, path, body=None if body is None else json.dumps(body), headers=headers)
+            response = connection.getresponse()
+            break
+        except ConnectionRefusedError:
+            if attempt == 29:
+                raise
+            time.sleep(2)
     answer = response.read()
     assert response.status in (200, 201), (method, path, response.status, answer[:500])
     return json.loads(answer or b"null")
