@@ -48,10 +48,10 @@ def agent_stack(engine: Engine):
             "taskResources": {"requests": {"cpu": "20m", "memory": "128Mi"}, "limits": {"cpu": "1", "memory": "512Mi"}},
         })
     stack.write(config, new=True)
-    stack.pulumi("up", "--yes", "--skip-preview")
-    outputs = json.loads(stack.pulumi("stack", "output", "--json", "--show-secrets").stdout)
-    ip = engine.kubectl("get", "service", "clearml-apiserver", "-n", NAMESPACE, "-o", "jsonpath={.spec.clusterIP}")
-    try:
+    try:  # a failed `up` is destroyed too, not left running beside the tests that follow
+        stack.pulumi("up", "--yes", "--skip-preview")
+        outputs = json.loads(stack.pulumi("stack", "output", "--json", "--show-secrets").stdout)
+        ip = engine.kubectl("get", "service", "clearml-apiserver", "-n", NAMESPACE, "-o", "jsonpath={.spec.clusterIP}")
         yield {"api": f"http://{ip}:8008", "keys": (outputs["testsAccessKey"], outputs["testsSecretKey"]),
                "task_image": f"{agent_image['repository']}:{agent_image['tag']}"}
     finally:
