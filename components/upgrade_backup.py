@@ -1,14 +1,15 @@
 """The backup before an upgrade: when backups are on and a workload whose data a backup set holds, or
 that migrates it (vocabulary.clearml.UPGRADE_GUARDED: the API server, the file server, the in-cluster
-MongoDB and Elasticsearch), is about to run another image, the program runs one backup set first, as a
-Job of the backup CronJob's pod, and those workloads roll only after it succeeded (TierContext.rolls_after).
-A failed backup fails `up` before anything guarded changed.
+MongoDB and Elasticsearch), is about to run another image, the program takes one backup first, as a
+Job of the backup CronJob's pod (components/backup.py) or, with OADP, a Velero Backup (components/velero.py),
+and those workloads roll only after it succeeded (TierContext.rolls_after). A failed backup fails `up`
+before anything guarded changed.
 
 Whether an image changes is known before any resource is registered: preflight reads the images the
-workloads run (`Deployed`, from preflight's report). The Job is named after the set of images it
+workloads run (`Deployed`, from preflight's report). The backup is named after the set of images it
 protects the move to (`vocabulary.clearml.upgrade_backup_job`), and stays while those are the
 configured images, so later `up`s and drift checks see no change; the next upgrade replaces it.
-A first deployment has nothing to back up, so it has no such Job.
+A first deployment has nothing to back up, so it has none.
 """
 
 from __future__ import annotations
@@ -33,14 +34,14 @@ class Deployed:
 
 @dataclass(frozen=True)
 class BackupBeforeUpgrade:
-    job: str  # the Job's name
+    job: str  # the name of the Job (or Velero Backup)
     images: Mapping[str, str]  # tier -> the image it moves to (all guarded workloads)
     changes: Mapping[str, tuple[str, str]]  # tier -> (image it runs, image it is to run); empty once done
 
     def describe(self) -> str:
         moves = "; ".join(f"{tier} {old} -> {new}" for tier, (old, new) in sorted(self.changes.items()))
-        return (f"upgrade: {moves}: a backup set is taken first (Job {self.job}), and they roll after it succeeded"
-                if moves else f"upgrade: the backup before these images was taken (Job {self.job})")
+        return (f"upgrade: {moves}: a backup is taken first ({self.job}), and they roll after it succeeded"
+                if moves else f"upgrade: the backup before these images was taken ({self.job})")
 
 
 def plan(settings: Settings, deployed: Deployed | None) -> BackupBeforeUpgrade | None:
