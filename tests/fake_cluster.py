@@ -61,6 +61,11 @@ def _anything() -> dict[str, Any]:
     }
 
 
+def workload(container: str, image: str, replicas: int) -> dict[str, Any]:
+    """A live Deployment or StatefulSet as preflight reads it: its replicas and one container's image."""
+    return {"spec": {"replicas": replicas, "template": {"spec": {"containers": [{"name": container, "image": image}]}}}}
+
+
 @dataclass
 class FakeCluster:
     endpoint: str = "https://api.fake.example:6443"

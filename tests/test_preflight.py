@@ -18,7 +18,7 @@ from preflight.cluster import KubeCluster, Unreachable, api_path, connect
 from preflight.needs import kinds, needs
 from settings import PROJECT, settings_from_config
 from tests.conftest import deploy, deploy_config, run_program, stack_config
-from tests.fake_cluster import FakeCluster
+from tests.fake_cluster import FakeCluster, workload
 from tests.test_pod_security import VARIANTS
 
 P = PROJECT
@@ -404,15 +404,12 @@ def test_the_running_version_is_judged_before_anything_changes():
     wanted = needs(settings)
     cluster = FakeCluster()
     live = "/apis/apps/v1/namespaces/clearml/statefulsets/"
-    def running(container: str, image: str, replicas: int) -> dict:
-        return {"spec": {"replicas": replicas, "template": {"spec": {"containers": [{"name": container, "image": image}]}}},
-                "metadata": {"annotations": {}}}
-    cluster.objects[live + "clearml-mongodb"] = running("mongodb", "docker.io/library/mongo:6.0.19", 3)
-    cluster.objects[live + "clearml-elastic"] = running("elasticsearch", "docker.elastic.co/elasticsearch/elasticsearch:9.0.0", 3)
+    cluster.objects[live + "clearml-mongodb"] = workload("mongodb", "docker.io/library/mongo:6.0.19", 3)
+    cluster.objects[live + "clearml-elastic"] = workload("elasticsearch", "docker.elastic.co/elasticsearch/elasticsearch:9.0.0", 3)
     problems = preflight.check(cluster, wanted).problems
     assert any(p.startswith(f"{P}:images.mongodb.tag: 6.0.19 -> {settings.images.mongodb.tag} skips 7.0") for p in problems), problems
     assert any(p.startswith(f"{P}:images.elasticsearch.tag: 9.0.0 -> {settings.images.elasticsearch.tag} is a downgrade")
                for p in problems), problems
-    cluster.objects[live + "clearml-mongodb"] = running("mongodb", "docker.io/library/mongo:7.0.14", 3)
-    cluster.objects[live + "clearml-elastic"] = running("elasticsearch", "docker.elastic.co/elasticsearch/elasticsearch:8.17.0", 3)
+    cluster.objects[live + "clearml-mongodb"] = workload("mongodb", "docker.io/library/mongo:7.0.14", 3)
+    cluster.objects[live + "clearml-elastic"] = workload("elasticsearch", "docker.elastic.co/elasticsearch/elasticsearch:8.17.0", 3)
     assert preflight.check(cluster, wanted).problems == []

@@ -14,7 +14,7 @@ from components.upgrade_backup import Deployed, plan
 from preflight.cluster import api_path
 from settings import settings_from_config
 from tests.conftest import PROJECT, assert_restricted_v2, deploy_config, env_of, pod_templates, stack_config
-from tests.fake_cluster import FakeCluster
+from tests.fake_cluster import FakeCluster, workload
 from vocabulary.clearml import UPGRADE_GUARDED, upgrade_backup_job
 
 P = PROJECT
@@ -28,15 +28,11 @@ def _settings(stack: str = "dev", **sections: Any):
     return settings_from_config(config)
 
 
-def _workload(container: str, image: str, replicas: int) -> dict[str, Any]:
-    return {"spec": {"replicas": replicas, "template": {"spec": {"containers": [{"name": container, "image": image}]}}}}
-
-
 def _running(cluster: FakeCluster, images: dict[str, str], namespace: str = NS, replicas: int = 1) -> None:
     """The cluster runs the guarded workloads with these images (tier -> image), at `replicas`."""
     for tier, image in images.items():
         resource, name, container = UPGRADE_GUARDED[tier]
-        cluster.objects[api_path("apps", "v1", resource, name, namespace)] = _workload(container, image, replicas)
+        cluster.objects[api_path("apps", "v1", resource, name, namespace)] = workload(container, image, replicas)
 
 
 # ---- the decision, on the settings and what runs (no mocks) ------------------------------------------
