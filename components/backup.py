@@ -153,7 +153,6 @@ class Backup(pulumi.ComponentResource):
         )
         self.upgrade_job = None
         if before := args.before_upgrade:
-            images = ", ".join(f"{tier} {image}" for tier, image in sorted(before.images.items()))
             # Awaited like every Job (the provider waits for it to succeed); the record of the backup taken
             # before these images: kept as it is while they are configured (a change of the backup settings
             # meanwhile does not take another set), replaced by the next upgrade's.
@@ -161,8 +160,8 @@ class Backup(pulumi.ComponentResource):
                 f"{name}-before-upgrade",
                 metadata=k8s.meta.v1.ObjectMetaArgs(
                     name=before.job, namespace=ctx.namespace, labels=w.labels(COMPONENT),
-                    annotations={cv.BACKUP_BEFORE_ANNOTATION: images}),
-                spec=job_spec(f"before the upgrade to {images}"),
+                    annotations={cv.BACKUP_BEFORE_ANNOTATION: before.targets}),
+                spec=job_spec(f"before the upgrade to {before.targets}"),
                 opts=pulumi.ResourceOptions(parent=self, ignore_changes=["spec", "metadata.annotations"]),
             )
         self.cron_job_name = cron_job.metadata.name

@@ -33,7 +33,7 @@ class TierContext:
         grants = {tier: profile for tier in settings.scc.grants if (profile := settings.scc.profile(tier))}
         return cls(namespace=settings.namespace.name, images=settings.images, features=settings.features,
                    storage=settings.storage, grants=grants,
-                   velero_volumes=settings.backup.enabled and settings.backup.mechanism == "velero")
+                   velero_volumes=settings.backup.by_velero)
 
     def scc(self, tier: Tier) -> SccProfile | None:
         """The SCC profile of `tier` (its settings key), or None under restricted-v2."""

@@ -25,11 +25,11 @@ from .velero import BackupHook
 @dataclass(frozen=True)
 class DataTiers:
     peers: Peers
-    # The in-cluster Elasticsearch's snapshot repository path, when backups are on (None: none or external).
-    snapshot_location: str | None = None
     # `peers` for the backup, which must not wait for a data tier's StatefulSet (the backup before an
     # upgrade runs before they roll): the in-cluster Elasticsearch's credentials as created.
-    backup_peers: Peers | None = None  # None: the same as `peers`
+    backup_peers: Peers
+    # The in-cluster Elasticsearch's snapshot repository path, when backups are on (None: none or external).
+    snapshot_location: str | None = None
     # What Velero runs in the in-cluster data tiers' pods around copying their volumes (backup.mechanism velero).
     backup_hooks: tuple[BackupHook, ...] = ()
 

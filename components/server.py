@@ -124,13 +124,13 @@ class ClearmlServer(pulumi.ComponentResource):
                 apiserver_url=api.url, public_urls=urls,
                 kubectl_image=settings.agent.kubectl_image), opts=child)
 
-        if settings.backup.enabled and settings.backup.mechanism == "velero":
+        if settings.backup.by_velero:
             gate.taken(VeleroBackup(f"{name}-backup", VeleroBackupArgs(
                 namespace=ns, settings=settings.backup, hooks=data.backup_hooks, before_upgrade=gate.plan),
                 opts=child).upgrade_backup)
         elif settings.backup.enabled:
             gate.taken(Backup(f"{name}-backup", BackupArgs(
-                context=context, settings=settings.backup, peers=data.backup_peers or peers,
+                context=context, settings=settings.backup, peers=data.backup_peers,
                 fileserver=settings.fileserver, fileserver_claim=files.claim_name,
                 snapshot_location=data.snapshot_location, before_upgrade=gate.plan), opts=child).upgrade_job)
 

@@ -38,6 +38,11 @@ class BackupBeforeUpgrade:
     images: Mapping[str, str]  # tier -> the image it moves to (all guarded workloads)
     changes: Mapping[str, tuple[str, str]]  # tier -> (image it runs, image it is to run); empty once done
 
+    @property
+    def targets(self) -> str:
+        """The images the guarded workloads move to, as the backup's annotation and reason give them."""
+        return ", ".join(f"{tier} {image}" for tier, image in sorted(self.images.items()))
+
     def describe(self) -> str:
         moves = "; ".join(f"{tier} {old} -> {new}" for tier, (old, new) in sorted(self.changes.items()))
         return (f"upgrade: {moves}: a backup is taken first ({self.job}), and they roll after it succeeded"

@@ -25,9 +25,10 @@ import pulumi_kubernetes as k8s
 
 from program.transforms import WAIT_FOR
 from settings.backup import BackupSettings
-from vocabulary.clearml import BACKUP_BEFORE_ANNOTATION
+from vocabulary.clearml import BACKUP_BEFORE_ANNOTATION, SERVER_NAME
 from vocabulary.velero import API_VERSION
 
+from . import tiers
 from . import workload as w
 from .upgrade_backup import BackupBeforeUpgrade
 
@@ -94,20 +95,19 @@ class VeleroBackup(pulumi.ComponentResource):
         child = pulumi.ResourceOptions(parent=self)
         template = backup_spec(args.namespace, spec, args.hooks)
         # One Schedule per stack namespace, in Velero's namespace: named after the stack's.
-        self.schedule = f"clearml-{args.namespace}"
+        self.schedule = f"{SERVER_NAME}-{args.namespace}"
         schedule = f"CRON_TZ={spec.time_zone} {spec.schedule}" if spec.time_zone else spec.schedule
         k8s.apiextensions.CustomResource(
             f"{name}-schedule",
             api_version=API_VERSION,
             kind="Schedule",
             metadata=k8s.meta.v1.ObjectMetaArgs(name=self.schedule, namespace=spec.velero.namespace,
-                                                labels=w.labels("backup")),
+                                                labels=w.labels(tiers.BACKUP)),
             spec={"schedule": schedule, "template": template, "useOwnerReferencesInBackup": False},
             opts=child,
         )
         self.upgrade_backup = None
         if before := args.before_upgrade:
-            images = ", ".join(f"{tier} {image}" for tier, image in sorted(before.images.items()))
             # Awaited until Velero reports it Completed (the provider's waitFor); kept as the record while
             # these images are configured, replaced by the next upgrade's (as the Job of `jobs`).
             self.upgrade_backup = k8s.apiextensions.CustomResource(
@@ -115,8 +115,8 @@ class VeleroBackup(pulumi.ComponentResource):
                 api_version=API_VERSION,
                 kind="Backup",
                 metadata=k8s.meta.v1.ObjectMetaArgs(
-                    name=before.job, namespace=spec.velero.namespace, labels=w.labels("backup"),
-                    annotations={WAIT_FOR: "jsonpath={.status.phase}=Completed", BACKUP_BEFORE_ANNOTATION: images}),
+                    name=before.job, namespace=spec.velero.namespace, labels=w.labels(tiers.BACKUP),
+                    annotations={WAIT_FOR: "jsonpath={.status.phase}=Completed", BACKUP_BEFORE_ANNOTATION: before.targets}),
                 spec=template,
                 opts=pulumi.ResourceOptions(parent=self, ignore_changes=["spec", "metadata.annotations"]),
             )

@@ -138,7 +138,7 @@ def kinds(settings: Settings) -> set[tuple[str, str]]:
         out.add((NETWORKING, "networkpolicies"))
     if settings.monitoring.enabled:
         out |= {(MONITORING, "servicemonitors"), (MONITORING, "prometheusrules")}
-    if settings.backup.enabled and settings.backup.mechanism == "velero":
+    if settings.backup.by_velero:
         # The Schedule and the Backup before an upgrade, in Velero's namespace (velero_namespace).
         out |= {(VELERO, "schedules"), (VELERO, "backups")}
     elif settings.backup.enabled:
@@ -199,9 +199,8 @@ def needs(settings: Settings) -> Needs:
     if images := settings.upgrade_guarded_images:
         out.guarded = {tier: (*UPGRADE_GUARDED[tier], image) for tier, image in images.items()}
         out.upgrade_job = upgrade_backup_job(images)
-        velero = settings.backup.mechanism == "velero"
-        out.upgrade_backup_api = (VELERO, "v1", "backups", settings.backup.velero.namespace) if velero \
-            else (BATCH, "v1", "jobs", ns)
+        out.upgrade_backup_api = (VELERO, "v1", "backups", settings.backup.velero.namespace) \
+            if settings.backup.by_velero else (BATCH, "v1", "jobs", ns)
     out.apis = [api for k, api in _API.items() if k in wanted]
     if settings.scc.grants:
         out.apis.append(Api(SECURITY, "v1", "securitycontextconstraints", "SecurityContextConstraints",

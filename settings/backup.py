@@ -8,6 +8,8 @@ from typing import Annotated, Literal
 
 from pydantic import AfterValidator, Field, field_validator
 
+from vocabulary.velero import OADP_NAMESPACE
+
 from .base import Model
 from .blocks import GoDuration, Resources, Volume, resources
 from .quantities import dns1123_label
@@ -42,7 +44,7 @@ def _cron_schedule(value: str) -> str:
 
 
 class VeleroSettings(Model):
-    namespace: str = Field(default="openshift-adp", description="The namespace Velero runs in (OADP's): the "
+    namespace: str = Field(default=OADP_NAMESPACE, description="The namespace Velero runs in (OADP's): the "
                            "Schedule and the Backups are created there.")
     storage_location: str | None = Field(default=None, description="The Velero BackupStorageLocation the backups "
                                          "go to (OADP's DataProtectionApplication names them); unset: Velero's default.")
@@ -84,6 +86,11 @@ class BackupSettings(Model):
                                  "restore Jobs.")
     deadline_seconds: int = Field(default=7200, ge=60, description="A backup Job still running after this is "
                                   "stopped (and reported failed).")
+
+    @property
+    def by_velero(self) -> bool:
+        """Backups are on and OADP (Velero) takes them, not the program's Jobs."""
+        return self.enabled and self.mechanism == "velero"
 
     @field_validator("time_zone")
     @classmethod

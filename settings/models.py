@@ -16,6 +16,7 @@ from typing import Annotated, Literal, Protocol, get_args
 from pydantic import AfterValidator, Field, ValidationInfo, field_validator, model_validator
 
 from vocabulary import images
+from vocabulary.clearml import UPGRADE_GUARDED
 from vocabulary.openshift import ELEVATED_SCCS, IDENTITY_SCCS, RESTRICTED_V2, ROUTER_NAMESPACE_LABELS, grant_refusal
 
 from .backup import BackupSettings
@@ -843,11 +844,9 @@ class Settings(Model):
         empty without backups (there is nothing to take the backup with)."""
         if not self.backup.enabled:
             return {}
-        wanted = {"apiserver": self.images.clearml.ref, "fileserver": self.images.clearml.ref}
-        for tier in ("mongodb", "elasticsearch"):
-            if tier in self.deployed_tiers:
-                wanted[tier] = getattr(self.images, tier).ref
-        return wanted
+        # The ClearML server image for its processes; a data tier's own image (only when it runs here).
+        own = {"mongodb": self.images.mongodb, "elasticsearch": self.images.elasticsearch}
+        return {tier: own.get(tier, self.images.clearml).ref for tier in UPGRADE_GUARDED if tier in self.deployed_tiers}
 
     @property
     def public_hosts(self) -> dict[str, str]:
