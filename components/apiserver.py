@@ -125,7 +125,7 @@ class ApiServer(pulumi.ComponentResource):
                 replicas=spec.replicas,
                 spread=ctx.features.spread,
                 termination_grace_seconds=60,
-                credentials=ce.credential_digests(args.credentials_digest, args.peers.redis, args.peers.elastic),
+                credentials=ce.reader_digests(args.credentials_digest, args.peers),
             ),
         )
         service = w.service(f"{name}-service", name=name, namespace=ctx.namespace, component=COMPONENT,

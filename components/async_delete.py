@@ -85,7 +85,7 @@ class AsyncDelete(pulumi.ComponentResource):
                 volumes=[w.empty_dir("tmp", "1Gi"), *ci.config_volumes(args.server_config), *secure_volumes, *ca_volumes,
                          *seeding.seeded_volumes(ci.APISERVER_SEEDED)],
                 termination_grace_seconds=60,
-                credentials=ce.credential_digests(args.credentials_digest, args.peers.redis, args.peers.elastic),
+                credentials=ce.reader_digests(args.credentials_digest, args.peers),
             ),
         )
         self.register_outputs({})

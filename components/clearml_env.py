@@ -74,18 +74,25 @@ class Peers:
     redis: RedisPeer
     elastic: ElasticPeer
     mongo_ca: SecretRef | None = None  # for the connection string's tlsCAFile
+    # `workload.credential_digest` of the in-cluster MongoDB's root password: its clients roll with it.
+    mongo_digest: pulumi.Input[str] | None = None
 
     def endpoints(self) -> list[str]:
         """`host:port` pairs a start-up check waits for (MongoDB's come from its connection string)."""
         return [f"{self.redis.host}:{self.redis.port}"] + [f"{h['host']}:{h['port']}" for h in self.elastic.hosts]
 
 
-def credential_digests(credentials: pulumi.Input[str] | None, redis: RedisPeer,
-                       elastic: ElasticPeer | None = None) -> list[pulumi.Input[str]]:
+def credential_digests(*digests: pulumi.Input[str] | None) -> list[pulumi.Input[str]]:
     """The digests a ClearML server pod rolls on (`workload.pod_template`'s `credentials`): its share of
-    the generated ClearML credentials, and the in-cluster Redis's and Elasticsearch's passwords."""
-    return [d for d in (credentials, redis.password_digest, elastic.password_digest if elastic else None)
-            if d is not None]
+    the generated ClearML credentials and those of the in-cluster data tiers' passwords it reads (None
+    for what is not generated: an external data tier's)."""
+    return [d for d in digests if d is not None]
+
+
+def reader_digests(credentials: pulumi.Input[str] | None, peers: Peers) -> list[pulumi.Input[str]]:
+    """`credential_digests` of a pod that reads all three data tiers (the API server, async-delete)."""
+    return credential_digests(credentials, peers.redis.password_digest, peers.elastic.password_digest,
+                              peers.mongo_digest)
 
 
 def mongo_env(peers: Peers) -> list[k8s.core.v1.EnvVarArgs]:

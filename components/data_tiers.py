@@ -25,8 +25,9 @@ from .velero import BackupHook
 @dataclass(frozen=True)
 class DataTiers:
     peers: Peers
-    # `peers` for the backup, which must not wait for a data tier's StatefulSet (the backup before an
-    # upgrade runs before they roll): the in-cluster Elasticsearch's credentials as created.
+    # `peers` for the backup, which must not wait for a data tier's StatefulSet or setup Job (the backup
+    # before an upgrade runs before they roll): the in-cluster MongoDB's and Elasticsearch's credentials
+    # as created.
     backup_peers: Peers
     # The in-cluster Elasticsearch's snapshot repository path, when backups are on (None: none or external).
     snapshot_location: str | None = None
@@ -57,14 +58,16 @@ def data_tiers(name: str, settings: Settings, context: TierContext, internal_iss
 
     hooks: list[BackupHook] = []
     mongo_connection: SecretRef
+    mongo_digest = None
     if settings.mongodb.external:
         mongo_ext = settings.mongodb.external
-        mongo_connection = credential("mongodb.external.connectionString", mongo_ext.connection_string)
+        mongo_connection = backup_mongo = credential("mongodb.external.connectionString", mongo_ext.connection_string)
         mongo_ca = secret_ref(mongo_ext.ca)
     else:
         mongo = MongoDB(data_tier_name(name, "mongodb"), MongoDBArgs(
             context=context, settings=settings.mongodb), opts=child)
-        mongo_connection, mongo_ca = mongo.connection, None
+        mongo_connection, mongo_ca, mongo_digest = mongo.connection, None, mongo.password_digest
+        backup_mongo = mongo.connection_now
         hooks.append(mongo.backup_hook)
 
     if settings.redis.external:
@@ -101,6 +104,8 @@ def data_tiers(name: str, settings: Settings, context: TierContext, internal_iss
         if in_cluster.backup_hook:
             hooks.append(in_cluster.backup_hook)
 
-    peers = Peers(mongo_connection=mongo_connection, mongo_ca=mongo_ca, redis=redis_peer, elastic=elastic)
+    peers = Peers(mongo_connection=mongo_connection, mongo_ca=mongo_ca, redis=redis_peer, elastic=elastic,
+                  mongo_digest=mongo_digest)
     return DataTiers(peers=peers, snapshot_location=snapshot_location,
-                     backup_peers=replace(peers, elastic=backup_elastic), backup_hooks=tuple(hooks))
+                     backup_peers=replace(peers, mongo_connection=backup_mongo, elastic=backup_elastic),
+                     backup_hooks=tuple(hooks))

@@ -104,7 +104,7 @@ class FileServer(pulumi.ComponentResource):
                 replicas=spec.replicas,
                 spread=ctx.features.spread,
                 termination_grace_seconds=120,  # let uploads in flight finish
-                credentials=ce.credential_digests(args.credentials_digest, args.redis),
+                credentials=ce.credential_digests(args.credentials_digest, args.redis.password_digest),
             ),
         )
         service = w.service(f"{name}-service", name=name, namespace=ctx.namespace, component=COMPONENT,

@@ -5,7 +5,9 @@ members or the image change, waits for the members, initiates the set once or ch
 and after a major upgrade raises the feature compatibility version (components/runtime/mongodb_setup.js).
 
 The official image creates the root user from MONGO_INITDB_ROOT_USERNAME/PASSWORD_FILE when the data
-directory is empty. Members of a set authenticate to each other with a shared keyfile, which
+directory is empty, and never again: rotating that password (`root_password_generation` raised by one)
+is the setup Job's, which authenticates with the previous generation's password (mounted into the Job
+only) and changes it inside the database before the clients roll. Members of a set authenticate to each other with a shared keyfile, which
 mongod refuses unless only its owner can read it; a Secret volume is owned by root, so an init
 container copies the key into an emptyDir with mode 0400 under the pod's own UID.
 """
@@ -20,6 +22,7 @@ import pulumi_random as random
 
 from settings.blocks import ResourceAmounts, Resources
 from settings.models import MongoSettings
+from vocabulary.clearml import ROOT_PASSWORD_GENERATION_ENV
 
 from . import runtime, tiers
 from . import workload as w
@@ -33,6 +36,8 @@ ROOT_USER = "clearml-root"
 KEYFILE_DIR = "/var/run/mongodb-keyfile"
 # The root user's name and password, as files (MONGO_INITDB_ROOT_*_FILE).
 ROOT_CREDENTIALS_DIR = "/etc/mongodb-root"
+# The previous generation's root password, in the setup Job only (a rotation in progress).
+PREVIOUS_ROOT_DIR = "/etc/mongodb-root-previous"
 JOB_RESOURCES = Resources(
     requests=ResourceAmounts(cpu="10m", memory="64Mi"), limits=ResourceAmounts(cpu="200m", memory="256Mi")
 )
@@ -57,11 +62,25 @@ class MongoDBArgs:
     settings: MongoSettings
 
 
+def _root_password(name: str, generation: int, opts: pulumi.ResourceOptions) -> pulumi.Output[str]:
+    """The generated root password of one generation. Generation 0 keeps the generator's first name;
+    each later one is a generator of its own, so raising the generation makes a new value while the
+    one before it stays (the setup Job logs in with it) until the generation after."""
+    suffix = f"-{generation}" if generation else ""
+    return pulumi.Output.secret(
+        random.RandomPassword(f"{name}-root-password{suffix}", length=40, special=False, opts=opts).result)
+
+
 class MongoDB(pulumi.ComponentResource):
-    """Outputs: `connection` (Secret name and key of the ClearML connection string), `members`, and
-    `backup_hook` (what Velero runs around copying the members' data: writes locked, then unlocked)."""
+    """Outputs: `connection` (Secret name and key of the ClearML connection string, resolved once the
+    setup Job has run: the root password in the Secret is then the database's), `connection_now` (the
+    same without that wait, for the backup before an upgrade, which runs before the members roll),
+    `password_digest` (its clients roll with the root password), `members`, and `backup_hook` (what
+    Velero runs around copying the members' data: writes locked, then unlocked)."""
 
     connection: SecretRef
+    connection_now: SecretRef
+    password_digest: pulumi.Output[str]
     members: list[str]
     backup_hook: BackupHook
 
@@ -74,8 +93,9 @@ class MongoDB(pulumi.ComponentResource):
         replicated = spec.replicas > 1
         self.members = [f"{name}-{i}.{headless_name}.{ctx.namespace}.svc:{PORT}" for i in range(spec.replicas)]
 
-        password: pulumi.Output[str] = pulumi.Output.secret(
-            random.RandomPassword(f"{name}-root-password", length=40, special=False, opts=child).result)
+        generation = spec.root_password_generation
+        password = _root_password(name, generation, child)
+        self.password_digest = w.credential_digest(password)
         data = {"username": pulumi.Output.from_input(ROOT_USER), "password": password}
         if replicated:
             # 6 to 1024 base64 characters (MongoDB keyfile format).
@@ -162,20 +182,40 @@ class MongoDB(pulumi.ComponentResource):
         )
         w.disruption_budget(f"{name}-pdb", name=name, namespace=ctx.namespace, component=COMPONENT,
                             replicas=spec.replicas, opts=child)
-        self._setup_job(name, args, root_volume, root_mount, account, replicated)
+        previous = None
+        if generation:
+            previous = k8s.core.v1.Secret(
+                f"{name}-previous-secret",
+                metadata=k8s.meta.v1.ObjectMetaArgs(name=f"{name}-previous", namespace=ctx.namespace,
+                                                    labels=w.labels(COMPONENT)),
+                type="Opaque",
+                string_data={"password": _root_password(name, generation - 1, child)},
+                opts=child,
+            )
+        job = self._setup_job(name, args, root_volume, root_mount, account, replicated, previous)
 
         # MongoDB's procedure for a file-system copy of a running member: fsyncLock, copy, fsyncUnlock.
         self.backup_hook = BackupHook(name=f"{name}-fsync-lock", container="mongodb",
                                       selector=w.selector_labels(COMPONENT),
                                       pre=[_as_root("printjson(admin.fsyncLock())")],
                                       post=[_as_root("printjson(admin.fsyncUnlock())")])
-        self.connection = SecretRef(name=secret.metadata.name, key="connection-string")
+        self.connection_now = SecretRef(name=secret.metadata.name, key="connection-string")
+        self.connection = SecretRef(name=w.after(secret.metadata.name, job), key="connection-string")
         self.register_outputs({"connection_secret": secret.metadata.name, "members": self.members})
 
     def _setup_job(self, name: str, args: MongoDBArgs, root_volume: k8s.core.v1.VolumeArgs,
                    root_mount: k8s.core.v1.VolumeMountArgs, account: k8s.core.v1.ServiceAccount,
-                   replicated: bool) -> None:
+                   replicated: bool, previous: k8s.core.v1.Secret | None) -> k8s.batch.v1.Job:
         ctx = args.context
+        generation = args.settings.root_password_generation
+        volumes, mounts = [w.empty_dir("tmp", "64Mi"), root_volume], [w.mount("tmp", "/tmp"), root_mount]
+        env = {"RS_MEMBERS": ",".join(self.members), "HOME": "/tmp", "ROOT_CREDENTIALS_DIR": ROOT_CREDENTIALS_DIR,
+               ROOT_PASSWORD_GENERATION_ENV: str(generation), **({"RS_NAME": REPLICA_SET} if replicated else {})}
+        if previous is not None:
+            volumes.append(k8s.core.v1.VolumeArgs(name="previous-root", secret=k8s.core.v1.SecretVolumeSourceArgs(
+                secret_name=previous.metadata.name, default_mode=0o440)))
+            mounts.append(w.mount("previous-root", PREVIOUS_ROOT_DIR, read_only=True))
+            env["PREVIOUS_ROOT_PASSWORD_FILE"] = f"{PREVIOUS_ROOT_DIR}/password"
         runner = w.container(
             name="setup",
             image=ctx.images.mongodb.ref,
@@ -183,13 +223,11 @@ class MongoDB(pulumi.ComponentResource):
             resources_spec=JOB_RESOURCES,
             read_only_root_filesystem=True,
             command=["mongosh", "--nodb", "--quiet", "--norc", "--eval", SETUP_SCRIPT],
-            env_vars=w.env({"RS_MEMBERS": ",".join(self.members), "HOME": "/tmp",
-                             "ROOT_CREDENTIALS_DIR": ROOT_CREDENTIALS_DIR,
-                             **({"RS_NAME": REPLICA_SET} if replicated else {})}),
-            mounts=[w.mount("tmp", "/tmp"), root_mount],
+            env_vars=w.env(env),
+            mounts=mounts,
         )
-        # Replaced (so run again) whenever its spec changes: the members, the image.
-        k8s.batch.v1.Job(
+        # Replaced (so run again) whenever its spec changes: the members, the image, the root password's generation.
+        return k8s.batch.v1.Job(
             f"{name}-setup",
             metadata=k8s.meta.v1.ObjectMetaArgs(name=f"{name}-setup", namespace=ctx.namespace,
                                                 labels=w.labels(COMPONENT)),
@@ -202,7 +240,7 @@ class MongoDB(pulumi.ComponentResource):
                     component=tiers.MONGODB_SETUP,
                     service_account=account.metadata.name,
                     containers=[runner],
-                    volumes=[w.empty_dir("tmp", "64Mi"), root_volume],
+                    volumes=volumes,
                     restart_policy="OnFailure",
                 ),
             ),

@@ -54,6 +54,7 @@ class MonitoringArgs:
     settings: MonitoringSettings
     # How to reach each IN-CLUSTER data tier; None: external or not deployed, no exporter.
     mongodb: SecretRef | None = None  # the connection string (MongoDB.connection)
+    mongodb_digest: pulumi.Input[str] | None = None  # MongoDB.password_digest: the exporter rolls with it
     redis: RedisPeer | None = None  # host, port and password Secret
     elasticsearch: ElasticPeer | None = None  # hosts, user and password Secrets, the CA
 
@@ -84,13 +85,15 @@ def _container(name: str, settings: MonitoringSettings, image: str, pull_policy:
     )
 
 
-def mongodb_exporter(connection: SecretRef, settings: MonitoringSettings, pull_policy: str) -> _Exporter:
+def mongodb_exporter(connection: SecretRef, digest: pulumi.Input[str] | None, settings: MonitoringSettings,
+                     pull_policy: str) -> _Exporter:
     container = _container(
         MONGODB_EXPORTER, settings, settings.mongodb_exporter_image.ref, pull_policy, MONGODB_EXPORTER_PORT, "/",
         args=["--split-cluster", "--collector.diagnosticdata", "--collector.replicasetstatus",
               f"--web.listen-address=:{MONGODB_EXPORTER_PORT}"],
         env=[w.secret_env("MONGODB_URI", connection.name, connection.key)])
-    return _Exporter("mongodb", MONGODB_EXPORTER, MONGODB_EXPORTER_PORT, container, path="/scrapeall")
+    return _Exporter("mongodb", MONGODB_EXPORTER, MONGODB_EXPORTER_PORT, container, path="/scrapeall",
+                     credentials=[digest] if digest is not None else [])
 
 
 def redis_exporter(redis: RedisPeer, settings: MonitoringSettings, pull_policy: str) -> _Exporter:
@@ -162,7 +165,7 @@ class Monitoring(pulumi.ComponentResource):
         child = pulumi.ResourceOptions(parent=self)
         pull = ctx.images.pull_policy
         exporters = [e for e in (
-            mongodb_exporter(args.mongodb, spec, pull) if args.mongodb else None,
+            mongodb_exporter(args.mongodb, args.mongodb_digest, spec, pull) if args.mongodb else None,
             redis_exporter(args.redis, spec, pull) if args.redis else None,
             elasticsearch_exporter(args.elasticsearch, spec, pull) if args.elasticsearch else None,
         ) if e is not None]

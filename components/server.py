@@ -139,6 +139,7 @@ class ClearmlServer(pulumi.ComponentResource):
             Monitoring(f"{name}-monitoring", MonitoringArgs(
                 context=context, settings=settings.monitoring,
                 mongodb=peers.mongo_connection if settings.mongodb.external is None else None,
+                mongodb_digest=peers.mongo_digest,
                 redis=peers.redis if settings.redis.external is None else None,
                 elasticsearch=peers.elastic if settings.elasticsearch.external is None else None), opts=child)
 

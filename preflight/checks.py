@@ -12,12 +12,13 @@ from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
+from vocabulary.clearml import MONGODB_SETUP_JOB, ROOT_PASSWORD_GENERATION_ENV
 from vocabulary.openshift import scc_cluster_role
 
 from .cluster import Cluster, Forbidden, Unreachable, api_path
 from .needs import MIN_KUBERNETES, Access, Api, Needs, key
 from .scaling import DRAINED_ANNOTATION, elasticsearch_problem, mongodb_problem
-from .upgrades import elasticsearch_version_problem, mongodb_version_problem, tag_of
+from .upgrades import elasticsearch_version_problem, mongodb_version_problem, root_password_generation_problem, tag_of
 
 DEFAULT_CLASS_ANNOTATIONS = ("storageclass.kubernetes.io/is-default-class",
                              "storageclass.beta.kubernetes.io/is-default-class")
@@ -327,6 +328,23 @@ def _check_upgrade(cluster: Cluster, needs: Needs, report: Report) -> None:
         report.upgrade_job_exists = bool(job) and job is not NOT_READ
 
 
+def _check_root_password(cluster: Cluster, needs: Needs, report: Report) -> None:
+    """An in-cluster MongoDB's root password moves one generation at a time (preflight/upgrades.py): the
+    generation its setup Job ran with, against the configured one."""
+    if needs.root_password_generation is None:
+        return
+    job = _read(cluster, api_path("batch", "v1", "jobs", MONGODB_SETUP_JOB, needs.namespace),
+                f"Job {MONGODB_SETUP_JOB}", report)
+    if not job or job is NOT_READ:
+        return  # not deployed yet: any generation starts the database with its own password
+    containers = (((job.get("spec") or {}).get("template") or {}).get("spec") or {}).get("containers") or []
+    env = {e.get("name"): e.get("value") for c in containers for e in c.get("env") or []}
+    deployed = int(env.get(ROOT_PASSWORD_GENERATION_ENV) or 0)
+    succeeded = bool((job.get("status") or {}).get("succeeded"))
+    if problem := root_password_generation_problem(deployed, succeeded, needs.root_password_generation):
+        report.problems.append(f"{key('mongodb.rootPasswordGeneration')}: {problem}")
+
+
 def check(cluster: Cluster, needs: Needs) -> Report:
     report = Report(endpoint=cluster.endpoint)
     try:
@@ -340,6 +358,7 @@ def check(cluster: Cluster, needs: Needs) -> Report:
             _check_secrets(cluster, needs, report)
             _check_scaling(cluster, needs, report)
             _check_upgrade(cluster, needs, report)
+            _check_root_password(cluster, needs, report)
         elif needs.secrets and needs.create_namespace:
             report.problems.append(
                 f"{needs.secrets[0].setting}: Secret {needs.secrets[0].name} must exist before `up`, so the namespace "

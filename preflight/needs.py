@@ -102,6 +102,8 @@ class Needs:
     # guards (vocabulary.clearml.UPGRADE_GUARDED), and the name of the Job that backs up before they move.
     guarded: dict[str, tuple[str, str, str, str]] = field(default_factory=dict)
     upgrade_job: str | None = None
+    # An in-cluster MongoDB: the root password's generation configured (its setup Job tells the deployed one).
+    root_password_generation: int | None = None
     # Where that backup's object is read: (API group, version, resource, namespace): a Job, or a Velero Backup.
     upgrade_backup_api: tuple[str, str, str, str] = ("batch", "v1", "jobs", "")
 
@@ -196,6 +198,8 @@ def needs(settings: Settings) -> Needs:
     wanted = kinds(settings)
     out.scaled = [(t, STATEFULSETS[t], getattr(settings, t).replicas, getattr(settings.images, t).tag)
                   for t in ("mongodb", "elasticsearch") if t in settings.deployed_tiers]
+    if "mongodb" in settings.deployed_tiers:
+        out.root_password_generation = settings.mongodb.root_password_generation
     if images := settings.upgrade_guarded_images:
         out.guarded = {tier: (*UPGRADE_GUARDED[tier], image) for tier, image in images.items()}
         out.upgrade_job = upgrade_backup_job(images)

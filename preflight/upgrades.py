@@ -41,6 +41,24 @@ def tag_of(image: str) -> str | None:
     return last.split(":", 1)[1] if ":" in last else None
 
 
+def root_password_generation_problem(deployed: int, succeeded: bool, wanted: int) -> str | None:
+    """The in-cluster MongoDB's root password goes one generation at a time: the program keeps only the
+    generation before the configured one, which the setup Job logs in with to change the password inside
+    the database. `deployed` is the generation of the setup Job that exists, `succeeded` whether it did."""
+    if wanted == deployed:
+        return None
+    if wanted == deployed + 1:
+        if succeeded:
+            return None
+        return (f"{wanted} rotates from generation {deployed}, whose setup Job has not succeeded, so the database "
+                f"may have the one before: finish generation {deployed} first (`up` with it; the Job's log says why "
+                "it failed)")
+    return (f"{wanted}, but the database has generation {deployed}'s root password (its setup Job): only "
+            f"{deployed + 1} can follow ({'one generation at a time' if wanted > deployed else 'never an older one'}; "
+            "the program keeps just the generation before the configured one to log in with, so any other would "
+            "lock the clients out)")
+
+
 def mongodb_version_problem(current_tag: str, wanted_tag: str) -> str | None:
     current, wanted = version(current_tag), version(wanted_tag)
     if current is None or wanted is None or current[:2] == wanted[:2]:

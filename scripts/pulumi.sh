@@ -3,7 +3,7 @@
 #
 #   scripts/pulumi.sh <up|preview|preflight|refresh|drift|destroy|output|stack|recover> <stack> [extra pulumi args]
 #   scripts/pulumi.sh <backup|backups|restore> <stack> [--from <ID|latest> --yes]
-#   scripts/pulumi.sh rotate <stack> <redis|elasticsearch|clearml-keys|session-secret|token-secret|admin-password> [--preview]
+#   scripts/pulumi.sh rotate <stack> <redis|elasticsearch|mongodb|clearml-keys|session-secret|token-secret|admin-password> [--preview]
 #
 # `preflight` checks the cluster's prerequisites for the stack and creates nothing (`python -m
 # preflight`); `up` and `preview` run the same checks inside the program before any resource.
@@ -28,7 +28,9 @@
 # `backup` runs a backup set now, `backups` lists the sets, `restore --from <ID|latest> --yes` restores one
 # (scripts/backup.py: the writers are stopped, the stores restored, the writers started again).
 # `rotate` generates a new value of one credential and rolls what reads it, Redis before its clients
-# (`pulumi up --replace` of its generators, scripts/rotate.py); `--preview` shows that change only.
+# (`pulumi up --replace` of its generators, scripts/rotate.py; for mongodb the next
+# `mongodb.rootPasswordGeneration`, which `up` saves to the stack file); `--preview` shows that change
+# only, and never writes the stack file (the preview reads a copy).
 # `recover` after a run killed hard (SIGKILL, OOM, a lost CI runner), which leaves its lock and
 # pending operations in the state (and, on a file backend, maybe a metadata file cut off mid-write:
 # scripts/repair_backend.py sets it aside): it removes the lock and the pending creates and refreshes the state from the
@@ -164,12 +166,21 @@ case "$command" in
     credential=$1
     shift
     FAILED_STEP="scripts/rotate.py $credential"
-    mapfile -t replace < <(python3 "$ROOT/scripts/rotate.py" --stack "$stack" "$credential")
-    [[ ${#replace[@]} -gt 0 ]] || exit 1  # rotate.py said why
+    preview_config=()
+    if [[ ${1:-} == --preview ]]; then
+      # A preview never writes the stack file: a rotation that sets config (mongodb) sets it in a copy.
+      preview_config=(--config-file "$(mktemp)")
+      [[ -f Pulumi.$stack.yaml ]] && cp "Pulumi.$stack.yaml" "${preview_config[1]}"
+    fi
+    # --replace=<URN> lines, or none when rotate.py set the config instead; it says why it failed.
+    lines=$(python3 "$ROOT/scripts/rotate.py" --stack "$stack" "${preview_config[@]}" "$credential")
+    mapfile -t replace < <(grep -v '^$' <<<"$lines" || true)
     FAILED_STEP=""
     if [[ ${1:-} == --preview ]]; then
       shift
-      pulumi preview --stack "$stack" --diff --policy-pack "$ROOT/policy" "${replace[@]}" "$@" || status=$?
+      pulumi preview --stack "$stack" --diff --policy-pack "$ROOT/policy" "${preview_config[@]}" \
+        "${replace[@]}" "$@" || status=$?
+      rm -f "${preview_config[1]}"
     else
       started=$SECONDS
       pulumi up --stack "$stack" --yes --skip-preview --policy-pack "$ROOT/policy" "${replace[@]}" "$@" || status=$?

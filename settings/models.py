@@ -227,6 +227,12 @@ class MongoSettings(Model):
     resources: Resources = Field(default=resources("200m", "512Mi", "2", "2Gi"), description="Requests and limits.")
     storage: Volume = Field(default=Volume(size="20Gi"), description="Volume claim template of each member.")
     scheduling: Scheduling = Field(default=Scheduling(), description=SCHEDULING)
+    root_password_generation: int = Field(
+        default=0, ge=0, le=1_000_000,
+        description="Which generated root password the in-cluster MongoDB uses: raise it by one to rotate that "
+                    "password (`scripts/pulumi.sh rotate <stack> mongodb` does). The setup Job changes it inside "
+                    "the database with the previous generation's, then the clients roll.",
+    )
     external: ExternalMongo | None = Field(
         default=None, description="Use an existing MongoDB instead of deploying one."
     )
@@ -234,7 +240,8 @@ class MongoSettings(Model):
     @model_validator(mode="before")
     @classmethod
     def _external_alone(cls, data: object) -> object:
-        return _in_cluster_only("MongoDB", data, ("replicas", "resources", "storage", "scheduling"))
+        return _in_cluster_only("MongoDB", data, ("replicas", "resources", "storage", "scheduling",
+                                                  "rootPasswordGeneration"))
 
     @field_validator("replicas")
     @classmethod

@@ -3,8 +3,9 @@ the few mongosh globals it uses stood in (`Mongo`, `print`, `printjson`, `sleep`
 the root user from the mounted files, waits for every member, initiates the set once with every
 member, leaves a set with the wanted members alone, adds or removes members one safe reconfig at a
 time when `mongodb.replicas` changed, and after a major upgrade raises the feature compatibility
-version once every member runs the new series (a standalone too). (No mongod can run here; README,
-"Stand-ins".)"""
+version once every member runs the new series (a standalone too), and during a root-password rotation
+changes the password on the primary with the previous generation's, once. (No mongod can run here;
+README, "Stand-ins".)"""
 
 from __future__ import annotations
 
@@ -24,6 +25,8 @@ const rsConfig = JSON.parse(process.env.CONFIG || "null");  // what replSetGetCo
 let failuresLeft = Number(process.env.UNREACHABLE_TRIES || 0);
 const versions = JSON.parse(process.env.VERSIONS || "{}");  // host -> what buildInfo answers (default 8.0.15)
 let fcv = JSON.parse(process.env.FCV || '{"version": "8.0"}');  // what getParameter answers, set by the script
+let dbPassword = process.env.DB_PASSWORD || null;  // the root user's password in the database (null: any is accepted)
+const primaryHost = (answer.members || []).filter((m) => m.stateStr === "PRIMARY").map((m) => m.name)[0];
 global.print = (...a) => calls.push(["print", a.join(" ")]);
 global.printjson = (o) => calls.push(["printjson", o]);
 global.sleep = () => {};
@@ -36,8 +39,22 @@ global.Mongo = class {
   }
   getDB(name) {
     const host = this.host;
+    let authenticated = false;
     return {
-      auth: (user, password) => calls.push(["auth", name, user, password]),
+      auth: (user, password) => {
+        calls.push(["auth", name, user, password]);
+        if (dbPassword !== null && password !== dbPassword) {
+          authenticated = false;
+          const e = new Error("Authentication failed."); e.code = 18; throw e;
+        }
+        authenticated = true;
+      },
+      changeUserPassword: (user, password, writeConcern) => {
+        if (!authenticated) throw new Error("requires authentication");
+        if (process.env.RS_NAME && host !== primaryHost) { const e = new Error("not primary"); e.code = 10107; throw e; }
+        calls.push(["changeUserPassword", host, user, writeConcern]);
+        dbPassword = password;
+      },
       runCommand: (cmd) => {
         calls.push(["runCommand", cmd]);
         if (cmd.replSetGetStatus) { if (answer.throws) { const e = new Error("no"); e.code = answer.code; throw e; } return answer; }
@@ -61,18 +78,25 @@ global.Mongo = class {
 
 
 def _node_run(tmp_path, status: dict, unreachable_tries: int, members: int, config: dict | None,
-              replica_set: str = "rs0", versions: dict | None = None, fcv: dict | None = None):
+              replica_set: str = "rs0", versions: dict | None = None, fcv: dict | None = None,
+              db_password: str | None = None, previous: str | None = None):
     node = shutil.which("node")
     if not node:
         pytest.skip("needs Node.js")
     (tmp_path / "username").write_text("clearml-root")
     (tmp_path / "password").write_text("S3cretFromFile")
     script = tmp_path / "rs.js"
-    script.write_text(HARNESS + SETUP_SCRIPT + "\nconsole.log(JSON.stringify(calls));\n")
+    script.write_text(HARNESS + SETUP_SCRIPT + '\ncalls.push(["database password", dbPassword]);'
+                      "\nconsole.log(JSON.stringify(calls));\n")
     env = {"RS_MEMBERS": ",".join(f"m-{i}.h:27017" for i in range(members)), "RS_NAME": replica_set,
            "ROOT_CREDENTIALS_DIR": str(tmp_path), "STATUS": json.dumps(status), "CONFIG": json.dumps(config),
            "UNREACHABLE_TRIES": str(unreachable_tries), "VERSIONS": json.dumps(versions or {}),
-           "FCV": json.dumps(fcv or {"version": "8.0"}), "PATH": "/usr/bin:/bin"}
+           "FCV": json.dumps(fcv or {"version": "8.0"}), "PATH": "/usr/bin:/bin", "ROOT_PASSWORD_GENERATION": "0"}
+    if db_password is not None:
+        env["DB_PASSWORD"] = db_password
+    if previous is not None:  # a rotation: generation 4 mounted, generation 3 beside it
+        (tmp_path / "previous").write_text(previous)
+        env.update(PREVIOUS_ROOT_PASSWORD_FILE=str(tmp_path / "previous"), ROOT_PASSWORD_GENERATION="4")
     return subprocess.run([node, str(script)], env=env, capture_output=True, text=True, timeout=60)
 
 
@@ -195,3 +219,51 @@ def test_before_7_0_no_confirm_is_sent(tmp_path):
 def test_a_standalone_at_its_series_is_left_alone(tmp_path):
     calls = _run(tmp_path, {}, members=1, replica_set="")
     assert _fcv_sets(calls) == [] and ["print", "feature compatibility version 8.0"] in calls
+
+
+# ---- root-password rotation -----------------------------------------------------------------------
+# The mounted password (generation 4) is "S3cretFromFile"; the previous generation's is "0ldSecret".
+
+
+def _changes(calls: list) -> list:
+    return [c for c in calls if c[0] == "changeUserPassword"]
+
+
+def test_a_rotation_changes_the_password_on_the_primary_once_with_the_previous_one(tmp_path):
+    calls = _run(tmp_path, _status(3, primary=1), config=_config(3), db_password="0ldSecret", previous="0ldSecret")
+    assert _changes(calls) == [["changeUserPassword", "m-1.h:27017", "clearml-root", {"w": "majority", "wtimeout": 60000}]]
+    assert calls[-1] == ["database password", "S3cretFromFile"]
+    # Member 0 refused the new one, took the old one, and the change went to the primary it named.
+    index = calls.index(_changes(calls)[0])
+    assert ["auth", "admin", "clearml-root", "0ldSecret"] in calls[:index]
+    assert [c for c in calls[:index] if c[0] == "connect"][-1][1].startswith("mongodb://m-1.h:27017/")
+    # Every member is then reached with the new password, and the set's own work goes on.
+    later = [c for c in calls[index:] if c[0] == "auth"]
+    assert later and all(c[3] == "S3cretFromFile" for c in later)
+    assert ["print", "replica set rs0 already initialised with 3 members"] in calls
+    printed = " ".join(str(c[1]) for c in calls if c[0] in ("print", "printjson"))
+    assert "root password generation 4 set in the database (it had generation 3)" in printed
+    assert "0ldSecret" not in printed and "S3cretFromFile" not in printed
+
+
+def test_a_standalone_rotation_changes_it_on_the_member(tmp_path):
+    calls = _run(tmp_path, {}, members=1, replica_set="", db_password="0ldSecret", previous="0ldSecret")
+    assert [c[1] for c in _changes(calls)] == ["m-0.h:27017"]
+    assert calls[-1] == ["database password", "S3cretFromFile"]
+
+
+def test_a_rotation_already_done_is_not_done_again(tmp_path):
+    calls = _run(tmp_path, _status(3), config=_config(3), db_password="S3cretFromFile", previous="0ldSecret")
+    assert _changes(calls) == [] and not [c for c in calls if c[0] == "auth" and c[3] == "0ldSecret"]
+
+
+def test_a_member_that_accepts_neither_password_fails_the_job_and_changes_nothing(tmp_path):
+    failed = _run_failing(tmp_path, _status(3), config=_config(3), db_password="SomethingElse", previous="0ldSecret")
+    assert "m-0.h:27017 accepts neither generation 4 of the root password nor generation 3" in failed
+    assert "raised one at a time" in failed
+    assert "0ldSecret" not in failed and "S3cretFromFile" not in failed and "SomethingElse" not in failed
+
+
+def test_without_a_rotation_a_refused_password_is_never_changed(tmp_path):
+    failed = _run_failing(tmp_path, _status(3), config=_config(3), db_password="0ldSecret")
+    assert "did not become reachable" in failed and "changeUserPassword" not in failed

@@ -86,10 +86,11 @@ def test_dev_checks_every_prerequisite_it_has(mocks):
     assert ("delete", "route.openshift.io", "routes", "clearml-dev", None) in cluster.reviews
     assert ("create", "", "namespaces", None, None) in cluster.reviews
     # Versions, the API groups, the namespace, the storage class, each data tier's StatefulSet, and (backups are
-    # on) each workload a backup set guards and the Job before an upgrade.
-    assert wanted.upgrade_job and len(wanted.guarded) == 4
+    # on) each workload a backup set guards and the Job before an upgrade, and MongoDB's setup Job (the root
+    # password's generation).
+    assert wanted.upgrade_job and len(wanted.guarded) == 4 and wanted.root_password_generation == 0
     assert report.checks == (len(cluster.reviews) + 2 + len(wanted.apis) + 1 + 1 + len(wanted.scaled)
-                             + len(wanted.guarded) + 1)
+                             + len(wanted.guarded) + 1 + 1)
 
 
 def test_prod_names_its_classes_and_issuer():
@@ -413,3 +414,38 @@ def test_the_running_version_is_judged_before_anything_changes():
     cluster.objects[live + "clearml-mongodb"] = workload("mongodb", "docker.io/library/mongo:7.0.14", 3)
     cluster.objects[live + "clearml-elastic"] = workload("elasticsearch", "docker.elastic.co/elasticsearch/elasticsearch:8.17.0", 3)
     assert preflight.check(cluster, wanted).problems == []
+
+
+def _setup_job(generation: int | None, succeeded: bool) -> dict:
+    """The live MongoDB setup Job as preflight reads it (a Job from before rotation existed: no variable)."""
+    env = [{"name": "RS_MEMBERS", "value": "m-0"}] + (
+        [{"name": "ROOT_PASSWORD_GENERATION", "value": str(generation)}] if generation is not None else [])
+    return {"spec": {"template": {"spec": {"containers": [{"name": "setup", "env": env}]}}},
+            "status": {"succeeded": 1} if succeeded else {"failed": 11}}
+
+
+@pytest.mark.parametrize(("deployed", "succeeded", "wanted", "refusal"), [
+    (None, True, 0, None), (None, True, 1, None), (0, True, 1, None), (3, True, 3, None), (3, False, 3, None),
+    (0, True, 2, "2, but the database has generation 0's root password (its setup Job): only 1 can follow "
+                 "(one generation at a time"),
+    (3, True, 2, "2, but the database has generation 3's root password (its setup Job): only 4 can follow "
+                 "(never an older one"),
+    (3, False, 4, "4 rotates from generation 3, whose setup Job has not succeeded"),
+])
+def test_the_mongodb_root_password_moves_one_generation_at_a_time(deployed, succeeded, wanted, refusal):
+    config = stack_config("prod")
+    mongodb = json.loads(config[f"{P}:mongodb"])
+    config[f"{P}:mongodb"] = json.dumps({**mongodb, "rootPasswordGeneration": wanted})
+    cluster = FakeCluster()
+    cluster.objects["/apis/batch/v1/namespaces/clearml/jobs/clearml-mongodb-setup"] = _setup_job(deployed, succeeded)
+    problems = preflight.check(cluster, needs(settings_from_config(config))).problems
+    if refusal is None:
+        assert problems == []
+    else:
+        assert [p for p in problems if p.startswith(f"{P}:mongodb.rootPasswordGeneration: {refusal}")], problems
+
+
+def test_a_first_deployment_takes_any_generation():
+    config = stack_config("prod")
+    config[f"{P}:mongodb"] = json.dumps({**json.loads(config[f"{P}:mongodb"]), "rootPasswordGeneration": 5})
+    assert preflight.check(FakeCluster(), needs(settings_from_config(config))).problems == []

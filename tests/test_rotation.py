@@ -14,7 +14,7 @@ import pytest
 from scripts import rotate
 from settings import PROJECT
 from tests.conftest import ROOT, pod_templates
-from tests.mocking import RecordingMocks, deploy, deploy_config, run_program, set_mocks, stack_config
+from tests.mocking import RecordingMocks, deploy, deploy_config, run_program, set_mocks, stack_config, unwrap
 from vocabulary.clearml import CREDENTIALS_ANNOTATION
 
 # The stacks between them run every reader: prod (Redis exporter, async-delete), gpu (the agent).
@@ -47,9 +47,10 @@ class RotatingMocks(RecordingMocks):
         return resource_id, outputs
 
 
-def _export(mocks: RecordingMocks) -> list[dict]:
+def _export(mocks: RecordingMocks, succeeded: bool = True) -> list[dict]:
     """The resources of a `pulumi stack export`, as far as rotate.py reads them: URNs as the engine
-    writes them (`urn:pulumi:<stack>::<project>::<parent types>$<type>::<name>`), and each parent's."""
+    writes them (`urn:pulumi:<stack>::<project>::<parent types>$<type>::<name>`), each parent's, the
+    inputs, and a Job's status as the provider's await leaves it (`succeeded`, or a Job that failed)."""
     def key(urn: str) -> tuple[str, str]:  # (type, name) of a URN the mock monitor recorded
         types, name = urn.rsplit("::", 1)
         return types.rsplit("::", 1)[1].rsplit("$", 1)[-1], name
@@ -60,7 +61,8 @@ def _export(mocks: RecordingMocks) -> list[dict]:
         parent = urns.get(key(r.parent), "") if r.parent else ""
         chain = parent.rsplit("::", 1)[0] + "$" + r.typ if parent else f"urn:pulumi:test::{PROJECT}::{r.typ}"
         urns[(r.typ, r.name)] = urn = f"{chain}::{r.name}"
-        out.append({"urn": urn, "type": r.typ, "parent": parent})
+        outputs = {"status": {"succeeded": 1} if succeeded else {"failed": 11}} if r.kind == "Job" else {}
+        out.append({"urn": urn, "type": r.typ, "parent": parent, "inputs": unwrap(r.inputs), "outputs": outputs})
     return out
 
 
@@ -122,15 +124,12 @@ def test_the_clients_of_a_store_take_its_secret_after_its_statefulset(mocks, sto
         assert any(d.endswith(f"::{store}-statefulset") for d in api.dependencies), (client, api.dependencies)
 
 
-def test_the_stores_it_cannot_rotate_are_refused_with_the_reason():
-    for credential, words in (("mongodb", "MongoDB"),):
-        result = subprocess.run([sys.executable, str(ROOT / "scripts" / "rotate.py"), "--stack", "dev", credential],
-                                capture_output=True, text=True, timeout=60)
-        assert result.returncode == 1 and result.stdout == ""
-        assert f"{credential} cannot be rotated by this command" in result.stderr and words in result.stderr
+def test_an_unknown_credential_is_refused_with_the_known_ones():
     result = subprocess.run([sys.executable, str(ROOT / "scripts" / "rotate.py"), "--stack", "dev", "passwords"],
                             capture_output=True, text=True, timeout=60)
-    assert result.returncode == 1 and "unknown credential 'passwords': one of redis, elasticsearch, clearml-keys" in result.stderr
+    assert result.returncode == 1 and result.stdout == ""
+    assert "unknown credential 'passwords': one of redis, elasticsearch, clearml-keys" in result.stderr
+    assert "mongodb" in result.stderr
 
 
 def test_an_external_redis_has_nothing_to_rotate(mocks):
@@ -140,3 +139,83 @@ def test_an_external_redis_has_nothing_to_rotate(mocks):
     deploy_config(mocks, config)
     assert rotate.replacements(_export(mocks), "redis") == []
     assert rotate.replacements(_export(mocks), "token-secret")
+
+
+# ---- MongoDB's root password: a new generation, changed inside the database by the setup Job ------
+
+MONGO_READERS = {"Deployment/clearml-apiserver", "Deployment/clearml-async-delete", "Deployment/clearml-monitoring-mongodb"}
+
+
+def _with_generation(config: dict[str, str], generation: int) -> dict[str, str]:
+    mongodb = json.loads(config.get(f"{PROJECT}:mongodb") or "{}")
+    return {**config, f"{PROJECT}:mongodb": json.dumps({**mongodb, "rootPasswordGeneration": generation})}
+
+
+def _job_env(mocks: RecordingMocks) -> dict[str, str]:
+    job = mocks.manifest("Job", "clearml-mongodb-setup")
+    [container] = job["spec"]["template"]["spec"]["containers"]
+    return {e["name"]: e.get("value") for e in container["env"]}
+
+
+def _monitored_prod() -> dict[str, str]:
+    config = stack_config("prod")
+    assert json.loads(config[f"{PROJECT}:monitoring"])["enabled"], "prod runs the exporters"
+    return config
+
+
+def test_rotate_mongodb_asks_for_the_next_generation_of_the_deployed_one(mocks):
+    deploy_config(mocks, _with_generation(_monitored_prod(), 2))
+    assert rotate.mongodb_generation(_export(mocks)) == 2
+    with pytest.raises(rotate.Refused, match="setup Job of root-password generation 2 has not succeeded"):
+        rotate.mongodb_generation(_export(mocks, succeeded=False))
+
+
+def test_rotate_mongodb_refuses_an_external_mongodb(mocks):
+    config = stack_config("dev")
+    config[f"{PROJECT}:mongodb"] = json.dumps({"external": {"connectionString": {"name": "mongo", "key": "uri"}}})
+    deploy_config(mocks, config)
+    with pytest.raises(rotate.Refused, match="no in-cluster MongoDB"):
+        rotate.mongodb_generation(_export(mocks))
+
+
+def test_a_mongodb_rotation_rolls_its_clients_after_the_setup_job_and_nothing_else(mocks):
+    before_config, after_config = _monitored_prod(), _with_generation(_monitored_prod(), 1)
+    deploy_config(mocks, before_config)
+    before = _digests(mocks.resources)
+    assert "Secret/clearml-mongodb-previous" not in {f"{r.kind}/{r.inputs['metadata']['name']}" for r in mocks.of_kind("Secret")}
+    assert "PREVIOUS_ROOT_PASSWORD_FILE" not in _job_env(mocks) and _job_env(mocks)["ROOT_PASSWORD_GENERATION"] == "0"
+    generation0 = next(r.outputs["result"] for r in mocks.resources if r.name == "clearml-mongodb-root-password")
+
+    rotating = RecordingMocks()
+    set_mocks(rotating, PROJECT)
+    deploy(lambda: run_program(after_config))
+    after = _digests(rotating.resources)
+    rolled = {name for name in before if before[name] != after[name]}
+    assert rolled == MONGO_READERS  # the members themselves only read the password at their first start
+    # Generation 1 is new; generation 0 stays, for the setup Job alone, as the previous one.
+    passwords = {r.name: r.outputs["result"] for r in rotating.resources if r.typ == rotate.PASSWORD_TYPE}
+    assert passwords["clearml-mongodb-root-password"] == generation0
+    assert passwords["clearml-mongodb-root-password-1"] != generation0
+    assert rotating.manifest("Secret", "clearml-mongodb-previous")["stringData"] == {"password": generation0}
+    assert rotating.manifest("Secret", "clearml-mongodb")["stringData"]["password"] == passwords["clearml-mongodb-root-password-1"]
+    readers = [name for name, spec in pod_templates(rotating.resources)
+               if any((v.get("secret") or {}).get("secretName") == "clearml-mongodb-previous" for v in spec.get("volumes", []))]
+    assert readers == ["Job/clearml-mongodb-setup"]
+    env = _job_env(rotating)
+    assert env["ROOT_PASSWORD_GENERATION"] == "1"
+    assert env["PREVIOUS_ROOT_PASSWORD_FILE"] == "/etc/mongodb-root-previous/password"
+    # The clients' Secret reference resolves after the setup Job, so with await they roll once it succeeded;
+    # the backup (which runs before the members roll in an upgrade) does not wait for it.
+    job = next(r for r in rotating.resources if r.kind == "Job" and r.name == "clearml-mongodb-setup")
+    for client in ("clearml-apiserver-deployment", "clearml-async-delete-deployment", "clearml-monitoring-mongodb-deployment"):
+        deployment = next(r for r in rotating.resources if r.kind == "Deployment" and r.name == client)
+        assert any(d.endswith("::clearml-mongodb-setup") for d in deployment.dependencies), (client, deployment.dependencies)
+    backup = next(r for r in rotating.resources if r.kind == "CronJob")
+    assert not any(d.endswith("::clearml-mongodb-setup") for d in backup.dependencies), backup.dependencies
+    assert job.dependencies and all(not d.endswith("-deployment") for d in job.dependencies)
+
+
+def test_a_later_generation_drops_the_one_before_the_previous(mocks):
+    deploy_config(mocks, _with_generation(stack_config("prod"), 3))
+    generators = {r.name for r in mocks.resources if r.typ == rotate.PASSWORD_TYPE and r.name.startswith("clearml-mongodb-root")}
+    assert generators == {"clearml-mongodb-root-password-3", "clearml-mongodb-root-password-2"}

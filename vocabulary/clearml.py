@@ -36,6 +36,10 @@ def data_tier_name(server: str, tier: str) -> str:
 
 # The StatefulSets of the in-cluster data tiers of __main__.py's server.
 STATEFULSETS = {tier: data_tier_name(SERVER_NAME, tier) for tier in DATA_TIER_SUFFIXES}
+# The in-cluster MongoDB's setup Job (components/mongodb.py), and the variable in which it carries the
+# root password's generation (preflight and scripts/rotate.py read it to tell which one the database has).
+MONGODB_SETUP_JOB = f"{STATEFULSETS['mongodb']}-setup"
+ROOT_PASSWORD_GENERATION_ENV = "ROOT_PASSWORD_GENERATION"
 
 # The workloads whose data a backup set holds (the file server's volume, MongoDB, Elasticsearch) or that
 # migrates that data when it starts (the API server): tier -> (API resource, name, container). When

@@ -9,18 +9,68 @@
 //   the feature compatibility version is raised to it (setFeatureCompatibilityVersion, with the
 //   `confirm` that 7.0 and later require), so that the next series can be installed later. One series
 //   at a time: preflight refuses a jump over a series before anything changes (preflight/upgrades.py).
+// * A root-password rotation (mongodb.rootPasswordGeneration raised by one; the previous generation's
+//   password mounted at PREVIOUS_ROOT_PASSWORD_FILE): where the mounted password is refused, the script
+//   logs in with the previous one and changes the root user's password on the primary (majority write
+//   concern), once; the clients, whose Secret reference waits for this Job, roll after it. A member
+//   that accepts neither fails the Job and nothing rolls. No password is ever printed.
 const fs = require("fs");
 const members = process.env.RS_MEMBERS.split(",");
 const replicaSet = process.env.RS_NAME || "";  // empty: one standalone mongod
 const rootFile = (name) => fs.readFileSync(process.env.ROOT_CREDENTIALS_DIR + "/" + name, "utf8");
+const previousFile = process.env.PREVIOUS_ROOT_PASSWORD_FILE || "";  // set during a rotation only
+const generation = Number(process.env.ROOT_PASSWORD_GENERATION || "0");
+const AUTHENTICATION_FAILED = 18;
+const uri = (host) => "mongodb://" + host + "/?directConnection=true&serverSelectionTimeoutMS=3000";
+let rotated = false;
+function fatal(message) {
+  const err = new Error(message);
+  err.fatal = true;
+  return err;
+}
+// The database still has the previous generation's root password, so change it on the primary.
+function changeRootPassword(admin, host) {
+  const user = rootFile("username");
+  const previous = fs.readFileSync(previousFile, "utf8");
+  try {
+    admin.auth(user, previous);
+  } catch (err) {
+    if (err.code !== AUTHENTICATION_FAILED) throw err;
+    throw fatal(host + " accepts neither generation " + generation + " of the root password nor generation " +
+                (generation - 1) + ": mongodb.rootPasswordGeneration must be raised one at a time from the one " +
+                "the database has (README, \"Rotate generated credentials\")");
+  }
+  let target = admin;
+  if (replicaSet) {
+    let status;
+    try { status = admin.runCommand({replSetGetStatus: 1}); } catch (err) { status = {ok: 0, code: err.code}; }
+    if (status.ok === 1) {
+      const primary = status.members.find((m) => m.stateStr === "PRIMARY");
+      if (!primary) throw new Error("replica set " + status.set + " has no primary: cannot change the root password yet");
+      if (primary.name !== host) {
+        target = new Mongo(uri(primary.name)).getDB("admin");
+        target.auth(user, previous);
+      }
+    }
+  }
+  target.changeUserPassword(user, rootFile("password"), {w: "majority", wtimeout: 60000});
+  rotated = true;
+  print("root password generation " + generation + " set in the database (it had generation " + (generation - 1) + ")");
+}
 function connect(host) {
   for (let i = 0; i < 120; i++) {
     try {
-      const conn = new Mongo("mongodb://" + host + "/?directConnection=true&serverSelectionTimeoutMS=3000");
-      const admin = conn.getDB("admin");
-      admin.auth(rootFile("username"), rootFile("password"));
+      const admin = new Mongo(uri(host)).getDB("admin");
+      try {
+        admin.auth(rootFile("username"), rootFile("password"));
+      } catch (err) {
+        if (err.code !== AUTHENTICATION_FAILED || !previousFile || rotated) throw err;
+        changeRootPassword(admin, host);
+        admin.auth(rootFile("username"), rootFile("password"));
+      }
       return admin;
     } catch (err) {
+      if (err.fatal) throw err;
       print("waiting for " + host + ": " + err.message);
       sleep(5000);
     }
