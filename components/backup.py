@@ -16,6 +16,7 @@ other pod, with no ServiceAccount token.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 
 import pulumi
@@ -45,8 +46,8 @@ class BackupArgs:
     peers: ce.Peers
     fileserver: FileServerSettings  # where the file server runs (its scheduling) and how its claim is shared
     fileserver_claim: pulumi.Input[str]
-    # The in-cluster Elasticsearch's snapshot repository path (Elasticsearch.snapshot_location); None: external.
-    snapshot_location: str | None
+    # The in-cluster Elasticsearch's snapshot repository (Elasticsearch.snapshot_repository); None: external.
+    snapshot_repository: dict | None
     # The backup to take before an upgrade (components/upgrade_backup.py), as a Job of the same pod.
     before_upgrade: BackupBeforeUpgrade | None = None
 
@@ -83,7 +84,7 @@ class Backup(pulumi.ComponentResource):
             "PYTHONDONTWRITEBYTECODE": "1",
             "PYTHONUNBUFFERED": "1",
         })
-        if args.snapshot_location:
+        if args.snapshot_repository:
             if not (isinstance(elastic.username, ce.SecretRef) and elastic.password and elastic.ca):
                 raise ValueError("the in-cluster Elasticsearch gives a user, a password and a CA")
             host = elastic.hosts[0]
@@ -91,7 +92,7 @@ class Backup(pulumi.ComponentResource):
                 "BACKUP_ELASTIC_URL": f"https://{host['host']}:{host['port']}",
                 "BACKUP_ELASTIC_CA_FILE": cv.ELASTIC_CA_FILE,
                 "BACKUP_ELASTIC_REPOSITORY": cv.SNAPSHOT_REPOSITORY,
-                "BACKUP_ELASTIC_LOCATION": args.snapshot_location,
+                "BACKUP_ELASTIC_REPOSITORY_SETTINGS": json.dumps(args.snapshot_repository, sort_keys=True),
             })
             env_vars += [w.secret_env("BACKUP_ELASTIC_USERNAME", elastic.username.name, elastic.username.key),
                          w.secret_env("BACKUP_ELASTIC_PASSWORD", elastic.password.name, elastic.password.key)]

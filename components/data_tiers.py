@@ -15,7 +15,7 @@ from vocabulary.clearml import data_tier_name
 
 from .clearml_env import ElasticPeer, Peers, RedisPeer, SecretRef
 from .context import TierContext
-from .elasticsearch import Elasticsearch, ElasticsearchArgs
+from .elasticsearch import Elasticsearch, ElasticsearchArgs, S3Client
 from .external_credentials import ExternalCredentials, ExternalCredentialsArgs, secret_ref
 from .mongodb import MongoDB, MongoDBArgs
 from .redis import Redis, RedisArgs
@@ -29,8 +29,9 @@ class DataTiers:
     # before an upgrade runs before they roll): the in-cluster MongoDB's and Elasticsearch's credentials
     # as created.
     backup_peers: Peers
-    # The in-cluster Elasticsearch's snapshot repository path, when backups are on (None: none or external).
-    snapshot_location: str | None = None
+    # The in-cluster Elasticsearch's snapshot repository (`PUT _snapshot`'s body), when backups are on (None:
+    # none, or external).
+    snapshot_repository: dict | None = None
     # What Velero runs in the in-cluster data tiers' pods around copying their volumes (backup.mechanism velero).
     backup_hooks: tuple[BackupHook, ...] = ()
 
@@ -82,7 +83,7 @@ def data_tiers(name: str, settings: Settings, context: TierContext, internal_iss
                                password=SecretRef(name=redis.password_secret, key=redis.password_key),
                                password_digest=redis.password_digest)
 
-    snapshot_location = None
+    snapshot_repository = None
     if settings.elasticsearch.external:
         elastic_ext = settings.elasticsearch.external
         elastic = ElasticPeer(
@@ -92,11 +93,13 @@ def data_tiers(name: str, settings: Settings, context: TierContext, internal_iss
             api_key=optional("elasticsearch.external.apiKey", elastic_ext.api_key), ca=secret_ref(elastic_ext.ca))
         backup_elastic = elastic
     else:
+        bucket = settings.backup.elasticsearch_s3 if settings.backup.enabled else None
+        s3 = S3Client(settings=bucket, access_key=credential("backup.elasticsearchS3.accessKey", bucket.access_key),
+                      secret_key=credential("backup.elasticsearchS3.secretKey", bucket.secret_key)) if bucket else None
         in_cluster = Elasticsearch(data_tier_name(name, "elasticsearch"), ElasticsearchArgs(
             context=context, settings=settings.elasticsearch, issuer=internal_issuer, tls=tls,
-            snapshots=settings.backup.snapshot_storage if settings.backup.enabled else None,
-            snapshots_kept=settings.backup.keep), opts=child)
-        snapshot_location = in_cluster.snapshot_location
+            snapshots=settings.backup.snapshot_volume, snapshots_kept=settings.backup.keep, s3=s3), opts=child)
+        snapshot_repository = in_cluster.snapshot_repository
         elastic = ElasticPeer(hosts=in_cluster.hosts, username=in_cluster.username, password=in_cluster.password,
                               ca=in_cluster.ca, password_digest=in_cluster.password_digest)
         username_now, password_now = in_cluster.credentials_now
@@ -106,6 +109,6 @@ def data_tiers(name: str, settings: Settings, context: TierContext, internal_iss
 
     peers = Peers(mongo_connection=mongo_connection, mongo_ca=mongo_ca, redis=redis_peer, elastic=elastic,
                   mongo_digest=mongo_digest)
-    return DataTiers(peers=peers, snapshot_location=snapshot_location,
+    return DataTiers(peers=peers, snapshot_repository=snapshot_repository,
                      backup_peers=replace(peers, mongo_connection=backup_mongo, elastic=backup_elastic),
                      backup_hooks=tuple(hooks))

@@ -6,6 +6,9 @@ PDB, and security on: TLS from cert-manager and a generated password for the `el
 * With more than one node, transport TLS uses the same certificate (it carries `client auth`) and
   `verification_mode: certificate`: the chain is verified; node-to-node hostname checks are off
   because nodes connect by pod IP, which a certificate issued before scheduling cannot name.
+* Snapshots go to an `fs` repository on a volume of every node (`path.repo`), or with
+  `backup.elasticsearchS3` to an `s3` repository of the nodes' client `clearml`, its keys put into the
+  keystore by an init container from the Secrets (never in the environment).
 * No privileged or root init container and no sysctl: `node.store.allow_mmap: false` makes
   Elasticsearch use NIO instead of mmap, so the node's `vm.max_map_count` does not matter and the
   bootstrap check for it does not apply. Elastic's image runs as any UID in group 0.
@@ -19,6 +22,8 @@ import pulumi
 import pulumi_kubernetes as k8s
 import pulumi_random as random
 
+from settings.backup import ElasticsearchS3
+from settings.blocks import ResourceAmounts, Resources
 from settings.models import ElasticSettings, TlsSettings, Volume
 from vocabulary.clearml import SNAPSHOT_REPOSITORY
 
@@ -55,6 +60,26 @@ ROLLING_HEALTH = {
 READY_MARKER = "/tmp/.clearml-ready-once"
 # The snapshot repository's volume (`path.repo`), when backups are on: only Elasticsearch mounts it.
 SNAPSHOT_DIR = f"{HOME}/snapshots"
+# The S3 client of an `s3` snapshot repository (backup.elasticsearchS3): its keys in the keystore, from
+# the files an init container reads.
+S3_CLIENT = "clearml"
+S3_KEYS_DIR = "/etc/elasticsearch-s3"
+S3_SECURE_SETTINGS = {"access_key": f"s3.client.{S3_CLIENT}.access_key",
+                      "secret_key": f"s3.client.{S3_CLIENT}.secret_key"}
+# The keystore command-line tool is a JVM of its own (CLI_JAVA_OPTS keeps its heap small).
+KEYSTORE_RESOURCES = Resources(
+    requests=ResourceAmounts(cpu="50m", memory="192Mi"), limits=ResourceAmounts(cpu="1", memory="384Mi")
+)
+
+
+@dataclass(frozen=True)
+class S3Client:
+    """The nodes' S3 client for an `s3` snapshot repository (backup.elasticsearchS3), with the Secret
+    references of its keys."""
+
+    settings: ElasticsearchS3
+    access_key: SecretRef
+    secret_key: SecretRef
 
 
 @dataclass(frozen=True)
@@ -65,6 +90,7 @@ class ElasticsearchArgs:
     tls: TlsSettings
     snapshots: Volume | None = None  # the snapshot repository's volume (backup.snapshotStorage), when backups are on
     snapshots_kept: int = 7  # backup.keep: the snapshots Velero's hook keeps on it
+    s3: S3Client | None = None  # or an S3 bucket (backup.elasticsearchS3), when backups are on
 
 
 class Elasticsearch(pulumi.ComponentResource):
@@ -72,9 +98,10 @@ class Elasticsearch(pulumi.ComponentResource):
     and `ca` (Secret references: the CA ClearML verifies the server certificate against; the first two
     resolve after the StatefulSet, so that with a rotated password the clients roll after the nodes;
     `credentials_now` are the two without that wait, for the backup before an upgrade),
-    `password_digest` (`workload.credential_digest` of the password), `snapshot_location` (the `fs`
-    repository's path on the nodes; None without `snapshots`), and `backup_hook` (Velero's: a snapshot
-    into that volume before it is copied; None without `snapshots`)."""
+    `password_digest` (`workload.credential_digest` of the password), `snapshot_repository` (the
+    repository the backup registers, `PUT _snapshot/<name>`'s body: `fs` at the volume's path, or `s3`;
+    None without either), and `backup_hook` (Velero's: a snapshot into that volume before it is copied;
+    None without `snapshots`)."""
 
     host: str
     port: int
@@ -84,7 +111,7 @@ class Elasticsearch(pulumi.ComponentResource):
     password_digest: pulumi.Output[str]
     ca: SecretRef
     credentials_now: tuple[SecretRef, SecretRef]
-    snapshot_location: str | None
+    snapshot_repository: dict | None
     backup_hook: BackupHook | None
 
     def __init__(self, name: str, args: ElasticsearchArgs, opts: pulumi.ResourceOptions | None = None):
@@ -141,6 +168,23 @@ class Elasticsearch(pulumi.ComponentResource):
                                 parent=self)
             snapshot_volumes.append(w.claim_volume("snapshots", snapshots.metadata.name))
             snapshot_mounts.append(w.mount("snapshots", SNAPSHOT_DIR))
+        keystore_init = []
+        if args.s3:
+            bucket = args.s3.settings
+            es_env.update({f"s3.client.{S3_CLIENT}.endpoint": bucket.endpoint,
+                           f"s3.client.{S3_CLIENT}.protocol": "https",
+                           f"s3.client.{S3_CLIENT}.path_style_access": str(bucket.path_style_access).lower()})
+            snapshot_volumes.append(k8s.core.v1.VolumeArgs(name="s3-keys", projected=k8s.core.v1.ProjectedVolumeSourceArgs(
+                default_mode=0o440, sources=[k8s.core.v1.VolumeProjectionArgs(secret=k8s.core.v1.SecretProjectionArgs(
+                    name=ref.name, items=[k8s.core.v1.KeyToPathArgs(key=ref.key, path=file)]))
+                    for file, ref in (("access_key", args.s3.access_key), ("secret_key", args.s3.secret_key))])))
+        snapshot_repository = None
+        if args.snapshots:
+            snapshot_repository = {"type": "fs", "settings": {"location": SNAPSHOT_DIR, "compress": True}}
+        elif args.s3:
+            snapshot_repository = {"type": "s3", "settings": {
+                "bucket": args.s3.settings.bucket, "client": S3_CLIENT, "compress": True,
+                **({"base_path": args.s3.settings.base_path} if args.s3.settings.base_path else {})}}
         if replicated:
             es_env["discovery.seed_hosts"] = headless_name
             # Read only when the cluster first forms (bootstrap), then ignored; so it names the first
@@ -173,6 +217,22 @@ class Elasticsearch(pulumi.ComponentResource):
                                        resources_spec=seeding.SEED_RESOURCES)
         seeded = {"config": CONFIG_DIR}
         seed = seeding.seed_container(ctx.images.elasticsearch.ref, ctx.images.pull_policy, seeded)
+        if args.s3:
+            # Into the seeded config directory's keystore, which the entrypoint then adds bootstrap.password to.
+            adds = " && ".join(f"bin/elasticsearch-keystore add-file --force {setting} {S3_KEYS_DIR}/{file}"
+                               for file, setting in S3_SECURE_SETTINGS.items())
+            keystore_init.append(w.container(
+                name="s3-keystore",
+                image=ctx.images.elasticsearch.ref,
+                pull_policy=ctx.images.pull_policy,
+                resources_spec=KEYSTORE_RESOURCES,
+                read_only_root_filesystem=True,
+                command=["sh", "-c", "set -eu; cd " + HOME + "; [ -f config/elasticsearch.keystore ] || "
+                         "bin/elasticsearch-keystore create; " + adds],
+                env_vars=w.env({"CLI_JAVA_OPTS": "-Xms32m -Xmx128m", "HOME": "/tmp"}),
+                mounts=[*seeding.seeded_mounts(seeded), w.mount("tmp", "/tmp"),
+                        w.mount("s3-keys", S3_KEYS_DIR, read_only=True)],
+            ))
         # Verified TLS, as ClearML does it: the name the certificate carries, resolved to this pod, the
         # issuing CA, and credentials passed on stdin so they never appear in a process list.
         # In a cluster, a node's first readiness waits for the cluster to be green (as Elastic's Helm chart
@@ -231,7 +291,7 @@ class Elasticsearch(pulumi.ComponentResource):
                 component=COMPONENT,
                 service_account=account.metadata.name,
                 containers=[main],
-                init_containers=[seed, password_file.init],
+                init_containers=[seed, password_file.init, *keystore_init],
                 volumes=seeding.seeded_volumes(seeded) + [
                     certs_volume, *password_file.volumes, w.empty_dir("logs", "512Mi"), w.empty_dir("tmp", "1Gi"),
                     *snapshot_volumes],
@@ -256,7 +316,7 @@ class Elasticsearch(pulumi.ComponentResource):
         # The same Secret without waiting for the nodes: for the backup Job, which runs before they roll.
         self.credentials_now = (SecretRef(name=secret.metadata.name, key="username"),
                                 SecretRef(name=secret.metadata.name, key="password"))
-        self.snapshot_location = SNAPSHOT_DIR if args.snapshots else None
+        self.snapshot_repository = snapshot_repository
         # Velero's pre-backup hook, in the first node: a snapshot into the snapshot volume, which Velero copies.
         self.backup_hook = BackupHook(
             name=f"{name}-snapshot", container="elasticsearch", selector={POD_NAME_LABEL: f"{name}-0"},

@@ -132,7 +132,7 @@ class ClearmlServer(pulumi.ComponentResource):
             gate.taken(Backup(f"{name}-backup", BackupArgs(
                 context=context, settings=settings.backup, peers=data.backup_peers,
                 fileserver=settings.fileserver, fileserver_claim=files.claim_name,
-                snapshot_location=data.snapshot_location, before_upgrade=gate.plan), opts=child).upgrade_job)
+                snapshot_repository=data.snapshot_repository, before_upgrade=gate.plan), opts=child).upgrade_job)
 
         if settings.monitoring.enabled:
             # Exporters for the data tiers that run here (an external one is its operator's to watch).

@@ -222,8 +222,8 @@ def needs(settings: Settings) -> Needs:
             volumes[f"{tier}.storage"] = getattr(settings, tier).storage
     if settings.backup.enabled:
         volumes["backup.storage"] = settings.backup.storage
-        if "elasticsearch" in settings.deployed_tiers:
-            volumes["backup.snapshotStorage"] = settings.backup.snapshot_storage
+        if "elasticsearch" in settings.deployed_tiers and settings.backup.snapshot_volume:
+            volumes["backup.snapshotStorage"] = settings.backup.snapshot_volume
     for path, volume in volumes.items():
         name = settings.storage.class_for(volume)
         if name is None:

@@ -803,7 +803,8 @@ class Settings(Model):
             raise KeyedError("backup.enabled", "the backup Job reads the file server's volume beside the file server "
                              "pod, which fileserver.storage.accessMode ReadWriteOncePod forbids: use ReadWriteOnce or "
                              "ReadWriteMany, or leave backups off")
-        snapshot_mode = self.backup.snapshot_storage.access_mode
+        volume = self.backup.snapshot_volume
+        snapshot_mode = volume.access_mode if volume else "ReadWriteMany"
         if self.elasticsearch.external is None and self.elasticsearch.replicas > 1 and snapshot_mode != "ReadWriteMany":
             raise KeyedError("backup.snapshotStorage.accessMode", f"{snapshot_mode} cannot work: all "
                              f"{self.elasticsearch.replicas} Elasticsearch nodes mount the snapshot repository at once, "

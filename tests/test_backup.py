@@ -132,7 +132,8 @@ def test_elasticsearch_keeps_its_snapshots_on_its_own_volume(mocks):
     # The backup pod never mounts it: Elasticsearch writes its snapshots itself.
     _, pod = _backup_pod(mocks)
     assert not any(v["name"] == "snapshots" for v in pod["volumes"])
-    assert env_of(pod["containers"][0])["BACKUP_ELASTIC_LOCATION"] == "/usr/share/elasticsearch/snapshots"
+    assert json.loads(env_of(pod["containers"][0])["BACKUP_ELASTIC_REPOSITORY_SETTINGS"]) == {
+        "type": "fs", "settings": {"location": "/usr/share/elasticsearch/snapshots", "compress": True}}
 
 
 def test_both_backup_volumes_are_kept_on_destroy(mocks):

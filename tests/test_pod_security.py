@@ -52,10 +52,15 @@ VARIANTS = {
         f"{P}:hosts": json.dumps({"baseDomain": "apps.example.com"}),
         f"{P}:scc": json.dumps({"grants": {"webserver": "anyuid"}, "acknowledge": ["anyuid"]}),
     },
+    # Large replica sets, and Elasticsearch's snapshots in a bucket (the keystore init container).
     "single-replica-prod-like": lambda: {
         f"{P}:hosts": json.dumps({"baseDomain": "apps.example.com"}),
         f"{P}:mongodb": json.dumps({"replicas": 5}),
         f"{P}:elasticsearch": json.dumps({"replicas": 7}),
+        f"{P}:backup": json.dumps({"enabled": True, "elasticsearchS3": {
+            "bucket": "clearml-snapshots", "endpoint": "s3.openshift-storage.svc:443", "basePath": "clearml/prod",
+            "pathStyleAccess": True, "accessKey": {"name": "noobaa-clearml", "key": "AWS_ACCESS_KEY_ID"},
+            "secretKey": {"name": "noobaa-clearml", "key": "AWS_SECRET_ACCESS_KEY"}}}),
     },
 }
 

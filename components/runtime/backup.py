@@ -10,9 +10,10 @@ A set is the directory $BACKUP_ROOT/sets/<ID> (ID: the UTC start time, 20261202T
                                                              `mongodump --gzip` (canonical extended JSON)
   files.tar.gz                                               the file server's volume
   manifest.json                                              written last: the set is complete
-and, when $BACKUP_ELASTIC_URL is set, the Elasticsearch snapshot <id> (the ID in lower case) in the `fs` repository
-$BACKUP_ELASTIC_REPOSITORY at $BACKUP_ELASTIC_LOCATION (a volume of the Elasticsearch nodes, their
-`path.repo`; this Job never mounts it), over verified TLS.
+and, when $BACKUP_ELASTIC_URL is set, the Elasticsearch snapshot <id> (the ID in lower case) in the
+repository $BACKUP_ELASTIC_REPOSITORY, registered as $BACKUP_ELASTIC_REPOSITORY_SETTINGS says (JSON: an
+`fs` repository on a volume of the Elasticsearch nodes, their `path.repo`, which this Job never mounts;
+or an `s3` repository of the nodes' S3 client), over verified TLS.
 
 Credentials come from the environment (Secret references), never from the command line, and are
 never printed. The restore expects the writers (API server, file server, async delete, agent) to be
@@ -201,8 +202,8 @@ def elastic_from_env() -> Elastic | None:
                    os.environ["BACKUP_ELASTIC_CA_FILE"])
 
 
-def ensure_repository(es: Elastic, repository: str, location: str) -> None:
-    es.call("PUT", f"/_snapshot/{repository}", {"type": "fs", "settings": {"location": location, "compress": True}})
+def ensure_repository(es: Elastic, repository: str) -> None:
+    es.call("PUT", f"/_snapshot/{repository}", json.loads(os.environ["BACKUP_ELASTIC_REPOSITORY_SETTINGS"]))
 
 
 def snapshot_name(set_id: str) -> str:
@@ -297,7 +298,7 @@ def backup(root: Path, keep: int, repository: str) -> str:
     es = elastic_from_env()
     if es:
         log(f"backup set {set_id}: Elasticsearch snapshot")
-        ensure_repository(es, repository, os.environ["BACKUP_ELASTIC_LOCATION"])
+        ensure_repository(es, repository)
         manifest["stores"]["elasticsearch"] = {"repository": repository, "snapshot": snapshot_name(set_id),
                                                **elastic_snapshot(es, repository, snapshot_name(set_id))}
     files_dir = Path(os.environ.get("BACKUP_FILES_DIR", "/mnt/fileserver"))
@@ -331,7 +332,7 @@ def restore(root: Path, wanted: str, repository: str) -> None:
         if not es:
             sys.exit("restore: the set has an Elasticsearch snapshot but no Elasticsearch is configured")
         log(f"restore set {set_id}: Elasticsearch snapshot")
-        ensure_repository(es, repository, os.environ["BACKUP_ELASTIC_LOCATION"])
+        ensure_repository(es, repository)
         restored["elasticsearch"] = elastic_restore(es, repository, manifest["stores"]["elasticsearch"]["snapshot"])
     log(f"restore set {set_id}: file server volume")
     restored["files"] = restore_files(source / FILES_ARCHIVE, Path(os.environ.get("BACKUP_FILES_DIR", "/mnt/fileserver")))
