@@ -68,8 +68,8 @@ restore: $(VENV)/.installed  ## restore STACK from backup set FROM (an ID or lat
 	scripts/pulumi.sh restore $(STACK) --from $(FROM) --yes
 
 CREDENTIAL ?=
-rotate: $(VENV)/.installed  ## rotate one generated CREDENTIAL of STACK (redis, elasticsearch, clearml-keys, session-secret, token-secret, admin-password)
-	@test -n "$(CREDENTIAL)" || { echo "usage: make rotate STACK=<stack> CREDENTIAL=<redis|elasticsearch|clearml-keys|session-secret|token-secret|admin-password>" >&2; exit 2; }
+rotate: $(VENV)/.installed  ## rotate one generated CREDENTIAL of STACK (redis, elasticsearch, clearml-keys, session-secret, token-secret, admin-password, mongodb)
+	@test -n "$(CREDENTIAL)" || { echo "usage: make rotate STACK=<stack> CREDENTIAL=<redis|elasticsearch|clearml-keys|session-secret|token-secret|admin-password|mongodb>" >&2; exit 2; }
 	scripts/pulumi.sh rotate $(STACK) $(CREDENTIAL)
 
 destroy: $(VENV)/.installed

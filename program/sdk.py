@@ -10,6 +10,7 @@ Nothing else in the project imports an SDK's private module.
 | whether the program talks to a real engine (transforms only run there) | `pulumi.runtime.settings`, `pulumi.runtime.proto` | program/transforms.py |
 | an input type (`...Args`) as the plain dict the API server takes | `pulumi._types` | components/agent.py (task pods) |
 | unknown values, and the proxy the policy analyzer wraps properties in | `pulumi_policy.proxy` | policy/policies.py, tests |
+| the call stack the SDK records with each resource (source positions) | `pulumi.runtime.resource` | tests (mocks) |
 """
 
 from __future__ import annotations
@@ -72,3 +73,25 @@ def unknown_checking_proxy(props: Any) -> Any:
     from pulumi_policy import proxy
 
     return proxy.unknown_checking_proxy(props)
+
+
+def skip_source_positions() -> None:
+    """Unit tests only (the mocks never read them): register resources without the call stack the SDK
+    walks for each one (`traceback.extract_stack`, a path per frame) to give the engine source positions
+    for its diagnostics. About a tenth of a program run under the mocks; never done in a deployment."""
+    from pulumi.runtime import resource
+    from pulumi.runtime.proto import source_pb2
+
+    if not callable(getattr(resource, "_get_stack_trace", None)):
+        raise RuntimeError("pulumi.runtime.resource._get_stack_trace is gone: the SDK records source positions "
+                           "another way now; update program/sdk.py skip_source_positions")
+    resource._get_stack_trace = source_pb2.StackTrace
+
+
+def source_positions_skipped() -> bool:
+    """Whether `skip_source_positions` is in effect (the resource registration's stack walk replaced)."""
+    from pulumi.runtime import resource
+    from pulumi.runtime.proto import source_pb2
+
+    return resource._get_stack_trace is source_pb2.StackTrace and resource._get_source_position(
+        resource._get_stack_trace()) is None

@@ -38,6 +38,10 @@ pytest.register_assert_rewrite("tests.mocking")  # its `assert`s report like the
 
 from program import sdk  # noqa: E402
 from settings import PROJECT  # noqa: E402  (Pulumi.yaml `name`, the config namespace)
+
+# The mocks never read the source positions the SDK computes for each resource from its call stack (a
+# tenth of a run). Only here, for pytest: scripts/benchmark_eval.py times the program as it runs.
+sdk.skip_source_positions()
 from tests.mocking import (  # noqa: E402,F401  (re-exported: the tests import these from here)
     EVALUATIONS,
     MOCK_CA,

@@ -62,6 +62,13 @@ PRIVATE = re.compile(r"^\s*(?:from|import)\s+(pulumi\._\w+|pulumi\.runtime(?!\.m
                      r"pulumi\s+import\s+_\w+|pulumi_policy\s+import\s+proxy)", re.M)
 
 
+def test_resources_register_without_a_stack_walk_in_the_unit_tests():
+    # tests/conftest.py applied it (sdk.skip_source_positions) to the function the SDK calls per resource.
+    assert sdk.source_positions_skipped()
+    sdk.skip_source_positions()  # again: still the SDK's function it replaces, found by name
+    assert sdk.source_positions_skipped()
+
+
 def test_no_other_module_imports_a_private_sdk_api():
     offenders = []
     def not_ours(parts: tuple[str, ...]) -> bool:
