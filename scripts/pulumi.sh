@@ -169,8 +169,10 @@ case "$command" in
     preview_config=()
     if [[ ${1:-} == --preview ]]; then
       # A preview never writes the stack file: a rotation that sets config (mongodb) sets it in a copy.
-      preview_config=(--config-file "$(mktemp)")
-      [[ -f Pulumi.$stack.yaml ]] && cp "Pulumi.$stack.yaml" "${preview_config[1]}"
+      # (Pulumi reads a config file by its extension; a directory of our own keeps mktemp portable.)
+      preview_dir=$(mktemp -d)
+      preview_config=(--config-file "$preview_dir/Pulumi.$stack.yaml")
+      if [[ -f Pulumi.$stack.yaml ]]; then cp "Pulumi.$stack.yaml" "${preview_config[1]}"; else : >"${preview_config[1]}"; fi
     fi
     # --replace=<URN> lines, or none when rotate.py set the config instead; it says why it failed.
     lines=$(python3 "$ROOT/scripts/rotate.py" --stack "$stack" "${preview_config[@]}" "$credential")
@@ -180,7 +182,7 @@ case "$command" in
       shift
       pulumi preview --stack "$stack" --diff --policy-pack "$ROOT/policy" "${preview_config[@]}" \
         "${replace[@]}" "$@" || status=$?
-      rm -f "${preview_config[1]}"
+      rm -rf "$preview_dir"
     else
       started=$SECONDS
       pulumi up --stack "$stack" --yes --skip-preview --policy-pack "$ROOT/policy" "${replace[@]}" "$@" || status=$?

@@ -15,7 +15,7 @@ from scripts import rotate
 from settings import PROJECT
 from tests.conftest import ROOT, pod_templates
 from tests.mocking import RecordingMocks, deploy, deploy_config, run_program, set_mocks, stack_config, unwrap
-from vocabulary.clearml import CREDENTIALS_ANNOTATION
+from vocabulary.clearml import CREDENTIALS_ANNOTATION, MONGODB_SETUP_JOB
 
 # The stacks between them run every reader: prod (Redis exporter, async-delete), gpu (the agent).
 STACKS = ("prod", "gpu")
@@ -152,7 +152,7 @@ def _with_generation(config: dict[str, str], generation: int) -> dict[str, str]:
 
 
 def _job_env(mocks: RecordingMocks) -> dict[str, str]:
-    job = mocks.manifest("Job", "clearml-mongodb-setup")
+    job = mocks.manifest("Job", MONGODB_SETUP_JOB)  # the name preflight and rotate.py read it by
     [container] = job["spec"]["template"]["spec"]["containers"]
     return {e["name"]: e.get("value") for e in container["env"]}
 
