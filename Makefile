@@ -16,7 +16,7 @@ venv: $(VENV)/.installed
 
 test: typecheck promtool unit engine  ## everything CI runs
 
-unit: $(VENV)/.installed  ## unit tests: Pulumi mocks, no cluster, no CLI (about 20 s on 2 cores), on every core
+unit: $(VENV)/.installed  ## unit tests: Pulumi mocks, no cluster, no CLI (about 18 s on 2 cores), on every core
 	$(PY) -m pytest -q -n auto -m "not engine"
 
 promtool:  ## Prometheus's promtool into build/promtool (the monitoring rule tests; skipped by `make unit` without it)
