@@ -12,13 +12,13 @@ from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
-from vocabulary.clearml import MONGODB_SETUP_JOB, ROOT_PASSWORD_GENERATION_ENV
+from vocabulary.clearml import MONGODB_SETUP_JOB
 from vocabulary.openshift import scc_cluster_role
 
 from .cluster import Cluster, Forbidden, Unreachable, api_path
 from .needs import MIN_KUBERNETES, Access, Api, Needs, key
 from .scaling import DRAINED_ANNOTATION, elasticsearch_problem, mongodb_problem
-from .upgrades import elasticsearch_version_problem, mongodb_version_problem, root_password_generation_problem, tag_of
+from .upgrades import elasticsearch_version_problem, mongodb_version_problem, root_password_generation_problem, setup_job_generation, tag_of
 
 DEFAULT_CLASS_ANNOTATIONS = ("storageclass.kubernetes.io/is-default-class",
                              "storageclass.beta.kubernetes.io/is-default-class")
@@ -337,10 +337,7 @@ def _check_root_password(cluster: Cluster, needs: Needs, report: Report) -> None
                 f"Job {MONGODB_SETUP_JOB}", report)
     if not job or job is NOT_READ:
         return  # not deployed yet: any generation starts the database with its own password
-    containers = (((job.get("spec") or {}).get("template") or {}).get("spec") or {}).get("containers") or []
-    env = {e.get("name"): e.get("value") for c in containers for e in c.get("env") or []}
-    deployed = int(env.get(ROOT_PASSWORD_GENERATION_ENV) or 0)
-    succeeded = bool((job.get("status") or {}).get("succeeded"))
+    deployed, succeeded = setup_job_generation(job)
     if problem := root_password_generation_problem(deployed, succeeded, needs.root_password_generation):
         report.problems.append(f"{key('mongodb.rootPasswordGeneration')}: {problem}")
 

@@ -20,6 +20,8 @@ from __future__ import annotations
 
 import re
 
+from vocabulary.clearml import ROOT_PASSWORD_GENERATION_ENV
+
 # MongoDB's release series, in the order an upgrade must take them.
 MONGODB_SERIES = ("4.4", "5.0", "6.0", "7.0", "8.0")
 _VERSION = re.compile(r"^(\d+)\.(\d+)(?:\.(\d+))?")
@@ -39,6 +41,15 @@ def tag_of(image: str) -> str | None:
     name = image.split("@", 1)[0]
     last = name.rsplit("/", 1)[-1]
     return last.split(":", 1)[1] if ":" in last else None
+
+
+def setup_job_generation(job: dict) -> tuple[int, bool]:
+    """(root-password generation, whether it succeeded) of a MongoDB setup Job object (`spec` and
+    `status`, as the API server or a stack export's inputs and outputs give them). A Job from before
+    rotation existed carries no generation: 0."""
+    containers = (((job.get("spec") or {}).get("template") or {}).get("spec") or {}).get("containers") or []
+    env = {e.get("name"): e.get("value") for c in containers for e in c.get("env") or []}
+    return int(env.get(ROOT_PASSWORD_GENERATION_ENV) or 0), bool((job.get("status") or {}).get("succeeded"))
 
 
 def root_password_generation_problem(deployed: int, succeeded: bool, wanted: int) -> str | None:

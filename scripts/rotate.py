@@ -43,8 +43,9 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from components.credentials import ROTATION_GROUPS, resource_suffix
+from preflight.upgrades import setup_job_generation
 from settings import PROJECT
-from vocabulary.clearml import ROOT_PASSWORD_GENERATION_ENV
+from vocabulary.clearml import MONGODB_SETUP_JOB
 
 PASSWORD_TYPE = "random:index/randomPassword:RandomPassword"
 CREDENTIALS_TYPE = "clearml:credentials:Credentials"
@@ -70,14 +71,13 @@ def mongodb_generation(resources: list[dict]) -> int:
         raise Refused("it has no in-cluster MongoDB (mongodb.external is set, or the stack is not deployed): "
                       "an external MongoDB's password is changed in that service, then in the Secret the stack names")
     jobs = [r for r in resources if r["type"] == JOB_TYPE and r.get("parent") in components
-            and r["urn"].endswith("-setup")]
+            and r["urn"].endswith(f"::{MONGODB_SETUP_JOB}")]
     if not jobs:
         raise Refused("its MongoDB has no setup Job in the state: run `scripts/pulumi.sh up <stack>` first")
     job = jobs[0]
-    containers = (((job.get("inputs") or {}).get("spec") or {}).get("template") or {}).get("spec", {}).get("containers") or []
-    env = {e.get("name"): e.get("value") for c in containers for e in c.get("env") or []}
-    generation = int(env.get(ROOT_PASSWORD_GENERATION_ENV) or 0)  # a deployment from before rotation existed: generation 0
-    if not (((job.get("outputs") or {}).get("status") or {}).get("succeeded") or 0):
+    generation, succeeded = setup_job_generation({**(job.get("inputs") or {}),
+                                                  "status": (job.get("outputs") or {}).get("status")})
+    if not succeeded:
         raise Refused(f"the MongoDB setup Job of root-password generation {generation} has not succeeded, so the "
                       "database may still have the one before: finish that with `scripts/pulumi.sh up <stack>` "
                       "(the Job's log says why it failed) before a new rotation")
